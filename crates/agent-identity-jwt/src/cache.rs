@@ -1,0 +1,176 @@
+//! The key cache: lock-free reads of known keys, one fetch in flight, bounded refetching.
+//!
+//! Reads load an immutable snapshot from an `ArcSwap`; they never take a lock a fetch holds. A
+//! fetch is a shared future: every caller that needs it awaits the same one and gets the same
+//! result. Within the TTL a known `kid` is served from the snapshot. Past the TTL it is still
+//! served at once while a background refresh runs (stale-while-revalidate), up to the maximum
+//! staleness; after that, verification waits for a fetch and fails closed if the fetch fails.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use jwks_client_rs::source::JwksSource;
+use tokio::time::Instant;
+
+use crate::error::JwtError;
+use crate::jwks::{VerifyingKey, build_keys};
+
+/// How long fetched keys are fresh, and how far past that they may still be used.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CachePolicy {
+    pub(crate) ttl: Duration,
+    pub(crate) max_staleness: Duration,
+    pub(crate) refetch_interval: Duration,
+}
+
+type FetchResult = Result<Arc<Snapshot>, JwtError>;
+type Flight = Shared<BoxFuture<'static, FetchResult>>;
+
+pub(crate) struct Snapshot {
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    fetched_at: Instant,
+}
+
+pub(crate) struct KeyCache {
+    shared: Arc<CacheShared>,
+}
+
+struct CacheShared {
+    source: Arc<dyn JwksSource + Send + Sync>,
+    policy: CachePolicy,
+    snapshot: ArcSwapOption<Snapshot>,
+    /// The fetch in flight, if any. Held only to clone or replace, never across an await.
+    flight: Mutex<Option<Flight>>,
+    /// When the last fetch started; bounds refetches for unknown kids and background refreshes.
+    last_attempt: Mutex<Option<Instant>>,
+}
+
+impl KeyCache {
+    pub(crate) fn new(source: Arc<dyn JwksSource + Send + Sync>, policy: CachePolicy) -> Self {
+        Self {
+            shared: Arc::new(CacheShared {
+                source,
+                policy,
+                snapshot: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                last_attempt: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The verification key for `kid`.
+    ///
+    /// # Errors
+    /// [`JwtError::UntrustedKid`] when the key set (after at most one refetch per interval) has no
+    /// such key; [`JwtError::KeySourceUnavailable`] when no usable key set can be had.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, JwtError> {
+        let shared = &self.shared;
+        let now = Instant::now();
+        let snapshot = shared.snapshot.load_full();
+        let snapshot = match snapshot {
+            Some(snapshot)
+                if now.duration_since(snapshot.fetched_at) < shared.policy.max_staleness =>
+            {
+                if let Some(key) = snapshot.keys.get(kid) {
+                    if now.duration_since(snapshot.fetched_at) >= shared.policy.ttl {
+                        self.refresh_in_background(now);
+                    }
+                    return Ok(Arc::clone(key));
+                }
+                // An unknown kid may mean the keys were rotated: refetch, but at most once per
+                // interval, so a storm of bogus kids cannot turn into a storm of fetches.
+                match self.flight_for_unknown_kid(now) {
+                    Some(flight) => flight.await?,
+                    None => return Err(JwtError::untrusted_kid(kid)),
+                }
+            }
+            // Cold, or too stale to trust: wait for a fetch and fail closed if it fails.
+            _ => self.flight(now).await?,
+        };
+        snapshot
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| JwtError::untrusted_kid(kid))
+    }
+
+    fn flight_for_unknown_kid(&self, now: Instant) -> Option<Flight> {
+        if let Some(flight) = lock(&self.shared.flight).clone() {
+            return Some(flight);
+        }
+        self.may_attempt(now).then(|| self.flight(now))
+    }
+
+    fn refresh_in_background(&self, now: Instant) {
+        // Outside a Tokio runtime there is nothing to run a background task on; the stale keys
+        // keep serving until a caller past the maximum staleness fetches in the foreground.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if lock(&self.shared.flight).is_some() || !self.may_attempt(now) {
+            return;
+        }
+        let flight = self.flight(now);
+        // A failed refresh is already logged by the fetch, and the stale keys stay in place.
+        runtime.spawn(async move { drop(flight.await) });
+    }
+
+    fn may_attempt(&self, now: Instant) -> bool {
+        let last = *lock(&self.shared.last_attempt);
+        last.is_none_or(|last| now.duration_since(last) >= self.shared.policy.refetch_interval)
+    }
+
+    /// Joins the fetch in flight, or starts one.
+    fn flight(&self, now: Instant) -> Flight {
+        let mut slot = lock(&self.shared.flight);
+        if let Some(flight) = slot.as_ref() {
+            return flight.clone();
+        }
+        *lock(&self.shared.last_attempt) = Some(now);
+        let source = Arc::clone(&self.shared.source);
+        // The flight must not keep the cache alive, or an abandoned flight would leak it.
+        let weak: Weak<CacheShared> = Arc::downgrade(&self.shared);
+        let flight = async move {
+            let outcome = fetch(&*source).await;
+            if let Some(shared) = weak.upgrade() {
+                if let Ok(snapshot) = &outcome {
+                    shared.snapshot.store(Some(Arc::clone(snapshot)));
+                }
+                *lock(&shared.flight) = None;
+            }
+            outcome
+        }
+        .boxed()
+        .shared();
+        *slot = Some(flight.clone());
+        flight
+    }
+}
+
+async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
+    match source.fetch_keys().await {
+        Ok(set) => {
+            let keys = build_keys(set);
+            tracing::debug!(keys = keys.len(), "fetched the key set");
+            Ok(Arc::new(Snapshot {
+                keys,
+                fetched_at: Instant::now(),
+            }))
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "fetching the key set failed");
+            Err(JwtError::KeySourceUnavailable(Some(Arc::new(error))))
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain `Option`s).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

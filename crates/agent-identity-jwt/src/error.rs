@@ -1,0 +1,131 @@
+//! The crate's one public error type.
+
+use std::sync::Arc;
+
+use crate::key::KeyError;
+
+/// Why a token was not accepted, or why it could not be checked.
+///
+/// Callers branch on the variant: everything is a permanent verdict on the token except
+/// [`JwtError::KeySourceUnavailable`], which [`JwtError::is_transient`] reports. No message ever
+/// contains token text or key material; attacker-chosen header values (`kid`, `alg`) are
+/// shortened before they are shown.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtError {
+    /// The input is not a compact JWS with a JSON header and payload.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// The token is larger than the configured bound; it was not parsed.
+    #[error("token is {len} bytes, over the {max}-byte limit")]
+    TooLarge {
+        /// The token's length in bytes.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The header has no `kid`.
+    #[error("token header has no kid")]
+    MissingKid,
+    /// The `kid` names no key in the key set.
+    #[error("token kid {kid:?} is not in the key set")]
+    UntrustedKid {
+        /// The `kid` from the header, shortened to 64 characters.
+        kid: String,
+    },
+    /// The header's `alg` is not allowed by configuration, or does not fit the key.
+    #[error("token algorithm {alg:?} is not allowed")]
+    AlgorithmNotAllowed {
+        /// The `alg` from the header, shortened to 16 characters.
+        alg: String,
+    },
+    /// The signature does not verify under the key the `kid` names.
+    #[error("token signature does not verify")]
+    BadSignature,
+    /// `exp` (plus leeway) is in the past.
+    #[error("token expired at {expired_at} (seconds since the epoch)")]
+    Expired {
+        /// The `exp` claim.
+        expired_at: u64,
+    },
+    /// `nbf` (minus leeway) is in the future.
+    #[error("token is not valid before {not_before} (seconds since the epoch)")]
+    NotYetValid {
+        /// The `nbf` claim.
+        not_before: u64,
+    },
+    /// `iss` is not the configured issuer.
+    #[error("token issuer is not the configured issuer")]
+    WrongIssuer,
+    /// `aud` does not contain the configured audience.
+    #[error("token audience does not include the configured audience")]
+    WrongAudience,
+    /// A required claim is absent (or, for string claims, empty).
+    #[error("token is missing the required claim {0}")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong type or an invalid value.
+    #[error("token claim {claim} is invalid: {reason}")]
+    InvalidClaim {
+        /// The claim's name.
+        claim: &'static str,
+        /// What is wrong, never the value itself.
+        reason: &'static str,
+    },
+    /// `agent_private_key` is not an Ed25519 PKCS#8 key.
+    #[error("token's agent_private_key is invalid")]
+    InvalidPrivateKey(#[source] KeyError),
+    /// The key set is malformed (a static key set that does not parse).
+    #[error("key set is invalid: {0}")]
+    InvalidKeySet(String),
+    /// The key set could not be fetched, and no usable cached copy remains. Transient: retry later.
+    #[error("key source unavailable")]
+    KeySourceUnavailable(#[source] Option<Arc<dyn std::error::Error + Send + Sync>>),
+}
+
+impl JwtError {
+    /// Whether retrying later may succeed: true only for [`JwtError::KeySourceUnavailable`].
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::KeySourceUnavailable(_))
+    }
+
+    /// A stable snake_case name for the variant, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::TooLarge { .. } => "too_large",
+            Self::MissingKid => "missing_kid",
+            Self::UntrustedKid { .. } => "untrusted_kid",
+            Self::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired { .. } => "expired",
+            Self::NotYetValid { .. } => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim { .. } => "invalid_claim",
+            Self::InvalidPrivateKey(_) => "invalid_private_key",
+            Self::InvalidKeySet(_) => "invalid_key_set",
+            Self::KeySourceUnavailable(_) => "key_source_unavailable",
+        }
+    }
+
+    pub(crate) fn untrusted_kid(kid: &str) -> Self {
+        Self::UntrustedKid {
+            kid: shorten(kid, 64),
+        }
+    }
+
+    pub(crate) fn algorithm_not_allowed(alg: &str) -> Self {
+        Self::AlgorithmNotAllowed {
+            alg: shorten(alg, 16),
+        }
+    }
+}
+
+/// Keeps at most `max` characters of an attacker-chosen value, so a hostile header cannot flood logs.
+fn shorten(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}

@@ -1,0 +1,197 @@
+//! Where verification keys come from: implementations of `jwks_client_rs`'s `JwksSource` seam.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jwks_client_rs::source::JwksSource;
+use jwks_client_rs::{JsonWebKeySet, JwksClientError};
+
+use crate::error::JwtError;
+use crate::jwks::parse_key_set;
+
+/// A fixed key set, from a JWKS file or JSON text, for machines that cannot reach the endpoint.
+///
+/// Unusable keys are skipped with a warning, exactly as the HTTP source does.
+#[derive(Debug, Clone)]
+pub struct StaticJwksSource {
+    set: Arc<JsonWebKeySet>,
+}
+
+impl StaticJwksSource {
+    /// Parses JWK Set JSON.
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidKeySet`] when the text is not a JWK Set.
+    pub fn from_json(json: impl AsRef<[u8]>) -> Result<Self, JwtError> {
+        let set = parse_key_set(json.as_ref()).map_err(JwtError::InvalidKeySet)?;
+        Ok(Self { set: Arc::new(set) })
+    }
+
+    /// Reads and parses a JWKS file.
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidKeySet`] when the file cannot be read or is not a JWK Set.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, JwtError> {
+        let path = path.as_ref();
+        let json = std::fs::read(path).map_err(|error| {
+            JwtError::InvalidKeySet(format!("cannot read {}: {error}", path.display()))
+        })?;
+        Self::from_json(json)
+    }
+}
+
+#[async_trait]
+impl JwksSource for StaticJwksSource {
+    async fn fetch_keys(&self) -> Result<JsonWebKeySet, JwksClientError> {
+        Ok(JsonWebKeySet::clone(&self.set))
+    }
+}
+
+#[cfg(feature = "http")]
+pub use http::{HttpJwksSource, HttpJwksSourceBuilder};
+
+#[cfg(feature = "http")]
+mod http {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use jsonwebtoken::errors::{ErrorKind, new_error};
+    use jwks_client_rs::source::JwksSource;
+    use jwks_client_rs::{JsonWebKeySet, JwksClientError};
+    use url::Url;
+
+    use super::parse_key_set;
+
+    /// 10 s: the reference client's JWKS timeout.
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// 1 MiB: a real key set is a few KiB; anything near this is not one.
+    const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+    /// Fetches the key set with `GET` on a shared `reqwest::Client`.
+    ///
+    /// Each fetch has a timeout (10 s by default) and reads at most a bounded body (1 MiB by
+    /// default). Unusable keys are skipped with a `tracing` warning. Cheap to clone.
+    #[derive(Debug, Clone)]
+    pub struct HttpJwksSource {
+        inner: Arc<Inner>,
+    }
+
+    #[derive(Debug)]
+    struct Inner {
+        client: reqwest::Client,
+        url: Url,
+        timeout: Duration,
+        max_body: usize,
+    }
+
+    /// Configures an [`HttpJwksSource`].
+    #[derive(Debug)]
+    pub struct HttpJwksSourceBuilder {
+        client: Option<reqwest::Client>,
+        url: Url,
+        timeout: Duration,
+        max_body: usize,
+    }
+
+    impl HttpJwksSource {
+        /// A source for `url` with the defaults.
+        pub fn new(url: Url) -> Self {
+            Self::builder(url).build()
+        }
+
+        /// Starts configuring a source for `url`.
+        pub fn builder(url: Url) -> HttpJwksSourceBuilder {
+            HttpJwksSourceBuilder {
+                client: None,
+                url,
+                timeout: DEFAULT_TIMEOUT,
+                max_body: DEFAULT_MAX_BODY,
+            }
+        }
+
+        /// The URL fetched.
+        pub fn url(&self) -> &Url {
+            &self.inner.url
+        }
+
+        async fn fetch(&self) -> Result<JsonWebKeySet, JwksClientError> {
+            let inner = &*self.inner;
+            let mut response = inner
+                .client
+                .get(inner.url.clone())
+                .timeout(inner.timeout)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(from_reqwest)?;
+            if response
+                .content_length()
+                .is_some_and(|len| len > inner.max_body as u64)
+            {
+                return Err(provider_error(
+                    "the key set response is over the size limit",
+                ));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(from_reqwest)? {
+                if body.len() + chunk.len() > inner.max_body {
+                    return Err(provider_error(
+                        "the key set response is over the size limit",
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_key_set(&body).map_err(provider_error)
+        }
+    }
+
+    impl HttpJwksSourceBuilder {
+        /// Uses this client, sharing its connection pool. Defaults to a new client.
+        pub fn client(mut self, client: reqwest::Client) -> Self {
+            self.client = Some(client);
+            self
+        }
+
+        /// The time limit of one fetch. Defaults to 10 s.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.timeout = timeout;
+            self
+        }
+
+        /// The largest response body read. Defaults to 1 MiB.
+        pub fn max_body_bytes(mut self, max: usize) -> Self {
+            self.max_body = max;
+            self
+        }
+
+        /// Builds the source.
+        pub fn build(self) -> HttpJwksSource {
+            HttpJwksSource {
+                inner: Arc::new(Inner {
+                    client: self.client.unwrap_or_default(),
+                    url: self.url,
+                    timeout: self.timeout,
+                    max_body: self.max_body,
+                }),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl JwksSource for HttpJwksSource {
+        async fn fetch_keys(&self) -> Result<JsonWebKeySet, JwksClientError> {
+            self.fetch().await
+        }
+    }
+
+    fn from_reqwest(error: reqwest::Error) -> JwksClientError {
+        // `jwks_client_rs` keeps its inner error type private but converts from `reqwest::Error`.
+        JwksClientError::Error(Arc::new(error.into()))
+    }
+
+    fn provider_error(message: impl Into<String>) -> JwksClientError {
+        new_error(ErrorKind::Provider(message.into())).into()
+    }
+}

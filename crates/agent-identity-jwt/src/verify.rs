@@ -1,0 +1,320 @@
+//! The verifier: configuration, the verification pipeline, and the loudly named unverified decode.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwks_client_rs::source::JwksSource;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::algorithm::SigningAlgorithm;
+use crate::cache::{CachePolicy, KeyCache};
+use crate::error::JwtError;
+use crate::record::AgentIdentityRecord;
+use crate::types::{Audience, Clock, IdentityJwt, Issuer, SystemClock};
+
+/// The ChatGPT issuer of agent identity tokens (wire-format §1).
+pub const DEFAULT_ISSUER: &str = "https://chatgpt.com/codex-backend/agent-identity";
+/// The ChatGPT audience of agent identity tokens (wire-format §1).
+pub const DEFAULT_AUDIENCE: &str = "codex-app-server";
+/// 60 s: wire-format §1's default clock leeway.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// 16 KiB: a real identity token is about 1.5 KiB; anything past this is refused unparsed.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// 1 h: how long a fetched key set is fresh.
+pub const DEFAULT_KEYS_TTL: Duration = Duration::from_secs(60 * 60);
+/// 24 h: how long a key set may keep serving while its endpoint is unreachable.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
+/// 30 s: the shortest interval between refetches caused by unknown kids or background refreshes.
+pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Verifies agent identity tokens against a key set.
+///
+/// Cheap to clone: clones share the configuration and the key cache.
+///
+/// # Examples
+/// ```
+/// # async fn run(jwks_json: &str, token: &str) -> Result<(), agent_identity_jwt::JwtError> {
+/// use agent_identity_jwt::{IdentityJwt, StaticJwksSource, Verifier};
+///
+/// let verifier = Verifier::builder(StaticJwksSource::from_json(jwks_json)?).build();
+/// let record = verifier.verify(&IdentityJwt::new(token)).await?;
+/// println!("runtime {} in account {}", record.runtime_id(), record.account_id());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: Issuer,
+    audience: Audience,
+    leeway: Duration,
+    algorithms: Vec<SigningAlgorithm>,
+    max_token_bytes: usize,
+    clock: Arc<dyn Clock>,
+    cache: KeyCache,
+}
+
+/// Configures a [`Verifier`]. Every setting has a documented default.
+pub struct VerifierBuilder {
+    source: Arc<dyn JwksSource + Send + Sync>,
+    issuer: Issuer,
+    audience: Audience,
+    leeway: Duration,
+    algorithms: Vec<SigningAlgorithm>,
+    max_token_bytes: usize,
+    policy: CachePolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// Starts configuring a verifier whose keys come from `source`.
+    pub fn builder(source: impl JwksSource + Send + Sync + 'static) -> VerifierBuilder {
+        Self::builder_from_arc(Arc::new(source))
+    }
+
+    /// Like [`Verifier::builder`], for a source already behind an `Arc`.
+    pub fn builder_from_arc(source: Arc<dyn JwksSource + Send + Sync>) -> VerifierBuilder {
+        VerifierBuilder {
+            source,
+            issuer: Issuer::new(DEFAULT_ISSUER),
+            audience: Audience::new(DEFAULT_AUDIENCE),
+            leeway: DEFAULT_LEEWAY,
+            algorithms: vec![SigningAlgorithm::Rs256],
+            max_token_bytes: MAX_TOKEN_BYTES,
+            policy: CachePolicy {
+                ttl: DEFAULT_KEYS_TTL,
+                max_staleness: DEFAULT_MAX_STALENESS,
+                refetch_interval: DEFAULT_REFETCH_INTERVAL,
+            },
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The clock leeway applied to `exp` and `nbf`.
+    pub fn leeway(&self) -> Duration {
+        self.inner.leeway
+    }
+
+    /// The clock this verifier reads "now" from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Verifies a token and decodes its record.
+    ///
+    /// In order: the size bound; the compact shape; the header's `alg` against the allowed
+    /// algorithms and its `kid`; the key (from the cache, fetching at most as the cache policy
+    /// allows); the signature; then every claim rule, the issuer, the audience, `exp` and `nbf`
+    /// with the leeway, and the embedded private key.
+    ///
+    /// # Errors
+    /// A [`JwtError`] naming the first rule that failed. Only
+    /// [`JwtError::KeySourceUnavailable`] is transient.
+    pub async fn verify(&self, token: &IdentityJwt) -> Result<AgentIdentityRecord, JwtError> {
+        let inner = &*self.inner;
+        let text = token.expose_secret();
+        let parts = split(text, inner.max_token_bytes)?;
+        let header = parts.header()?;
+        let alg = header
+            .alg
+            .as_deref()
+            .and_then(SigningAlgorithm::parse)
+            .filter(|alg| inner.algorithms.contains(alg))
+            .ok_or_else(|| JwtError::algorithm_not_allowed(header.alg.as_deref().unwrap_or("")))?;
+        let kid = header.kid.as_deref().ok_or(JwtError::MissingKid)?;
+        let key = inner.cache.key(kid).await?;
+        let jwt_alg = key
+            .accepts(alg)
+            .ok_or_else(|| JwtError::algorithm_not_allowed(alg.as_str()))?;
+        let verified = jsonwebtoken::crypto::verify(
+            parts.signature,
+            parts.signed.as_bytes(),
+            &key.decoding,
+            jwt_alg,
+        )
+        .map_err(|_| JwtError::BadSignature)?;
+        if !verified {
+            return Err(JwtError::BadSignature);
+        }
+        let record = AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)?;
+        record.check(
+            &inner.issuer,
+            &inner.audience,
+            inner.clock.now(),
+            inner.leeway,
+        )?;
+        Ok(record)
+    }
+
+    /// Verifies a token given as text. See [`Verifier::verify`].
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub async fn verify_str(&self, token: &str) -> Result<AgentIdentityRecord, JwtError> {
+        self.verify(&IdentityJwt::new(token)).await
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("leeway", &self.inner.leeway)
+            .field("algorithms", &self.inner.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierBuilder {
+    /// The required `iss`. Defaults to [`DEFAULT_ISSUER`].
+    pub fn issuer(mut self, issuer: impl Into<Issuer>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// The audience `aud` must contain. Defaults to [`DEFAULT_AUDIENCE`].
+    pub fn audience(mut self, audience: impl Into<Audience>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// Clock leeway for `exp` and `nbf`. Defaults to 60 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The accepted signature algorithms. Defaults to RS256 alone. An empty list accepts nothing.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Tokens longer than this are refused before any parsing. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// How long a fetched key set is fresh. Defaults to 1 h.
+    pub fn keys_ttl(mut self, ttl: Duration) -> Self {
+        self.policy.ttl = ttl;
+        self
+    }
+
+    /// How long past its TTL a key set keeps serving while refreshes fail; after that,
+    /// verification fails closed with [`JwtError::KeySourceUnavailable`]. Defaults to 24 h.
+    pub fn max_staleness(mut self, max: Duration) -> Self {
+        self.policy.max_staleness = max;
+        self
+    }
+
+    /// The shortest interval between refetches triggered by unknown kids or by background
+    /// refreshes of a stale key set. Defaults to 30 s.
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.policy.refetch_interval = interval;
+        self
+    }
+
+    /// Where "now" comes from for `exp` and `nbf`. Defaults to the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the verifier. No key is fetched until the first verification.
+    pub fn build(self) -> Verifier {
+        Verifier {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audience: self.audience,
+                leeway: self.leeway,
+                algorithms: self.algorithms,
+                max_token_bytes: self.max_token_bytes,
+                clock: self.clock,
+                cache: KeyCache::new(self.source, self.policy),
+            }),
+        }
+    }
+}
+
+/// Decodes a token's record **without checking its signature, issuer, audience or times**.
+///
+/// Anyone can forge a token that passes this. It exists for shape checks and for showing what a
+/// token claims before it can be verified; never use its result to make a trust decision. The
+/// claims' types and the embedded private key are still checked.
+///
+/// # Errors
+/// A [`JwtError`] for a token that is too large, malformed, or whose claims are invalid.
+pub fn insecure_decode_unverified(token: &IdentityJwt) -> Result<AgentIdentityRecord, JwtError> {
+    let parts = split(token.expose_secret(), MAX_TOKEN_BYTES)?;
+    parts.header()?;
+    AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)
+}
+
+struct Parts<'a> {
+    /// `header.payload`, the bytes the signature covers.
+    signed: &'a str,
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+fn split(text: &str, max: usize) -> Result<Parts<'_>, JwtError> {
+    if text.len() > max {
+        return Err(JwtError::TooLarge {
+            len: text.len(),
+            max,
+        });
+    }
+    if text.is_empty() {
+        return Err(JwtError::Malformed("empty token"));
+    }
+    let (signed, signature) = text
+        .rsplit_once('.')
+        .ok_or(JwtError::Malformed("expected three dot-separated segments"))?;
+    let (header, payload) = signed
+        .split_once('.')
+        .ok_or(JwtError::Malformed("expected three dot-separated segments"))?;
+    if payload.contains('.') {
+        return Err(JwtError::Malformed("expected three dot-separated segments"));
+    }
+    Ok(Parts {
+        signed,
+        header,
+        payload,
+        signature,
+    })
+}
+
+impl Parts<'_> {
+    fn header(&self) -> Result<RawHeader, JwtError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(self.header)
+            .map_err(|_| JwtError::Malformed("header is not base64url"))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| JwtError::Malformed("header is not a JSON object"))
+    }
+
+    /// The decoded payload. It holds the private key, so it is zeroized on drop.
+    fn payload(&self) -> Result<Zeroizing<Vec<u8>>, JwtError> {
+        URL_SAFE_NO_PAD
+            .decode(self.payload)
+            .map(Zeroizing::new)
+            .map_err(|_| JwtError::Malformed("payload is not base64url"))
+    }
+}
