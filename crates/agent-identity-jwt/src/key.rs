@@ -231,7 +231,10 @@ impl<'a> Der<'a> {
 }
 
 /// Parses `OneAsymmetricKey` (RFC 5958), accepting v1 and v2, and returns the seed and any embedded public key.
-fn parse_pkcs8(der: &[u8]) -> Result<(Zeroizing<[u8; KEY_LEN]>, Option<[u8; KEY_LEN]>), KeyError> {
+/// A parsed seed and the public key a v2 document may embed.
+type Pkcs8Parts = (Zeroizing<[u8; KEY_LEN]>, Option<[u8; KEY_LEN]>);
+
+fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8Parts, KeyError> {
     let mut outer = Der { rest: der };
     let body = outer.expect(0x30, "expected a SEQUENCE")?;
     if !outer.rest.is_empty() {

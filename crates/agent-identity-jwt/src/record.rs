@@ -177,10 +177,10 @@ impl AgentIdentityRecord {
                 expired_at: self.inner.expires_at,
             });
         }
-        if let Some(nbf) = self.inner.not_before {
-            if nbf > now.saturating_add(leeway) {
-                return Err(JwtError::NotYetValid { not_before: nbf });
-            }
+        if let Some(nbf) = self.inner.not_before
+            && nbf > now.saturating_add(leeway)
+        {
+            return Err(JwtError::NotYetValid { not_before: nbf });
         }
         Ok(())
     }
@@ -228,9 +228,7 @@ fn optional_seconds(value: Option<Value>, claim: &'static str) -> Result<Option<
         Some(Value::Number(number)) => match (number.as_u64(), number.as_f64()) {
             (Some(seconds), _) => Ok(Some(seconds)),
             // RFC 7519 NumericDate allows fractions; whole seconds are what we keep.
-            (None, Some(seconds)) if seconds.is_finite() && seconds >= 0.0 && seconds < 1e15 => {
-                Ok(Some(seconds as u64))
-            }
+            (None, Some(seconds)) if (0.0..1e15).contains(&seconds) => Ok(Some(seconds as u64)),
             _ => Err(JwtError::InvalidClaim {
                 claim,
                 reason: "not a non-negative number of seconds",

@@ -26,10 +26,10 @@ pub fn normalize_chatgpt_base_url(base: &str) -> String {
     {
         base = stripped;
     }
-    if let Some(stripped) = base.strip_suffix("/codex") {
-        if !base.ends_with("/api/codex") {
-            base = stripped;
-        }
+    if let Some(stripped) = base.strip_suffix("/codex")
+        && !base.ends_with("/api/codex")
+    {
+        base = stripped;
     }
     let base = base.trim_end_matches('/');
     let public_host = ["https://chatgpt.com", "https://chat.openai.com"]

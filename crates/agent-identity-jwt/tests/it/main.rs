@@ -1,0 +1,8 @@
+//! Integration tests of agent-identity-jwt: vectors, cache behaviour, properties and secrecy.
+
+mod cache;
+mod props;
+mod secrets;
+mod support;
+mod vectors;
+mod verify;

@@ -1,0 +1,131 @@
+//! Secrets stay secret: no error, `Debug` or trace line contains the token or the private key.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use agent_identity_jwt::{AgentKey, HttpJwksSource, IdentityJwt, StaticJwksSource, Verifier};
+use serde_json::json;
+
+use crate::support::{claims, claims_with, jwks_json, mint, mint_with_kid, private_key_b64};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every string that must never be printed: the token, its segments, and the key in its forms.
+fn secrets_of(token: &str) -> Vec<String> {
+    let mut secrets = vec![token.to_owned(), private_key_b64().to_owned()];
+    secrets.extend(
+        token
+            .split('.')
+            .filter(|part| part.len() > 20)
+            .map(str::to_owned),
+    );
+    // The seed in hex and in the debug form of a byte array.
+    let der = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        private_key_b64(),
+    )
+    .expect("b64");
+    let seed = &der[16..];
+    secrets.push(seed.iter().map(|byte| format!("{byte:02x}")).collect());
+    secrets.push(format!("{seed:?}"));
+    secrets
+}
+
+fn assert_free_of_secrets(text: &str, token: &str) {
+    for secret in secrets_of(token) {
+        assert!(!text.contains(&secret), "output leaked a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn errors_debug_and_traces_never_contain_the_token_or_key() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut server = mockito::Server::new_async().await;
+    let _jwks = server
+        .mock("GET", "/jwks")
+        .with_status(200)
+        .with_body(json!({"keys": [crate::support::vectors()["jwt"]["jwks"]["keys"][0], {"kty": "oct", "kid": "x"}]}).to_string())
+        .create_async()
+        .await;
+    let url = format!("{}/jwks", server.url()).parse().expect("url");
+    let http = Verifier::builder(HttpJwksSource::new(url)).build();
+    let fixed = Verifier::builder(StaticJwksSource::from_json(jwks_json()).expect("JWKS")).build();
+
+    let tokens = [
+        mint(&claims()),
+        mint(&claims_with("exp", json!(1))),
+        mint(&claims_with("aud", json!("other"))),
+        mint(&claims_with("agent_runtime_id", json!(7))),
+        mint(&claims_with(
+            "agent_private_key",
+            json!(private_key_b64().replace('C', "*")),
+        )),
+        mint_with_kid(&claims(), Some("unknown")),
+        mint_with_kid(&claims(), None),
+        format!("{}x", mint(&claims())),
+    ];
+    let mut printed = String::new();
+    for token in &tokens {
+        for verifier in [&http, &fixed] {
+            match verifier.verify(&IdentityJwt::new(token)).await {
+                Ok(record) => {
+                    printed.push_str(&format!(
+                        "{record:?}\n{:?}\n{:?}\n",
+                        record.key(),
+                        record.token()
+                    ));
+                    printed.push_str(&serde_json::to_string(&record).expect("serialize"));
+                }
+                Err(error) => {
+                    printed.push_str(&format!("{error}\n{error:?}\n"));
+                    let mut source = std::error::Error::source(&error);
+                    while let Some(cause) = source {
+                        printed.push_str(&format!("{cause}\n{cause:?}\n"));
+                        source = cause.source();
+                    }
+                }
+            }
+        }
+        printed.push_str(&format!("{:?}", IdentityJwt::new(token)));
+    }
+    printed.push_str(&format!("{http:?}"));
+    let traces = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
+    assert!(
+        !traces.is_empty(),
+        "the capture saw the fetch's trace lines"
+    );
+    for token in &tokens {
+        assert_free_of_secrets(&printed, token);
+        assert_free_of_secrets(&traces, token);
+    }
+}
+
+#[test]
+fn key_debug_is_redacted() {
+    let key = AgentKey::from_pkcs8_base64(private_key_b64()).expect("vector key");
+    assert_eq!(format!("{key:?}"), "AgentKey(<redacted>)");
+    assert_eq!(
+        format!("{:?}", IdentityJwt::new("a.b.c")),
+        "IdentityJwt(<redacted>)"
+    );
+}
