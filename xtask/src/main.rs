@@ -1,1 +1,81 @@
-fn main() {}
+//! The workspace's task runner: `cargo xtask ci` runs every check CI runs, and `cargo xtask bench`
+//! runs the benchmarks and summarises them.
+//!
+//! It has no dependencies, so building it costs a second or two before the real work starts.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line driver: its banners and results are its output"
+)]
+
+mod bench;
+mod ci;
+
+use std::env;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci              fmt, clippy, tests (nextest when installed), doc tests and docs, stopping
+                  at the first failure
+  bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
+                  --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements
+";
+
+/// 2: the conventional exit code for a usage error.
+const USAGE_EXIT: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["ci"] => ci::run(),
+        ["bench"] => bench::run(false),
+        ["bench", "--quick"] => bench::run(true),
+        _ => usage(),
+    }
+}
+
+/// Prints the usage text and returns the usage-error exit code, for `--help` and bad input alike.
+fn usage() -> ExitCode {
+    eprint!("{USAGE}");
+    ExitCode::from(USAGE_EXIT)
+}
+
+/// The workspace root: every cargo command runs from there, wherever xtask was started.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.clone(), PathBuf::from)
+}
+
+/// A `cargo` command in the workspace root.
+///
+/// Uses the cargo that runs xtask (`$CARGO`), so every step runs on the pinned toolchain.
+fn cargo() -> Command {
+    let program = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(program);
+    command.current_dir(workspace_root());
+    command
+}
+
+/// The exit code to leave with after a child failed: the child's own code when it has one that
+/// means failure, else 1 (killed by a signal, or a code that does not fit).
+fn failure_code(status: ExitStatus) -> ExitCode {
+    let code = status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .filter(|&code| code != 0)
+        .unwrap_or(1);
+    ExitCode::from(code)
+}
+
+/// Formats a duration as seconds with one decimal, like `12.3s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}

@@ -1,0 +1,327 @@
+//! Measuring code against a baseline, robustly enough for a shared 2-core CI machine.
+//!
+//! The main entry point is [`measure_pair`] (or [`measure_pair_async`]): it measures our code and
+//! its baseline in interleaved batches, so machine noise (another build, frequency scaling) hits
+//! both alike, and keeps the median of the per-iteration batch times, which one slow batch
+//! cannot move. [`report`] then prints the result line `cargo xtask bench` collects:
+//!
+//! ```text
+//! {"bench":"…","ours_ns":…,"baseline":"…","baseline_ns":…,"ratio":…,"target":…}
+//! ```
+//!
+//! Each measurement is a warm-up, which also calibrates a batch size so one batch takes about
+//! 10 ms, then [`FULL_BATCHES`] batches. With `AGENT_IDENTITY_BENCH_QUICK=1` (`cargo xtask bench
+//! --quick`) batches take about 2 ms and there are fewer of them.
+//!
+//! # Examples
+//! ```no_run
+//! use agent_identity_tests::bench::{measure_pair, report};
+//!
+//! let data: Vec<u64> = (0..1_000).collect();
+//! let (ours, baseline) = measure_pair(
+//!     "sum",
+//!     || data.iter().sum::<u64>(),
+//!     || data.iter().fold(0, |total, x| total + x),
+//! );
+//! report("sum", &ours, "fold", &baseline, 1.10);
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+/// Set to `1` (by `cargo xtask bench --quick`) for shorter measurements.
+pub const QUICK_ENV: &str = "AGENT_IDENTITY_BENCH_QUICK";
+
+/// Timed batches per measurement. Odd, so the median is one batch's time.
+pub const FULL_BATCHES: usize = 41;
+
+/// Timed batches per measurement in quick mode.
+pub const QUICK_BATCHES: usize = 15;
+
+/// How long one batch should take: long enough that timer resolution and the cost of reading
+/// the clock vanish, short enough that a burst of noise spoils only a few batches.
+const FULL_BATCH_TIME: Duration = Duration::from_millis(10);
+const QUICK_BATCH_TIME: Duration = Duration::from_millis(2);
+
+/// How long to run a closure before timing it: caches, branch predictors, lazily built state
+/// and the CPU clock settle in that time.
+const FULL_WARM_UP: Duration = Duration::from_millis(300);
+const QUICK_WARM_UP: Duration = Duration::from_millis(50);
+
+/// The result of measuring one closure: per-iteration times across its batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    median_ns: f64,
+    min_ns: f64,
+    max_ns: f64,
+    batches: usize,
+    iterations_per_batch: u64,
+}
+
+impl Measurement {
+    /// The median over batches of the time per iteration, in nanoseconds: the number to report.
+    pub fn median_ns(&self) -> f64 {
+        self.median_ns
+    }
+
+    /// The fastest batch's time per iteration, in nanoseconds.
+    pub fn min_ns(&self) -> f64 {
+        self.min_ns
+    }
+
+    /// The slowest batch's time per iteration, in nanoseconds.
+    pub fn max_ns(&self) -> f64 {
+        self.max_ns
+    }
+
+    /// How many batches were timed.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// How many iterations each batch ran.
+    pub fn iterations_per_batch(&self) -> u64 {
+        self.iterations_per_batch
+    }
+
+    /// Summarises per-iteration batch times (nanoseconds).
+    fn from_batches(mut per_iteration_ns: Vec<f64>, iterations_per_batch: u64) -> Self {
+        per_iteration_ns.sort_by(f64::total_cmp);
+        Self {
+            median_ns: median(&per_iteration_ns),
+            min_ns: per_iteration_ns.first().copied().unwrap_or(f64::NAN),
+            max_ns: per_iteration_ns.last().copied().unwrap_or(f64::NAN),
+            batches: per_iteration_ns.len(),
+            iterations_per_batch,
+        }
+    }
+}
+
+impl fmt::Display for Measurement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "median {:.1} ns (min {:.1}, max {:.1}) over {} batches of {}",
+            self.median_ns, self.min_ns, self.max_ns, self.batches, self.iterations_per_batch
+        )
+    }
+}
+
+/// Whether quick mode is on: [`QUICK_ENV`] is set to anything but empty or `0`.
+pub fn quick_mode() -> bool {
+    is_quick(std::env::var(QUICK_ENV).ok().as_deref())
+}
+
+fn is_quick(value: Option<&str>) -> bool {
+    value.is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+/// How long to warm up, how long a batch takes, and how many batches to time.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    warm_up: Duration,
+    batch_time: Duration,
+    batches: usize,
+}
+
+impl Plan {
+    fn from_env() -> Self {
+        if quick_mode() {
+            Self {
+                warm_up: QUICK_WARM_UP,
+                batch_time: QUICK_BATCH_TIME,
+                batches: QUICK_BATCHES,
+            }
+        } else {
+            Self {
+                warm_up: FULL_WARM_UP,
+                batch_time: FULL_BATCH_TIME,
+                batches: FULL_BATCHES,
+            }
+        }
+    }
+}
+
+/// Measures one closure: a warm-up that calibrates the batch size, then the timed batches.
+///
+/// The closure's result goes through [`black_box`], so the work that computes it is not
+/// optimised away. Progress goes to stderr under `name`.
+pub fn measure<R, F: FnMut() -> R>(name: &str, mut f: F) -> Measurement {
+    let plan = Plan::from_env();
+    let iterations = calibrate(&mut f, plan);
+    let times = (0..plan.batches)
+        .map(|_| time_batch(&mut f, iterations))
+        .collect();
+    let measurement = Measurement::from_batches(times, iterations);
+    eprintln!("{name}: {measurement}");
+    measurement
+}
+
+/// Measures our code and its baseline in interleaved batches; returns `(ours, baseline)`.
+///
+/// Each closure is warmed up and calibrated on its own, then their timed batches alternate, in
+/// the order AB BA AB BA…, so noise and slow drift during the run weigh on both equally. The
+/// ratio of the two medians is what [`report`] prints. Progress goes to stderr under `name`.
+pub fn measure_pair<R1, R2>(
+    name: &str,
+    mut ours: impl FnMut() -> R1,
+    mut baseline: impl FnMut() -> R2,
+) -> (Measurement, Measurement) {
+    let plan = Plan::from_env();
+    let ours_iterations = calibrate(&mut ours, plan);
+    let baseline_iterations = calibrate(&mut baseline, plan);
+    let mut ours_times = Vec::with_capacity(plan.batches);
+    let mut baseline_times = Vec::with_capacity(plan.batches);
+    for round in 0..plan.batches {
+        if round % 2 == 0 {
+            ours_times.push(time_batch(&mut ours, ours_iterations));
+            baseline_times.push(time_batch(&mut baseline, baseline_iterations));
+        } else {
+            baseline_times.push(time_batch(&mut baseline, baseline_iterations));
+            ours_times.push(time_batch(&mut ours, ours_iterations));
+        }
+    }
+    let ours = Measurement::from_batches(ours_times, ours_iterations);
+    let baseline = Measurement::from_batches(baseline_times, baseline_iterations);
+    eprintln!("{name}/ours: {ours}");
+    eprintln!("{name}/baseline: {baseline}");
+    (ours, baseline)
+}
+
+/// [`measure`] for a future: each iteration builds one future and drives it with
+/// [`Runtime::block_on`] on `rt`.
+///
+/// The `block_on` itself is part of every iteration; use a current-thread runtime to keep it
+/// cheap, and measure baselines the same way so both pay it.
+pub fn measure_async<F, Fut>(rt: &Runtime, name: &str, mut f: F) -> Measurement
+where
+    F: FnMut() -> Fut,
+    Fut: Future,
+{
+    measure(name, || rt.block_on(f()))
+}
+
+/// [`measure_pair`] for futures: each iteration of either side builds one future and drives it
+/// with [`Runtime::block_on`] on `rt`, so both sides pay the same `block_on` cost.
+pub fn measure_pair_async<F1, Fut1, F2, Fut2>(
+    rt: &Runtime,
+    name: &str,
+    mut ours: F1,
+    mut baseline: F2,
+) -> (Measurement, Measurement)
+where
+    F1: FnMut() -> Fut1,
+    Fut1: Future,
+    F2: FnMut() -> Fut2,
+    Fut2: Future,
+{
+    measure_pair(name, || rt.block_on(ours()), || rt.block_on(baseline()))
+}
+
+/// Prints the result line for one bench to stdout, where `cargo xtask bench` collects it.
+///
+/// `ratio` is ours over the baseline, from the two medians; `target` is the ratio we aim to stay
+/// under. Missing the target is reported, not failed: targets are goals, not gates.
+#[expect(
+    clippy::print_stdout,
+    reason = "the result line on stdout is the protocol cargo xtask bench reads"
+)]
+pub fn report(
+    bench: &str,
+    ours: &Measurement,
+    baseline_name: &str,
+    baseline: &Measurement,
+    target: f64,
+) {
+    println!(
+        "{}",
+        result_line(bench, ours, baseline_name, baseline, target)
+    );
+}
+
+/// The JSON result line [`report`] prints.
+fn result_line(
+    bench: &str,
+    ours: &Measurement,
+    baseline_name: &str,
+    baseline: &Measurement,
+    target: f64,
+) -> String {
+    use serde_json::Value;
+
+    // By hand rather than with `json!`, whose map sorts its keys: the line must start with
+    // `{"bench"`, which is how `cargo xtask bench` tells result lines from commentary.
+    // `Value::from` escapes the strings and writes a non-finite number as `null`.
+    let ratio = ours.median_ns / baseline.median_ns;
+    format!(
+        r#"{{"bench":{},"ours_ns":{},"baseline":{},"baseline_ns":{},"ratio":{},"target":{}}}"#,
+        Value::from(bench),
+        Value::from(round_to(ours.median_ns, 1)),
+        Value::from(baseline_name),
+        Value::from(round_to(baseline.median_ns, 1)),
+        Value::from(round_to(ratio, 4)),
+        Value::from(target),
+    )
+}
+
+/// Runs the warm-up and returns how many iterations make a batch of about the planned time.
+///
+/// The warm-up doubles its batch size until one batch takes at least the planned batch time and
+/// the whole warm-up has run for its planned duration; the last batch's rate sets the size.
+fn calibrate<R>(f: &mut impl FnMut() -> R, plan: Plan) -> u64 {
+    let started = Instant::now();
+    let mut iterations: u64 = 1;
+    loop {
+        let per_iteration_ns = time_batch(f, iterations);
+        let batch_ns = per_iteration_ns * iterations as f64;
+        if batch_ns >= plan.batch_time.as_nanos() as f64 && started.elapsed() >= plan.warm_up {
+            return iterations_for(plan.batch_time, per_iteration_ns);
+        }
+        if batch_ns < plan.batch_time.as_nanos() as f64 {
+            iterations = iterations.saturating_mul(2);
+        }
+    }
+}
+
+/// How many iterations of `per_iteration_ns` fill `batch_time`; at least one.
+fn iterations_for(batch_time: Duration, per_iteration_ns: f64) -> u64 {
+    let iterations = (batch_time.as_nanos() as f64 / per_iteration_ns).round();
+    if iterations.is_finite() && iterations >= 1.0 {
+        // Saturates for absurdly cheap closures; the float is finite and positive here.
+        iterations as u64
+    } else {
+        1
+    }
+}
+
+/// Runs `iterations` calls of `f` and returns the time per call, in nanoseconds.
+fn time_batch<R>(f: &mut impl FnMut() -> R, iterations: u64) -> f64 {
+    let started = Instant::now();
+    for _ in 0..iterations {
+        black_box(f());
+    }
+    started.elapsed().as_nanos() as f64 / iterations as f64
+}
+
+/// The median of sorted values: the middle one, or the mean of the middle two. NaN when empty.
+fn median(sorted: &[f64]) -> f64 {
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        len if len % 2 == 1 => sorted[middle],
+        _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
+    }
+}
+
+/// Rounds to a number of decimals, so result lines stay short.
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,8 @@
+//! Support code shared by the workspace's end-to-end suites and benchmarks.
+//!
+//! This package is never published. Its end-to-end suites live under `tests/`, its benchmarks
+//! under `benches/` (run them with `cargo xtask bench`), and what they share lives here:
+//! - [`bench`](mod@bench) measures closures and futures robustly and prints the result lines
+//!   `cargo xtask bench` collects.
+
+pub mod bench;
