@@ -1,0 +1,154 @@
+//! Unit tests for signing: envelope JSON escaping, runtime mismatch, and the companion headers.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use proptest::prelude::*;
+
+use super::*;
+
+fn signer(runtime: &str) -> AgentSigner {
+    AgentSigner::new(AgentKey::from_seed([7; 32]), runtime)
+}
+
+fn at() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_777_291_200)
+}
+
+fn envelope(header: &str) -> serde_json::Value {
+    let encoded = header
+        .strip_prefix("AgentAssertion ")
+        .unwrap_or_else(|| panic!("no scheme in {header}"));
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .unwrap_or_else(|e| panic!("not base64url: {e}"));
+    serde_json::from_slice(&json).unwrap_or_else(|e| panic!("not json: {e}"))
+}
+
+#[test]
+fn envelope_has_sorted_keys_and_the_signed_values() {
+    let header = signer("agent-123")
+        .authorization_header(&TaskId::new("task-123"), at())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let value = envelope(&header);
+    let keys: Vec<&str> = value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        ["agent_runtime_id", "signature", "task_id", "timestamp"]
+    );
+    assert_eq!(value["timestamp"], "2026-04-27T12:00:00Z");
+    assert!(!header.contains('='), "base64url without padding");
+}
+
+#[test]
+fn a_different_runtime_id_is_a_mismatch() {
+    let signer = signer("agent-123");
+    let error = signer
+        .authorization_header_for(&AgentRuntimeId::new("agent-999"), &TaskId::new("t"), at())
+        .err()
+        .unwrap_or_else(|| panic!("mismatch must fail"));
+    assert_eq!(error.kind(), TaskErrorKind::RuntimeMismatch);
+    assert_eq!(error.operation(), Operation::BuildAssertion);
+    assert!(!error.is_transient());
+    let same =
+        signer.authorization_header_for(&AgentRuntimeId::new("agent-123"), &TaskId::new("t"), at());
+    assert_eq!(
+        same.ok(),
+        signer.authorization_header(&TaskId::new("t"), at()).ok()
+    );
+}
+
+#[test]
+fn a_time_beyond_year_9999_is_refused() {
+    let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+    let error = signer("a")
+        .authorization_header(&TaskId::new("t"), far)
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+    assert_eq!(error.kind(), TaskErrorKind::InvalidTimestamp);
+    let error = signer("a")
+        .registration_request(far)
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+    assert_eq!(error.kind(), TaskErrorKind::InvalidTimestamp);
+}
+
+#[test]
+fn registration_body_has_exactly_two_keys() {
+    let request = signer("agent-123")
+        .registration_request(at())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body: serde_json::Value =
+        serde_json::from_str(&request.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body.as_object().map(serde_json::Map::len), Some(2));
+    assert_eq!(body["timestamp"], "2026-04-27T12:00:00Z");
+    assert_eq!(body["signature"], request.signature());
+    assert_eq!(request.signature().len(), 88);
+    assert!(!format!("{request:?}").contains(request.signature()));
+}
+
+#[test]
+fn request_headers_iterate_in_order_with_fedramp_only_when_set() {
+    let headers = RequestHeaders {
+        authorization: "AgentAssertion abc".to_owned(),
+        account_id: AccountId::new("acct"),
+        fedramp: false,
+    };
+    let pairs: Vec<_> = headers.iter().collect();
+    assert_eq!(
+        pairs,
+        [
+            ("Authorization", "AgentAssertion abc"),
+            ("ChatGPT-Account-ID", "acct")
+        ]
+    );
+    let fedramp = RequestHeaders {
+        fedramp: true,
+        ..headers
+    };
+    assert_eq!(fedramp.iter().last(), Some(("X-OpenAI-Fedramp", "true")));
+    assert!(!format!("{fedramp:?}").contains("abc"));
+}
+
+#[test]
+fn a_key_that_cannot_sign_is_a_signing_error() {
+    // PKCS#8 v2 whose embedded public key does not belong to the seed.
+    let mut der = vec![
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+    ];
+    der.extend_from_slice(&[0x04, 0x22, 0x04, 0x20]);
+    der.extend_from_slice(&[7; 32]);
+    der.extend_from_slice(&[0x81, 0x21, 0x00]);
+    der.extend_from_slice(&[9; 32]);
+    let key = AgentKey::from_pkcs8_der(&der).unwrap_or_else(|e| panic!("{e}"));
+    let error = AgentSigner::new(key, "a")
+        .authorization_header(&TaskId::new("t"), at())
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
+    assert_eq!(error.kind(), TaskErrorKind::Signing);
+}
+
+proptest! {
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_does(text in "\\PC*|[\\x00-\\x7f]{0,40}") {
+        let mut ours = Vec::new();
+        write_json_string(&mut ours, &text);
+        let theirs = serde_json::to_vec(&text).unwrap_or_default();
+        prop_assert_eq!(&ours, &theirs);
+        prop_assert_eq!(escaped_len(&text), theirs.len());
+    }
+
+    #[test]
+    fn envelope_round_trips_any_ids(runtime in "\\PC{1,30}", task in "[\\x00-\\x7f]{0,30}") {
+        let header = signer(&runtime)
+            .authorization_header(&TaskId::new(task.as_str()), at())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let value = envelope(&header);
+        prop_assert_eq!(value["agent_runtime_id"].as_str(), Some(runtime.as_str()));
+        prop_assert_eq!(value["task_id"].as_str(), Some(task.as_str()));
+    }
+}

@@ -1,0 +1,269 @@
+//! The crate's one error type for clients, [`TaskError`], and its transient/permanent classification.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many characters of a non-2xx response body an error message may quote.
+pub(crate) const BODY_EXCERPT_CHARS: usize = 200;
+
+/// What the crate was doing when a [`TaskError`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Resolving or parsing the AuthAPI base URL (wire-format §4).
+    ResolveBaseUrl,
+    /// Registering a task (wire-format §3).
+    Register,
+    /// Building an `AgentAssertion` header or its companions (wire-format §5).
+    BuildAssertion,
+    /// Sealing a task id for an agent (the server side of §3).
+    SealTaskId,
+    /// Opening an encrypted task id (§3).
+    OpenTaskId,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ResolveBaseUrl => "resolving the authapi base url",
+            Self::Register => "task registration",
+            Self::BuildAssertion => "building the agent assertion",
+            Self::SealTaskId => "sealing the task id",
+            Self::OpenTaskId => "opening the encrypted task id",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an operation failed, for callers that branch on the cause.
+///
+/// Most callers only need [`TaskError::is_transient`]; this enum is for the few that need more
+/// (tests, metrics, a UI message). New variants may be added in minor releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskErrorKind {
+    /// The AuthAPI base URL is not usable (not a URL, `http` for a non-loopback host, a query…).
+    Config,
+    /// The runtime id cannot be sent as one URL path segment (`.` or `..`).
+    InvalidRuntimeId,
+    /// No connection to the AuthAPI could be made. Transient.
+    Connect,
+    /// An attempt took longer than its timeout. Transient.
+    Timeout,
+    /// The connection failed after it was made (reset, closed mid-body). Transient.
+    Transport,
+    /// The AuthAPI answered with a non-2xx status. Transient for 429 and 500–599.
+    Status(u16),
+    /// The response body is larger than the configured cap.
+    BodyTooLarge,
+    /// A 2xx response whose body is not a JSON object, or whose task id field is not a string.
+    MalformedResponse,
+    /// A 2xx response with none of `task_id`, `taskId`, `encrypted_task_id`, `encryptedTaskId`.
+    MissingTaskId,
+    /// The encrypted task id is not standard base64.
+    BadBase64,
+    /// The sealed box does not open with the agent's key.
+    Undecryptable,
+    /// The decrypted task id is not UTF-8.
+    NotUtf8,
+    /// The agent key cannot sign (a PKCS#8 v2 key whose public key does not match its seed).
+    Signing,
+    /// A key given to seal a task id is not usable (not a valid Ed25519 public key).
+    InvalidKey,
+    /// An assertion was requested for a runtime id other than the identity's own.
+    RuntimeMismatch,
+    /// The time cannot be written as an RFC 3339 timestamp with a four-digit year.
+    InvalidTimestamp,
+}
+
+impl TaskErrorKind {
+    /// Whether a retry may succeed: connect errors, timeouts, broken connections, 429 and 500–599.
+    ///
+    /// This is the one place the crate classifies failures; the retry loop and callers both use it.
+    pub fn is_transient(self) -> bool {
+        match self {
+            Self::Connect | Self::Timeout | Self::Transport => true,
+            Self::Status(status) => status == 429 || (500..=599).contains(&status),
+            Self::Config
+            | Self::InvalidRuntimeId
+            | Self::BodyTooLarge
+            | Self::MalformedResponse
+            | Self::MissingTaskId
+            | Self::BadBase64
+            | Self::Undecryptable
+            | Self::NotUtf8
+            | Self::Signing
+            | Self::InvalidKey
+            | Self::RuntimeMismatch
+            | Self::InvalidTimestamp => false,
+        }
+    }
+}
+
+impl fmt::Display for TaskErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config => f.write_str("invalid authapi base url"),
+            Self::InvalidRuntimeId => {
+                f.write_str("the agent runtime id cannot be sent as a url path segment")
+            }
+            Self::Connect => f.write_str("could not connect to the authapi"),
+            Self::Timeout => f.write_str("the authapi did not answer in time"),
+            Self::Transport => f.write_str("the connection to the authapi failed"),
+            Self::Status(status) => write!(f, "the authapi answered with status {status}"),
+            Self::BodyTooLarge => f.write_str("the response body exceeds the size limit"),
+            Self::MalformedResponse => f.write_str("the response is not the expected json"),
+            Self::MissingTaskId => f.write_str("the response carries no task id"),
+            Self::BadBase64 => f.write_str("the encrypted task id is not standard base64"),
+            Self::Undecryptable => {
+                f.write_str("the encrypted task id does not open with the agent's key")
+            }
+            Self::NotUtf8 => f.write_str("the decrypted task id is not utf-8"),
+            Self::Signing => f.write_str("the agent key cannot sign"),
+            Self::InvalidKey => f.write_str("the key cannot be used to seal a task id"),
+            Self::RuntimeMismatch => f.write_str("the runtime id is not the identity's own"),
+            Self::InvalidTimestamp => {
+                f.write_str("the time is outside the range of rfc 3339 timestamps")
+            }
+        }
+    }
+}
+
+/// A failure of this crate's client side: base URL resolution, task registration, header building.
+///
+/// Opaque on purpose: ask [`is_transient`](Self::is_transient) whether to retry, [`status`](Self::status)
+/// for the HTTP status, and [`kind`](Self::kind) when you must branch on the exact cause. The
+/// message is lowercase, may quote up to 200 characters of a non-2xx response body, and never
+/// contains a key, a token or a signature. Cheap to clone, so one failure can be handed to many waiters.
+#[derive(Clone)]
+pub struct TaskError {
+    kind: TaskErrorKind,
+    operation: Operation,
+    detail: Option<Box<str>>,
+    retry_after: Option<Duration>,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
+}
+
+impl TaskError {
+    pub(crate) fn new(operation: Operation, kind: TaskErrorKind) -> Self {
+        Self {
+            kind,
+            operation,
+            detail: None,
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: impl Into<Box<str>>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The cause, for callers that branch on it.
+    pub fn kind(&self) -> TaskErrorKind {
+        self.kind
+    }
+
+    /// What was being done.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// Whether retrying later may succeed (see [`TaskErrorKind::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        self.kind.is_transient()
+    }
+
+    /// The HTTP status of a non-2xx answer.
+    pub fn status(&self) -> Option<u16> {
+        match self.kind {
+            TaskErrorKind::Status(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked us to wait (`Retry-After`), when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.operation, self.kind)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("TaskError");
+        out.field("operation", &self.operation)
+            .field("kind", &self.kind);
+        if let Some(detail) = &self.detail {
+            out.field("detail", detail);
+        }
+        if let Some(retry_after) = &self.retry_after {
+            out.field("retry_after", retry_after);
+        }
+        if let Some(source) = &self.source {
+            out.field("source", source);
+        }
+        out.finish()
+    }
+}
+
+impl StdError for TaskError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
+}
+
+/// Up to [`BODY_EXCERPT_CHARS`] characters of a response body, control characters replaced, for
+/// an error message. Invalid UTF-8 is replaced rather than rejected: this is only for humans.
+pub(crate) fn body_excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut excerpt: String = text
+        .chars()
+        .take(BODY_EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(BODY_EXCERPT_CHARS).is_some() {
+        excerpt.push('…');
+    }
+    Some(excerpt)
+}
+
+#[cfg(test)]
+mod tests;

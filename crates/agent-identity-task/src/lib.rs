@@ -1,0 +1,50 @@
+//! Task registration with the AuthAPI and the `AgentAssertion` header that proves a task, for
+//! agent identities decoded by `agent-identity-jwt`.
+//!
+//! The pieces, in the order a client meets them (section numbers refer to the wire format):
+//! - [`AuthApiBaseUrl`] resolves where the AuthAPI is (§4): explicit configuration, then
+//!   `AGENT_IDENTITY_AUTHAPI_BASE_URL` and two compatibility variables, then production;
+//!   `https` unless the host is loopback. A bad URL fails here, not at request time.
+//! - [`TaskClient`] registers a task (§3): a signed `{"timestamp","signature"}` body, the four
+//!   response forms, sealed-box decryption of an encrypted task id, capped body reads, and retries
+//!   of transient failures with exponential backoff, full jitter and `Retry-After`.
+//! - [`authorization_header`], [`request_headers`] and [`AgentSigner`] build the per-request
+//!   headers (§5), byte-for-byte those of the reference implementation.
+//! - [`verify_assertion`] and [`verify_registration_request`] are the server side, a pure function
+//!   each, shared by the emulator and any resource server; [`seal_task_id`] and
+//!   [`seal_task_id_for_public_key`] make the encrypted task ids a server returns.
+//!
+//! Client failures are one opaque [`TaskError`] with [`TaskError::is_transient`],
+//! [`TaskError::status`] and [`TaskError::kind`]; verification failures are an [`AssertionError`].
+//!
+//! Architecture invariant: this crate verifies no tokens (the JWT crate does), uses the JWT crate
+//! only for the record and key types, and never logs or prints a key, a token or a signature.
+
+mod assertion;
+mod base_url;
+mod client;
+mod error;
+mod retry;
+mod sealed;
+mod task_id;
+mod timestamp;
+mod verify;
+
+pub use assertion::{
+    ACCOUNT_ID_HEADER, AGENT_ASSERTION_SCHEME, AUTHORIZATION_HEADER, AgentSigner, FEDRAMP_HEADER,
+    RegistrationRequest, RequestHeaders, authorization_header, authorization_header_for,
+    request_headers,
+};
+pub use base_url::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
+pub use client::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, TaskClient, TaskClientBuilder,
+};
+pub use error::{Operation, TaskError, TaskErrorKind};
+pub use sealed::{TASK_ID_FIELDS, open_task_id, seal_task_id, seal_task_id_for_public_key};
+pub use task_id::TaskId;
+pub use timestamp::Timestamp;
+pub use verify::{
+    AssertionError, AssertionLookup, DEFAULT_SKEW, MAX_ASSERTION_HEADER_BYTES, VerifiedAssertion,
+    verify_assertion, verify_registration_request,
+};

@@ -1,0 +1,114 @@
+//! Task ids in the registration response (wire-format §3): the four response forms, and the
+//! libsodium sealed box that carries an encrypted task id — opened by clients, sealed by servers.
+
+use agent_identity_jwt::AgentKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use crypto_box::aead::OsRng;
+use crypto_box::{PublicKey, SecretKey};
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use serde_json::{Map, Value};
+
+use crate::error::{Operation, TaskError, TaskErrorKind};
+use crate::task_id::TaskId;
+
+/// The response fields that may carry the task id, in the order they are tried, and whether each
+/// is encrypted (wire-format §3).
+pub const TASK_ID_FIELDS: [(&str, bool); 4] = [
+    ("task_id", false),
+    ("taskId", false),
+    ("encrypted_task_id", true),
+    ("encryptedTaskId", true),
+];
+
+/// Opens a sealed, standard-base64 task id addressed to `key`'s agent.
+///
+/// # Errors
+/// [`TaskErrorKind::BadBase64`], [`TaskErrorKind::Undecryptable`] or [`TaskErrorKind::NotUtf8`]
+/// as the text fails each step, and [`TaskErrorKind::MissingTaskId`] for an empty plaintext.
+pub fn open_task_id(key: &AgentKey, encrypted_base64: &str) -> Result<TaskId, TaskError> {
+    open(key, encrypted_base64, Operation::OpenTaskId)
+}
+
+/// Seals `task_id` for `key`'s agent and returns the standard base64 of the sealed box: what a
+/// server puts in `encrypted_task_id`. For emulators and tests that hold the agent's key.
+///
+/// # Errors
+/// [`TaskErrorKind::InvalidKey`] if the sealed box cannot be made (the system random source failed).
+pub fn seal_task_id(key: &AgentKey, task_id: &str) -> Result<String, TaskError> {
+    let public = SecretKey::from_bytes(*key.x25519_secret()).public_key();
+    seal(&public, task_id)
+}
+
+/// Seals `task_id` for the agent whose raw 32-byte Ed25519 public key is `ed25519_public_key`,
+/// converted to its X25519 form as libsodium's `crypto_sign_ed25519_pk_to_curve25519` does. This
+/// is what a real server does: it knows the agent's public key only.
+///
+/// # Errors
+/// [`TaskErrorKind::InvalidKey`] when the bytes are not a valid Ed25519 point, or the sealed box
+/// cannot be made.
+pub fn seal_task_id_for_public_key(
+    ed25519_public_key: &[u8; 32],
+    task_id: &str,
+) -> Result<String, TaskError> {
+    let point = CompressedEdwardsY(*ed25519_public_key)
+        .decompress()
+        .ok_or_else(|| {
+            TaskError::new(Operation::SealTaskId, TaskErrorKind::InvalidKey)
+                .with_detail("not an ed25519 public key")
+        })?;
+    seal(&PublicKey::from(point.to_montgomery()), task_id)
+}
+
+fn seal(recipient: &PublicKey, task_id: &str) -> Result<String, TaskError> {
+    let sealed = recipient
+        .seal(&mut OsRng, task_id.as_bytes())
+        .map_err(|_| TaskError::new(Operation::SealTaskId, TaskErrorKind::InvalidKey))?;
+    Ok(STANDARD.encode(sealed))
+}
+
+fn open(key: &AgentKey, encrypted_base64: &str, operation: Operation) -> Result<TaskId, TaskError> {
+    let sealed = STANDARD
+        .decode(encrypted_base64.trim())
+        .map_err(|_| TaskError::new(operation, TaskErrorKind::BadBase64))?;
+    let secret = SecretKey::from_bytes(*key.x25519_secret());
+    let plaintext = secret
+        .unseal(&sealed)
+        .map_err(|_| TaskError::new(operation, TaskErrorKind::Undecryptable))?;
+    let task_id = String::from_utf8(plaintext)
+        .map_err(|_| TaskError::new(operation, TaskErrorKind::NotUtf8))?;
+    if task_id.is_empty() {
+        return Err(TaskError::new(operation, TaskErrorKind::MissingTaskId)
+            .with_detail("the decrypted task id is empty"));
+    }
+    Ok(TaskId::new(task_id))
+}
+
+/// Reads the task id out of a 2xx registration response body, trying [`TASK_ID_FIELDS`] in order.
+/// A field that is absent, `null` or empty is skipped; one of another type is an error.
+pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskId, TaskError> {
+    let malformed = |detail: &'static str| {
+        TaskError::new(Operation::Register, TaskErrorKind::MalformedResponse).with_detail(detail)
+    };
+    // serde_json's messages can quote the input, so they are not passed on.
+    let object: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|_| malformed("the body is not a json object"))?;
+    for (field, encrypted) in TASK_ID_FIELDS {
+        match object.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) if value.is_empty() => {}
+            Some(Value::String(value)) if encrypted => {
+                return open(key, value, Operation::Register);
+            }
+            Some(Value::String(value)) => return Ok(TaskId::new(value.as_str())),
+            Some(_) => return Err(malformed("a task id field is not a string")),
+        }
+    }
+    Err(TaskError::new(
+        Operation::Register,
+        TaskErrorKind::MissingTaskId,
+    ))
+}
+
+#[cfg(test)]
+mod tests;
