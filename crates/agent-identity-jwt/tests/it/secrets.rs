@@ -1,26 +1,9 @@
 //! Secrets stay secret: no error, `Debug` or trace line contains the token or the private key.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use agent_identity_jwt::{AgentKey, HttpJwksSource, IdentityJwt, StaticJwksSource, Verifier};
 use serde_json::json;
 
 use crate::support::{claims, claims_with, jwks_json, mint, mint_with_kid, private_key_b64};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every string that must never be printed: the token, its segments, and the key in its forms.
 fn secrets_of(token: &str) -> Vec<String> {
@@ -51,14 +34,7 @@ fn assert_free_of_secrets(text: &str, token: &str) {
 
 #[tokio::test]
 async fn errors_debug_and_traces_never_contain_the_token_or_key() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = crate::support::capture_traces();
 
     let mut server = mockito::Server::new_async().await;
     let _jwks = server
@@ -109,7 +85,7 @@ async fn errors_debug_and_traces_never_contain_the_token_or_key() {
         printed.push_str(&format!("{:?}", IdentityJwt::new(token)));
     }
     printed.push_str(&format!("{http:?}"));
-    let traces = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
+    let traces = capture.text();
     assert!(
         !traces.is_empty(),
         "the capture saw the fetch's trace lines"

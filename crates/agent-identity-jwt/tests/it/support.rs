@@ -1,6 +1,6 @@
 //! Shared fixtures: the vectors file, token minting with the test-only RSA key, and JWKS bodies.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{EncodingKey, Header};
@@ -81,4 +81,43 @@ pub(crate) fn claims_with(field: &str, value: Value) -> Value {
         map.insert(field.to_owned(), value);
     }
     claims
+}
+
+/// Everything traced by this test binary, at TRACE, from the moment this is first called.
+///
+/// The subscriber is global rather than scoped to one test: a scoped subscriber races with other
+/// tests' threads over `tracing`'s per-callsite interest cache and can miss events.
+pub(crate) fn capture_traces() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        capture
+    })
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("capture")).into_owned()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

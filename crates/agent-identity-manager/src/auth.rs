@@ -1,0 +1,88 @@
+//! A loaded agent identity: a verified record and the concrete task id registered for it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use agent_identity_jwt::AgentIdentityRecord;
+use agent_identity_task::{RequestHeaders, TaskClient, TaskId, request_headers};
+
+use crate::error::AuthError;
+
+/// A verified agent identity whose task is registered.
+///
+/// There is no "not yet registered" value of this type: [`AgentIdentityAuth::load`] registers
+/// before it returns, so whoever holds one holds a concrete [`TaskId`]. Clones share one
+/// allocation.
+#[derive(Clone)]
+pub struct AgentIdentityAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    record: AgentIdentityRecord,
+    task_id: TaskId,
+}
+
+impl AgentIdentityAuth {
+    /// Registers a task for `record` and returns the loaded auth.
+    ///
+    /// # Errors
+    /// [`AuthError::Task`] when registration fails (after the client's retries).
+    pub async fn load(record: AgentIdentityRecord, tasks: &TaskClient) -> Result<Self, AuthError> {
+        let task_id = tasks.register_task(&record).await?;
+        Ok(Self::from_parts(record, task_id))
+    }
+
+    /// Pairs a record with a task id registered elsewhere.
+    pub fn from_parts(record: AgentIdentityRecord, task_id: TaskId) -> Self {
+        Self {
+            inner: Arc::new(Inner { record, task_id }),
+        }
+    }
+
+    /// The verified identity.
+    pub fn record(&self) -> &AgentIdentityRecord {
+        &self.inner.record
+    }
+
+    /// The task registered for this process.
+    pub fn task_id(&self) -> &TaskId {
+        &self.inner.task_id
+    }
+
+    /// The headers of one request: a fresh `AgentAssertion` signed at `now`, `ChatGPT-Account-ID`,
+    /// and `X-OpenAI-Fedramp` for FedRAMP accounts.
+    ///
+    /// # Errors
+    /// [`AuthError::Task`] when the key cannot sign or `now` cannot be written as a timestamp.
+    pub fn headers_at(&self, now: SystemTime) -> Result<RequestHeaders, AuthError> {
+        Ok(request_headers(
+            &self.inner.record,
+            &self.inner.task_id,
+            now,
+        )?)
+    }
+
+    /// [`AgentIdentityAuth::headers_at`] the system time.
+    ///
+    /// # Errors
+    /// As [`AgentIdentityAuth::headers_at`].
+    pub fn headers(&self) -> Result<RequestHeaders, AuthError> {
+        self.headers_at(SystemTime::now())
+    }
+
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for AgentIdentityAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentIdentityAuth")
+            .field("runtime_id", self.inner.record.runtime_id())
+            .field("account_id", self.inner.record.account_id())
+            .field("task_id", &self.inner.task_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,89 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agent_identity_jwt::JwtError;
+use agent_identity_task::TaskErrorKind;
+
+use super::*;
+
+#[test]
+fn task_failures_are_classified_by_kind() {
+    // (kind, transient, revokes the identity)
+    let cases = [
+        (TaskErrorKind::Connect, true, false),
+        (TaskErrorKind::Timeout, true, false),
+        (TaskErrorKind::Transport, true, false),
+        (TaskErrorKind::Status(429), true, false),
+        (TaskErrorKind::Status(500), true, false),
+        (TaskErrorKind::Status(503), true, false),
+        (TaskErrorKind::Status(401), false, true),
+        (TaskErrorKind::Status(403), false, true),
+        (TaskErrorKind::Status(400), false, false),
+        (TaskErrorKind::Status(404), false, false),
+        (TaskErrorKind::MalformedResponse, false, false),
+        (TaskErrorKind::Undecryptable, false, false),
+    ];
+    for (kind, transient, revokes) in cases {
+        assert_eq!(kind.is_transient(), transient, "transient: {kind:?}");
+        assert_eq!(task_revokes_identity(kind), revokes, "revokes: {kind:?}");
+    }
+}
+
+#[test]
+fn auth_errors_are_classified() {
+    // (error, transient, revokes the identity)
+    let cases = [
+        (AuthError::NotLoggedIn, false, true),
+        (AuthError::Expired, false, true),
+        (
+            AuthError::Token(JwtError::KeySourceUnavailable(None)),
+            true,
+            false,
+        ),
+        (AuthError::Token(JwtError::BadSignature), false, true),
+        (
+            AuthError::Token(JwtError::Expired { expired_at: 1 }),
+            false,
+            true,
+        ),
+        (
+            AuthError::Token(JwtError::UntrustedKid { kid: "k".into() }),
+            false,
+            true,
+        ),
+        (
+            AuthError::Store(StoreError::Corrupt {
+                path: PathBuf::from("auth.json"),
+                reason: "torn",
+            }),
+            false,
+            false,
+        ),
+        (
+            AuthError::Store(StoreError::Io {
+                path: PathBuf::from("auth.json"),
+                operation: "reading",
+                source: Arc::new(std::io::Error::other("disk")),
+            }),
+            true,
+            false,
+        ),
+    ];
+    for (error, transient, revokes) in cases {
+        assert_eq!(error.is_transient(), transient, "transient: {error:?}");
+        assert_eq!(error.revokes_identity(), revokes, "revokes: {error:?}");
+        assert!(
+            !(error.is_transient() && error.revokes_identity()),
+            "never both: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn kinds_are_stable_snake_case() {
+    assert_eq!(
+        AuthError::Token(JwtError::BadSignature).kind(),
+        "bad_signature"
+    );
+    assert_eq!(AuthError::NotLoggedIn.kind(), "not_logged_in");
+}

@@ -1,0 +1,29 @@
+//! The auth manager and credential cache of agent identities.
+//!
+//! [`AuthManager`] loads eagerly: it verifies the stored token (through `agent-identity-jwt`) and
+//! registers the process's task (through `agent-identity-task`) before anyone reads it, so a
+//! `Ready` state always carries a concrete [`agent_identity_task::TaskId`]. Reads of the current
+//! auth are one atomic load. Reloads share one flight and follow one rule: only a permanent
+//! verdict (credentials gone, token invalid, expired or untrusted, registration refused with
+//! 401/403) logs out; a transient failure keeps the cached identity and its task id.
+//!
+//! Credentials live behind the [`CredentialStore`] seam: [`FileStore`] (Codex-compatible
+//! `auth.json`, atomic writes, mode 0600, cross-process lock), [`MemoryStore`], and
+//! [`EnvOverride`] (a read-only JWT from the environment). [`Status`] reports without the network.
+
+mod auth;
+mod error;
+mod manager;
+mod state;
+mod status;
+mod store;
+
+pub use auth::AgentIdentityAuth;
+pub use error::AuthError;
+pub use manager::AuthManager;
+pub use state::{AuthState, LogoutReason, ReloadOutcome};
+pub use status::Status;
+pub use store::{
+    AUTH_FILE_NAME, CredentialStore, EnvOverride, FileStore, HOME_ENV_VAR, JWT_ENV_VAR,
+    JWT_ENV_VAR_COMPAT, MemoryStore, StoreError,
+};

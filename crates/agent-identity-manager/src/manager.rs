@@ -1,0 +1,509 @@
+//! `AuthManager`: eager loading, lock-free snapshots, single-flight reloads and recovery.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use agent_identity_jwt::{
+    AgentIdentityRecord, IdentityJwt, JwtError, Verifier, insecure_decode_unverified,
+};
+use agent_identity_task::TaskClient;
+use arc_swap::ArcSwap;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+use crate::auth::AgentIdentityAuth;
+use crate::error::AuthError;
+use crate::state::{AuthState, LogoutReason, ReloadOutcome};
+use crate::status::Status;
+use crate::store::{CredentialStore, StoreError};
+
+type ReloadFlight = Shared<BoxFuture<'static, ReloadOutcome>>;
+type RecoverFlight = Shared<BoxFuture<'static, Result<AgentIdentityAuth, AuthError>>>;
+
+/// Owns the agent identity of this process: verifies it, registers its task eagerly, keeps it
+/// in a lock-free snapshot, and reloads it without ever logging a valid identity out on a
+/// transient failure.
+///
+/// Cheap to clone: clones share one state.
+///
+/// # Examples
+/// ```no_run
+/// # async fn run() -> Result<(), agent_identity_manager::AuthError> {
+/// use std::sync::Arc;
+/// use agent_identity_jwt::{HttpJwksSource, PRODUCTION_JWKS_URL, Verifier};
+/// use agent_identity_manager::{AuthManager, FileStore};
+/// use agent_identity_task::{AuthApiBaseUrl, TaskClient};
+///
+/// let jwks = HttpJwksSource::new(PRODUCTION_JWKS_URL.parse().expect("valid URL"));
+/// let verifier = Verifier::builder(jwks).build();
+/// let tasks = TaskClient::new(AuthApiBaseUrl::resolve(None)?);
+/// let store = Arc::new(FileStore::from_environment()?);
+/// let manager = AuthManager::new(verifier, tasks, store).await?;
+/// let auth = manager.auth()?;
+/// for (name, value) in auth.headers()?.iter() {
+///     println!("{name}: {}", value.len());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Verifier,
+    tasks: TaskClient,
+    store: Arc<dyn CredentialStore>,
+    /// What readers see. Replaced whole, never mutated in place.
+    state: ArcSwap<AuthState>,
+    /// The same snapshots, for subscribers. Updated together with `state` under `publish`.
+    notify: watch::Sender<Arc<AuthState>>,
+    /// Orders "swap the snapshot, notify" pairs; never held across an await.
+    publish: Mutex<()>,
+    /// Serializes operations that read the store and then publish (reload, login, logout,
+    /// recovery), so a slow one cannot overwrite a newer one's result.
+    ops: tokio::sync::Mutex<()>,
+    reload_flight: Mutex<Option<ReloadFlight>>,
+    recover_flight: Mutex<Option<RecoverFlight>>,
+}
+
+impl AuthManager {
+    /// Loads the stored identity eagerly: reads the store, verifies the token, registers the task.
+    ///
+    /// A transient failure (AuthAPI or key set unreachable) does not fail construction: the
+    /// manager starts `Unavailable` and a later [`AuthManager::reload`] or
+    /// [`AuthManager::auth_or_reload`] retries. An invalid token starts it `LoggedOut` (or
+    /// `Expired`); the store is left as it is.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`] when the store cannot be read, including a corrupt `auth.json`: that is
+    /// reported, never taken for "logged out".
+    pub async fn new(
+        verifier: Verifier,
+        tasks: TaskClient,
+        store: Arc<dyn CredentialStore>,
+    ) -> Result<Self, AuthError> {
+        let initial = Arc::new(AuthState::LoggedOut);
+        let manager = Self {
+            inner: Arc::new(Inner {
+                verifier,
+                tasks,
+                store,
+                state: ArcSwap::new(Arc::clone(&initial)),
+                notify: watch::Sender::new(initial),
+                publish: Mutex::new(()),
+                ops: tokio::sync::Mutex::new(()),
+                reload_flight: Mutex::new(None),
+                recover_flight: Mutex::new(None),
+            }),
+        };
+        let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
+        let outcome = manager.reload().instrument(span.clone()).await;
+        span.record("outcome", outcome_name(&outcome));
+        match outcome {
+            ReloadOutcome::KeptCached {
+                error: AuthError::Store(error),
+            } => Err(AuthError::Store(error)),
+            _ => Ok(manager),
+        }
+    }
+
+    /// The current auth, for signing a request. No lock, no I/O: one atomic load of the snapshot
+    /// and one clock read, so an identity past `exp` plus leeway is never handed out.
+    ///
+    /// # Errors
+    /// [`AuthError::NotLoggedIn`], [`AuthError::Expired`], or, when `Unavailable`, the transient
+    /// error that kept the runtime from being set up.
+    pub fn auth(&self) -> Result<AgentIdentityAuth, AuthError> {
+        let state = self.inner.state.load();
+        match &**state {
+            AuthState::Ready(auth) => {
+                let now = self.inner.verifier.clock().now();
+                if auth
+                    .record()
+                    .is_expired_at(now, self.inner.verifier.leeway())
+                {
+                    let expired = Arc::clone(&*state);
+                    drop(state);
+                    self.expire(&expired);
+                    return Err(AuthError::Expired);
+                }
+                Ok(auth.clone())
+            }
+            AuthState::LoggedOut => Err(AuthError::NotLoggedIn),
+            AuthState::Unavailable { error, .. } => Err(error.clone()),
+            AuthState::Expired { .. } => Err(AuthError::Expired),
+        }
+    }
+
+    /// The current auth; when not `Ready`, joins (or starts) a reload first. This is the
+    /// first-use path: concurrent callers share the reload in flight.
+    ///
+    /// # Errors
+    /// As [`AuthManager::auth`], after the reload.
+    pub async fn auth_or_reload(&self) -> Result<AgentIdentityAuth, AuthError> {
+        if let Ok(auth) = self.auth() {
+            return Ok(auth);
+        }
+        self.reload().await;
+        self.auth()
+    }
+
+    /// The current state snapshot, with the same expiry check as [`AuthManager::auth`].
+    pub fn state(&self) -> Arc<AuthState> {
+        // `auth` moves an expired `Ready` to `Expired` before we load the snapshot to return.
+        let _ = self.auth();
+        self.inner.state.load_full()
+    }
+
+    /// A receiver notified on every state change; it starts at the current state.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<AuthState>> {
+        self.inner.notify.subscribe()
+    }
+
+    /// What the manager knows, without the network: the snapshot and a fresh read of the store.
+    pub fn status(&self) -> Status {
+        Status::from_manager(&self.state(), &*self.inner.store)
+    }
+
+    /// Re-reads the store and brings the state in line with it.
+    ///
+    /// Only a permanent verdict logs out: the store was emptied; the token is invalid, expired or
+    /// untrusted; registration answered 401/403. A transient failure keeps the cached identity and
+    /// its task id ([`ReloadOutcome::KeptCached`]), as does an unreadable or corrupt store. An
+    /// unchanged stored token registers no new task. Concurrent calls share one flight.
+    pub async fn reload(&self) -> ReloadOutcome {
+        let flight = {
+            let mut slot = lock(&self.inner.reload_flight);
+            match slot.as_ref() {
+                Some(flight) => flight.clone(),
+                None => {
+                    let weak = Arc::downgrade(&self.inner);
+                    let flight = reload_flight(weak).boxed().shared();
+                    *slot = Some(flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// Verifies `token`, registers a task for it, and only then stores it and publishes `Ready`.
+    /// A failed login leaves the stored credentials and the state exactly as they were.
+    ///
+    /// # Errors
+    /// [`AuthError::Token`] when the token does not verify, [`AuthError::Task`] when registration
+    /// fails, [`AuthError::Store`] when it cannot be stored (or the store is read-only).
+    pub async fn login(&self, token: IdentityJwt) -> Result<AgentIdentityAuth, AuthError> {
+        let _ops = self.inner.ops.lock().await;
+        let span = tracing::info_span!("agent_identity.login", outcome = tracing::field::Empty);
+        let result = async {
+            let record = self.inner.verifier.verify(&token).await?;
+            let auth = self.register(record).await?;
+            let store = Arc::clone(&self.inner.store);
+            blocking(move || store.save(&token)).await?;
+            self.publish(AuthState::Ready(auth.clone()));
+            Ok(auth)
+        }
+        .instrument(span.clone())
+        .await;
+        span.record(
+            "outcome",
+            result.as_ref().map_or_else(AuthError::kind, |_| "ready"),
+        );
+        result
+    }
+
+    /// Deletes the stored credentials and publishes `LoggedOut`.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`] when the credentials cannot be deleted; the state is then unchanged.
+    pub async fn logout(&self) -> Result<(), AuthError> {
+        let _ops = self.inner.ops.lock().await;
+        let store = Arc::clone(&self.inner.store);
+        blocking(move || store.clear()).await?;
+        self.publish(AuthState::LoggedOut);
+        tracing::info!("agent identity logged out");
+        Ok(())
+    }
+
+    /// After a resource server answered 401: registers a new task for the current identity, once
+    /// for all concurrent callers, and publishes it.
+    ///
+    /// # Errors
+    /// [`AuthError::NotLoggedIn`] or [`AuthError::Expired`] when there is no identity to recover;
+    /// the registration error otherwise. A transient failure keeps the current auth; a 401/403
+    /// from the AuthAPI logs out.
+    pub async fn recover_unauthorized(&self) -> Result<AgentIdentityAuth, AuthError> {
+        let flight = {
+            let mut slot = lock(&self.inner.recover_flight);
+            match slot.as_ref() {
+                Some(flight) => flight.clone(),
+                None => {
+                    let weak = Arc::downgrade(&self.inner);
+                    let flight = recover_flight(weak).boxed().shared();
+                    *slot = Some(flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
+        let span = tracing::info_span!(
+            "agent_identity.register",
+            runtime_id = %record.runtime_id(),
+            outcome = tracing::field::Empty,
+        );
+        let result = AgentIdentityAuth::load(record, &self.inner.tasks)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(auth) => span.record("outcome", tracing::field::display(auth.task_id())),
+            Err(error) => span.record("outcome", error.kind()),
+        };
+        result
+    }
+
+    fn publish(&self, state: AuthState) {
+        let state = Arc::new(state);
+        let _publish = lock(&self.inner.publish);
+        self.inner.state.store(Arc::clone(&state));
+        self.inner.notify.send_replace(Arc::clone(&state));
+        drop(_publish);
+        if let AuthState::Ready(auth) = &*state {
+            self.watch_expiry(auth);
+        }
+    }
+
+    /// Moves `expired` (a `Ready` snapshot) to `Expired`, unless something newer was published.
+    fn expire(&self, expired: &Arc<AuthState>) {
+        let Some(auth) = expired.auth() else { return };
+        let next = Arc::new(AuthState::Expired {
+            identity: auth.record().clone(),
+        });
+        let _publish = lock(&self.inner.publish);
+        let previous = self
+            .inner
+            .state
+            .compare_and_swap(expired, Arc::clone(&next));
+        if Arc::ptr_eq(&previous, expired) {
+            self.inner.notify.send_replace(next);
+            tracing::info!(runtime_id = %auth.record().runtime_id(), "agent identity expired");
+        }
+    }
+
+    /// Publishes `Expired` when the identity's time is up, so subscribers hear of it even if
+    /// nobody asks for auth. `auth()` checks the clock as well, so a late timer never serves an
+    /// expired identity.
+    fn watch_expiry(&self, auth: &AgentIdentityAuth) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        let auth = auth.clone();
+        runtime.spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let manager = AuthManager { inner };
+                let still_current = manager
+                    .inner
+                    .state
+                    .load()
+                    .auth()
+                    .is_some_and(|now| now.same_as(&auth));
+                if !still_current {
+                    return;
+                }
+                let deadline = auth.record().expires_at() + manager.inner.verifier.leeway();
+                let now = manager.inner.verifier.clock().now();
+                match deadline.duration_since(now) {
+                    Ok(remaining) if !remaining.is_zero() => {
+                        drop(manager);
+                        // Wake at least hourly, so a clock that jumps (suspend) is noticed.
+                        tokio::time::sleep(remaining.min(Duration::from_secs(3600))).await;
+                    }
+                    _ => {
+                        let _ = manager.auth();
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl fmt::Debug for AuthManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthManager")
+            .field("state", &self.inner.state.load().name())
+            .field("store", &self.inner.store.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
+    let Some(inner) = weak.upgrade() else {
+        return ReloadOutcome::Unchanged;
+    };
+    let manager = AuthManager { inner };
+    let span = tracing::info_span!("agent_identity.reload", outcome = tracing::field::Empty);
+    let outcome = async {
+        let _ops = manager.inner.ops.lock().await;
+        reload_locked(&manager).await
+    }
+    .instrument(span.clone())
+    .await;
+    span.record("outcome", outcome_name(&outcome));
+    *lock(&manager.inner.reload_flight) = None;
+    outcome
+}
+
+async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
+    let inner = &manager.inner;
+    let current = manager.state();
+    let store = Arc::clone(&inner.store);
+    let stored = match blocking(move || store.load()).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::warn!(error = %error, "reading the credential store failed; keeping the current state");
+            return ReloadOutcome::KeptCached {
+                error: AuthError::Store(error),
+            };
+        }
+    };
+    let Some(token) = stored else {
+        if matches!(*current, AuthState::LoggedOut) {
+            return ReloadOutcome::Unchanged;
+        }
+        manager.publish(AuthState::LoggedOut);
+        return ReloadOutcome::LoggedOut {
+            reason: LogoutReason::StoreEmptied,
+        };
+    };
+    let unchanged = current
+        .identity()
+        .is_some_and(|identity| identity.token() == &token);
+    if unchanged {
+        match &*current {
+            AuthState::Ready(_) => return ReloadOutcome::Unchanged,
+            AuthState::Expired { .. } => return ReloadOutcome::Unchanged,
+            // Same token, but it never got set up: try again.
+            _ => {}
+        }
+    }
+    let record = match inner.verifier.verify(&token).await {
+        Ok(record) => record,
+        Err(error) => return setup_failed(manager, &current, &token, error.into()),
+    };
+    match manager.register(record).await {
+        Ok(auth) => {
+            manager.publish(AuthState::Ready(auth));
+            ReloadOutcome::Updated
+        }
+        Err(error) => setup_failed(manager, &current, &token, error),
+    }
+}
+
+/// Applies the one rule of this crate: a permanent verdict logs out, anything else keeps what
+/// is cached.
+fn setup_failed(
+    manager: &AuthManager,
+    current: &AuthState,
+    token: &IdentityJwt,
+    error: AuthError,
+) -> ReloadOutcome {
+    if error.revokes_identity() {
+        tracing::warn!(error = %error, "the stored agent identity was rejected; logging out");
+        let expired = matches!(error, AuthError::Token(JwtError::Expired { .. }));
+        let identity = insecure_decode_unverified(token).ok();
+        manager.publish(match (expired, identity) {
+            (true, Some(identity)) => AuthState::Expired { identity },
+            _ => AuthState::LoggedOut,
+        });
+        return ReloadOutcome::LoggedOut {
+            reason: LogoutReason::Revoked(error),
+        };
+    }
+    tracing::warn!(error = %error, "setting up the agent identity failed; keeping the cached state");
+    match current {
+        // A loaded identity keeps serving, with its task id, until a permanent verdict.
+        AuthState::Ready(_) => {}
+        _ => match insecure_decode_unverified(token) {
+            Ok(identity) => manager.publish(AuthState::Unavailable {
+                identity,
+                error: error.clone(),
+            }),
+            // Not even well-formed: nothing to show as unavailable.
+            Err(shape) => {
+                manager.publish(AuthState::LoggedOut);
+                return ReloadOutcome::LoggedOut {
+                    reason: LogoutReason::Revoked(shape.into()),
+                };
+            }
+        },
+    }
+    ReloadOutcome::KeptCached { error }
+}
+
+async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthError> {
+    let Some(inner) = weak.upgrade() else {
+        return Err(AuthError::NotLoggedIn);
+    };
+    let manager = AuthManager { inner };
+    let result = async {
+        let _ops = manager.inner.ops.lock().await;
+        let current = manager.auth()?;
+        match manager.register(current.record().clone()).await {
+            Ok(auth) => {
+                manager.publish(AuthState::Ready(auth.clone()));
+                Ok(auth)
+            }
+            Err(error) => {
+                if error.revokes_identity() {
+                    manager.publish(AuthState::LoggedOut);
+                }
+                Err(error)
+            }
+        }
+    }
+    .instrument(tracing::info_span!("agent_identity.recover_unauthorized"))
+    .await;
+    *lock(&manager.inner.recover_flight) = None;
+    result
+}
+
+fn outcome_name(outcome: &ReloadOutcome) -> &'static str {
+    match outcome {
+        ReloadOutcome::Unchanged => "unchanged",
+        ReloadOutcome::Updated => "updated",
+        ReloadOutcome::LoggedOut { .. } => "logged_out",
+        ReloadOutcome::KeptCached { .. } => "kept_cached",
+    }
+}
+
+/// Runs a store call off the async threads: file locks may wait on another process.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(StoreError::Io {
+            path: std::path::PathBuf::new(),
+            operation: "running the store call (the runtime is shutting down)",
+            source: Arc::new(std::io::Error::from(std::io::ErrorKind::Interrupted)),
+        }),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,94 @@
+//! Offline status: what is stored and what is loaded, read without any network call.
+
+use agent_identity_jwt::{AgentIdentityRecord, Clock, insecure_decode_unverified};
+use agent_identity_task::TaskId;
+
+use crate::error::AuthError;
+use crate::state::AuthState;
+use crate::store::CredentialStore;
+
+/// A status report. Building one never touches the network and never registers a task.
+#[derive(Debug, Clone)]
+pub struct Status {
+    state: &'static str,
+    identity: Option<AgentIdentityRecord>,
+    task_id: Option<TaskId>,
+    store: String,
+    error: Option<AuthError>,
+}
+
+impl Status {
+    /// Status from the store alone, for a process that has not loaded auth (a CLI's `status`).
+    ///
+    /// The stored token is decoded, not verified: `ready` here means "credentials are stored,
+    /// well-formed and unexpired"; they were verified when they were written by a login.
+    pub fn read(
+        store: &dyn CredentialStore,
+        clock: &dyn Clock,
+        leeway: std::time::Duration,
+    ) -> Self {
+        let now = clock.now();
+        let describe = store.describe();
+        let (state, identity, error) = match store.load() {
+            Err(error) => ("logged_out", None, Some(AuthError::Store(error))),
+            Ok(None) => ("logged_out", None, None),
+            Ok(Some(token)) => match insecure_decode_unverified(&token) {
+                Err(error) => ("logged_out", None, Some(AuthError::Token(error))),
+                Ok(identity) if identity.is_expired_at(now, leeway) => {
+                    ("expired", Some(identity), None)
+                }
+                Ok(identity) => ("ready", Some(identity), None),
+            },
+        };
+        Self {
+            state,
+            identity,
+            task_id: None,
+            store: describe,
+            error,
+        }
+    }
+
+    pub(crate) fn from_manager(state: &AuthState, store: &dyn CredentialStore) -> Self {
+        let (task_id, error) = match state {
+            AuthState::Ready(auth) => (Some(auth.task_id().clone()), None),
+            AuthState::Unavailable { error, .. } => (None, Some(error.clone())),
+            AuthState::LoggedOut | AuthState::Expired { .. } => (None, None),
+        };
+        // A fresh read of the store reports a corrupt or unreadable file even while a cached
+        // identity keeps serving.
+        let error = error.or_else(|| store.load().err().map(AuthError::Store));
+        Self {
+            state: state.name(),
+            identity: state.identity().cloned(),
+            task_id,
+            store: store.describe(),
+            error,
+        }
+    }
+
+    /// `logged_out`, `ready`, `unavailable` or `expired`.
+    pub fn state(&self) -> &'static str {
+        self.state
+    }
+
+    /// The identity, when there is one to show.
+    pub fn identity(&self) -> Option<&AgentIdentityRecord> {
+        self.identity.as_ref()
+    }
+
+    /// The registered task, when loaded in this process.
+    pub fn task_id(&self) -> Option<&TaskId> {
+        self.task_id.as_ref()
+    }
+
+    /// Where the credentials are kept.
+    pub fn store(&self) -> &str {
+        &self.store
+    }
+
+    /// A problem worth showing: an unreadable store, a malformed token, or why setup failed.
+    pub fn error(&self) -> Option<&AuthError> {
+        self.error.as_ref()
+    }
+}

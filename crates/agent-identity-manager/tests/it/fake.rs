@@ -1,0 +1,142 @@
+//! An in-process AuthAPI and JWKS endpoint whose answers each test scripts.
+//!
+//! It runs on the test's own runtime, so under a paused clock a request and its answer are
+//! handled without the runtime going idle: the clock cannot jump past a timeout while a reply is
+//! on its way, as it could with a server on another thread.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::task::JoinHandle;
+
+/// What an endpoint does with its next request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Answer {
+    /// 200 with the endpoint's normal body.
+    Ok,
+    /// This status, with a short body.
+    Status(u16),
+    /// Never answer.
+    Hang,
+}
+
+#[derive(Default)]
+struct Script {
+    /// Answers for the next requests; when empty, `Answer::Ok`.
+    jwks: Mutex<VecDeque<Answer>>,
+    register: Mutex<VecDeque<Answer>>,
+    jwks_body: Mutex<String>,
+    jwks_hits: AtomicUsize,
+    register_hits: AtomicUsize,
+}
+
+pub(crate) struct FakeService {
+    addr: SocketAddr,
+    script: Arc<Script>,
+    server: JoinHandle<()>,
+}
+
+impl FakeService {
+    pub(crate) async fn start(jwks_body: String) -> Self {
+        let script = Arc::new(Script::default());
+        *script.jwks_body.lock().expect("body") = jwks_body;
+        let app = Router::new()
+            .route("/jwks", get(jwks))
+            .route("/v1/agent/{runtime}/task/register", post(register))
+            .with_state(Arc::clone(&script));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self {
+            addr,
+            script,
+            server,
+        }
+    }
+
+    pub(crate) fn jwks_url(&self) -> String {
+        format!("http://{}/jwks", self.addr)
+    }
+
+    pub(crate) fn authapi_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub(crate) fn answer_jwks(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.jwks.lock().expect("script").extend(answers);
+    }
+
+    pub(crate) fn answer_register(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.register.lock().expect("script").extend(answers);
+    }
+
+    pub(crate) fn jwks_hits(&self) -> usize {
+        self.script.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn register_hits(&self) -> usize {
+        self.script.register_hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops listening: the next connection is refused. (Clients here keep no idle connections.)
+    pub(crate) fn stop(&self) {
+        self.server.abort();
+    }
+}
+
+impl Drop for FakeService {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn respond(answer: Answer, ok: impl FnOnce() -> Response) -> Response {
+    match answer {
+        Answer::Ok => ok(),
+        Answer::Status(status) => {
+            let status = StatusCode::from_u16(status).expect("valid status");
+            (status, "scripted failure").into_response()
+        }
+        Answer::Hang => std::future::pending().await,
+    }
+}
+
+async fn jwks(State(script): State<Arc<Script>>) -> Response {
+    script.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    let answer = script
+        .jwks
+        .lock()
+        .expect("script")
+        .pop_front()
+        .unwrap_or(Answer::Ok);
+    let body = script.jwks_body.lock().expect("body").clone();
+    respond(answer, || {
+        ([("content-type", "application/json")], body).into_response()
+    })
+    .await
+}
+
+async fn register(State(script): State<Arc<Script>>) -> Response {
+    let hit = script.register_hits.fetch_add(1, Ordering::SeqCst) + 1;
+    let answer = script
+        .register
+        .lock()
+        .expect("script")
+        .pop_front()
+        .unwrap_or(Answer::Ok);
+    respond(answer, || {
+        axum::Json(serde_json::json!({ "task_id": format!("task-{hit}") })).into_response()
+    })
+    .await
+}

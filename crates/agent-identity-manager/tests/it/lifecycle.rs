@@ -1,0 +1,220 @@
+//! Login, logout, recovery, subscriptions and offline status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_identity_jwt::{IdentityJwt, SystemClock};
+use agent_identity_manager::{AuthError, CredentialStore, FileStore, MemoryStore, Status};
+
+use crate::fake::{Answer, FakeService};
+use crate::support::{TestClock, jwks_with_kids, manager, now_secs, token, valid_token, vectors};
+
+async fn service() -> FakeService {
+    FakeService::start(jwks_with_kids(&["shared-key-1"])).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn login_verifies_registers_then_stores() {
+    let service = service().await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::new(home.path());
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(store.clone()),
+        TestClock::new(),
+    )
+    .await;
+    assert_eq!(manager.state().name(), "logged_out");
+    let auth = manager.login(valid_token()).await.expect("login");
+    assert_eq!(auth.task_id().as_str(), "task-1");
+    assert_eq!(store.load().expect("readable"), Some(valid_token()));
+    assert_eq!(manager.auth().expect("ready").task_id().as_str(), "task-1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_login_leaves_the_file_byte_for_byte_intact() {
+    let service = service().await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::new(home.path());
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(store.clone()),
+        TestClock::new(),
+    )
+    .await;
+    manager.login(valid_token()).await.expect("first login");
+    let before = std::fs::read(store.path()).expect("read");
+
+    // A token that does not verify, then a valid one whose registration is refused.
+    let expired = token("agent-123", "shared-key-1", now_secs() - 3600);
+    assert_eq!(
+        manager.login(expired).await.expect_err("expired").kind(),
+        "expired"
+    );
+    service.answer_register([Answer::Status(403)]);
+    let refused = token("agent-999", "shared-key-1", now_secs() + 7200);
+    assert!(manager.login(refused).await.is_err());
+    assert_eq!(std::fs::read(store.path()).expect("read"), before);
+    assert_eq!(
+        manager.auth().expect("still ready").task_id().as_str(),
+        "task-1"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn logout_deletes_credentials_and_publishes_logged_out() {
+    let service = service().await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::new(home.path());
+    store.save(&valid_token()).expect("save");
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(store.clone()),
+        TestClock::new(),
+    )
+    .await;
+    let mut updates = manager.subscribe();
+    assert_eq!(updates.borrow_and_update().name(), "ready");
+    manager.logout().await.expect("logout");
+    assert!(!store.path().exists());
+    assert!(updates.has_changed().expect("alive"));
+    assert_eq!(updates.borrow_and_update().name(), "logged_out");
+    assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn recovery_after_401_registers_once_for_all_callers() {
+    let service = service().await;
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(MemoryStore::with_token(valid_token())),
+        TestClock::new(),
+    )
+    .await;
+    assert_eq!(manager.auth().expect("ready").task_id().as_str(), "task-1");
+    let recovered =
+        futures_util::future::join_all((0..100).map(|_| manager.recover_unauthorized())).await;
+    for auth in recovered {
+        assert_eq!(auth.expect("recovered").task_id().as_str(), "task-2");
+    }
+    assert_eq!(service.register_hits(), 2);
+    assert_eq!(manager.auth().expect("ready").task_id().as_str(), "task-2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_recovery_keeps_the_current_task() {
+    let service = service().await;
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(MemoryStore::with_token(valid_token())),
+        TestClock::new(),
+    )
+    .await;
+    service.answer_register([Answer::Status(503); 3]);
+    let error = manager
+        .recover_unauthorized()
+        .await
+        .expect_err("AuthAPI down");
+    assert!(error.is_transient());
+    assert_eq!(manager.auth().expect("kept").task_id().as_str(), "task-1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_makes_no_network_call() {
+    let service = service().await;
+    let store = Arc::new(MemoryStore::with_token(valid_token()));
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+        TestClock::new(),
+    )
+    .await;
+    let (jwks, registrations) = (service.jwks_hits(), service.register_hits());
+    // Even with the stored token replaced, status reads but does not load it.
+    store
+        .save(&token("agent-456", "shared-key-1", now_secs() + 7200))
+        .expect("save");
+    service.stop();
+    for _ in 0..10 {
+        let status = manager.status();
+        assert_eq!(status.state(), "ready");
+        assert_eq!(status.task_id().map(|task| task.as_str()), Some("task-1"));
+    }
+    let offline = Status::read(&*store, &SystemClock, Duration::from_secs(60));
+    assert_eq!(offline.state(), "ready");
+    assert_eq!(
+        offline.identity().map(|id| id.runtime_id().as_str()),
+        Some("agent-456")
+    );
+    assert_eq!(
+        (service.jwks_hits(), service.register_hits()),
+        (jwks, registrations)
+    );
+}
+
+#[test]
+fn offline_status_reports_each_state() {
+    let empty = MemoryStore::new();
+    assert_eq!(
+        Status::read(&empty, &SystemClock, Duration::from_secs(60)).state(),
+        "logged_out"
+    );
+    let expired = MemoryStore::with_token(token("agent-123", "shared-key-1", now_secs() - 3600));
+    let status = Status::read(&expired, &SystemClock, Duration::from_secs(60));
+    assert_eq!(status.state(), "expired");
+    assert!(status.identity().is_some());
+    let garbage = MemoryStore::with_token(IdentityJwt::new("not.a.token"));
+    let status = Status::read(&garbage, &SystemClock, Duration::from_secs(60));
+    assert_eq!(status.state(), "logged_out");
+    assert!(status.error().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn traces_and_errors_never_contain_the_token_or_key() {
+    let capture = crate::support::capture_traces();
+
+    let service = service().await;
+    let store = Arc::new(MemoryStore::with_token(valid_token()));
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+        TestClock::new(),
+    )
+    .await;
+    let mut printed = format!(
+        "{manager:?}\n{:?}\n{:?}\n",
+        manager.state(),
+        manager.status()
+    );
+    service.answer_register([Answer::Status(503); 3]);
+    store
+        .save(&token("agent-123", "shared-key-1", now_secs() + 7000))
+        .expect("save");
+    printed.push_str(&format!("{:?}\n", manager.reload().await));
+    service.answer_register([Answer::Status(401)]);
+    printed.push_str(&format!("{:?}\n", manager.reload().await));
+    let expired = token("agent-123", "shared-key-1", now_secs() - 3600);
+    let error = manager.login(expired.clone()).await.expect_err("expired");
+    printed.push_str(&format!("{error}\n{error:?}\n"));
+    printed.push_str(&format!("{:?}\n", manager.auth()));
+
+    let traces = capture.text();
+    assert!(
+        traces.contains("agent_identity.reload"),
+        "spans were captured: {traces}"
+    );
+    let key = vectors()["ed25519"][0]["private_key_pkcs8_base64"]
+        .as_str()
+        .expect("key");
+    for secret in [valid_token().expose_secret(), expired.expose_secret(), key] {
+        assert!(!printed.contains(secret), "printed output leaked a secret");
+        assert!(!traces.contains(secret), "traces leaked a secret");
+    }
+}
