@@ -177,19 +177,10 @@ impl AuthManager {
     /// its task id ([`ReloadOutcome::KeptCached`]), as does an unreadable or corrupt store. An
     /// unchanged stored token registers no new task. Concurrent calls share one flight.
     pub async fn reload(&self) -> ReloadOutcome {
-        let flight = {
-            let mut slot = lock(&self.inner.reload_flight);
-            match slot.as_ref() {
-                Some(flight) => flight.clone(),
-                None => {
-                    let weak = Arc::downgrade(&self.inner);
-                    let flight = reload_flight(weak).boxed().shared();
-                    *slot = Some(flight.clone());
-                    flight
-                }
-            }
-        };
-        flight.await
+        join_or_start(&self.inner.reload_flight, || {
+            reload_flight(Arc::downgrade(&self.inner))
+        })
+        .await
     }
 
     /// Verifies `token`, registers a task for it, and only then stores it and publishes `Ready`.
@@ -239,19 +230,10 @@ impl AuthManager {
     /// the registration error otherwise. A transient failure keeps the current auth; a 401/403
     /// from the AuthAPI logs out.
     pub async fn recover_unauthorized(&self) -> Result<AgentIdentityAuth, AuthError> {
-        let flight = {
-            let mut slot = lock(&self.inner.recover_flight);
-            match slot.as_ref() {
-                Some(flight) => flight.clone(),
-                None => {
-                    let weak = Arc::downgrade(&self.inner);
-                    let flight = recover_flight(weak).boxed().shared();
-                    *slot = Some(flight.clone());
-                    flight
-                }
-            }
-        };
-        flight.await
+        join_or_start(&self.inner.recover_flight, || {
+            recover_flight(Arc::downgrade(&self.inner))
+        })
+        .await
     }
 
     async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
@@ -500,6 +482,25 @@ async fn blocking<T: Send + 'static>(
             source: Arc::new(std::io::Error::from(std::io::ErrorKind::Interrupted)),
         }),
     }
+}
+
+/// Joins the flight in `slot`, or starts `start()` there. The flight clears the slot itself when
+/// it finishes, so the next caller after that starts a new one.
+fn join_or_start<T, F>(
+    slot: &Mutex<Option<Shared<BoxFuture<'static, T>>>>,
+    start: impl FnOnce() -> F,
+) -> Shared<BoxFuture<'static, T>>
+where
+    T: Clone,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut slot = lock(slot);
+    if let Some(flight) = slot.as_ref() {
+        return flight.clone();
+    }
+    let flight = start().boxed().shared();
+    *slot = Some(flight.clone());
+    flight
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
