@@ -185,6 +185,27 @@ impl FileStore {
         }
     }
 
+    /// Deletes temporary files left by writers that died mid-write (they hold a copy of the secret).
+    ///
+    /// Called under the exclusive lock: every writer holds it from creating its temporary file to
+    /// renaming it, so any temporary file seen now belongs to a writer that is gone.
+    fn remove_orphaned_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!(".{AUTH_FILE_NAME}.");
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix)
+                && name.ends_with(".tmp")
+                && let Err(error) = fs::remove_file(entry.path())
+            {
+                tracing::debug!(error = %error, "could not remove an orphaned temporary file");
+            }
+        }
+    }
+
     /// Writes `document` atomically with mode 0600.
     fn write_document(&self, document: &Map<String, Value>) -> Result<(), StoreError> {
         let mut bytes =
@@ -224,6 +245,7 @@ impl CredentialStore for FileStore {
 
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
         let _lock = self.lock()?;
+        self.remove_orphaned_temp_files();
         // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
         // explicit login, and the new credentials are known good. A file that cannot be read at
         // all is not replaced: its other fields would be lost, and the caller is told instead.

@@ -1,0 +1,176 @@
+//! The command line, as clap derive types: global flags, configuration flags that also read the
+//! environment, and one variant per command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+/// Verify agent identity tokens, log in, and sign requests as an agent.
+///
+/// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
+/// local emulator signs with). Configuration flags can also be set through the environment
+/// variables shown; a flag wins over its variable.
+// Not `Debug`: the global flags hold the `--jwt` secret.
+#[derive(Parser)]
+#[command(name = "agent-identity", version, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments.
+    ///
+    /// `--jwks-file` and `--jwks-url` are alternatives on the command line; when one of them comes
+    /// from the environment, the file wins. (clap's `conflicts_with` would also count values from
+    /// the environment, so a set `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
+    ///
+    /// # Errors
+    /// clap's error for a usage error, `--help` or `--version`.
+    pub(crate) fn parse_args() -> Result<Self, clap::Error> {
+        Self::parse_from_iter(std::env::args_os())
+    }
+
+    pub(crate) fn parse_from_iter(
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+    ) -> Result<Self, clap::Error> {
+        let mut command = Self::command();
+        let mut matches = command.try_get_matches_from_mut(args)?;
+        let from_command_line =
+            |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        if from_command_line("jwks_file") && from_command_line("jwks_url") {
+            return Err(command.error(
+                ErrorKind::ArgumentConflict,
+                "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'",
+            ));
+        }
+        Self::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut command))
+    }
+}
+
+/// Flags every command accepts, before or after the command name.
+// Not `Debug`: it holds the `--jwt` secret.
+#[derive(Args)]
+pub(crate) struct Global {
+    /// The directory holding auth.json [default: ~/.agent-identity]
+    #[arg(long, global = true, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+
+    /// Machine-readable output: JSON objects on stdout, one per line
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// Log to stderr: -v info, -vv debug, -vvv trace (no logs by default)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    /// The JWK Set URL [default: https://chatgpt.com/backend-api/wham/agent-identities/jwks]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_JWKS_URL",
+        value_name = "URL"
+    )]
+    pub(crate) jwks_url: Option<String>,
+
+    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url)
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_JWKS_FILE",
+        value_name = "FILE"
+    )]
+    pub(crate) jwks_file: Option<PathBuf>,
+
+    /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
+    /// [default: https://auth.openai.com/api/accounts]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_AUTHAPI_BASE_URL",
+        value_name = "URL"
+    )]
+    pub(crate) authapi_base_url: Option<String>,
+
+    /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_ISSUER",
+        value_name = "ISSUER"
+    )]
+    pub(crate) issuer: Option<String>,
+
+    /// The expected token audience [default: codex-app-server]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_AUDIENCE",
+        value_name = "AUDIENCE"
+    )]
+    pub(crate) audience: Option<String>,
+
+    /// The agent identity JWT itself, overriding stored credentials. A secret: prefer the
+    /// environment variable or --jwt-file to a flag other users can see
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_JWT",
+        hide_env_values = true,
+        value_name = "JWT"
+    )]
+    pub(crate) jwt: Option<String>,
+
+    /// Clock leeway for exp and nbf, in seconds
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) leeway: u64,
+
+    /// Task registration attempts (the first and its retries)
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub(crate) max_attempts: Option<u32>,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the whole flow against an embedded emulator, step by step: mint, log in, status, a
+    /// signed request, an AuthAPI outage survived, recovery
+    Demo,
+    /// Run the local AuthAPI/JWKS emulator until Ctrl-C
+    Emulator(EmulatorArgs),
+    /// Verify a token and print its claims (the private key redacted)
+    Verify(TokenArgs),
+    /// Verify a token, register a task with the AuthAPI, and store the token
+    Login(TokenArgs),
+    /// Show the stored identity without touching the network
+    Status,
+    /// Load the identity (verify, register) and print a fresh Authorization header value
+    Header,
+    /// Delete the stored credentials
+    Logout,
+}
+
+/// Arguments of `emulator`.
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// The address to listen on
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub(crate) listen: SocketAddr,
+}
+
+/// Where `verify` and `login` read the token from.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// A file holding the JWT, or - for stdin [default: the --jwt value]
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) jwt_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests;

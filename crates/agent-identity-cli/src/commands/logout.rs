@@ -1,0 +1,27 @@
+//! `logout`: delete the stored credentials.
+//!
+//! The file is cleared directly rather than through `AuthManager::logout`, because building a
+//! manager loads the stored identity (verify, register): logging out must work offline.
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::{Exit, Failure};
+use crate::output::Output;
+
+pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
+    let store = config.file_store()?;
+    let stored = store.path().exists();
+    agent_identity_manager::CredentialStore::clear(&store)?;
+    let path = store.path().display().to_string();
+    if out.is_json() {
+        out.json_line(
+            &json!({ "ok": true, "state": "logged_out", "store": path, "removed": stored }),
+        );
+    } else if stored {
+        out.line(format!("logged out: {path} removed"));
+    } else {
+        out.line(format!("logged out: nothing was stored in {path}"));
+    }
+    Ok(Exit::Success)
+}

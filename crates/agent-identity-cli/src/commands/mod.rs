@@ -1,0 +1,45 @@
+//! One module per command; [`run`] dispatches to them.
+
+mod header;
+mod login;
+mod logout;
+mod status;
+mod verify;
+
+use serde_json::{Map, Value};
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::error::{Exit, Failure};
+use crate::output::Output;
+
+/// Runs the parsed command line. `Ok` carries the exit code of a command that reported its result
+/// itself (a `status` that is logged out exits 1 without an error line).
+///
+/// # Errors
+/// The command's [`Failure`], for the caller to print.
+pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
+    let config = Config::new(&cli.global);
+    match &cli.command {
+        Command::Verify(args) => verify::run(&config, args, out).await,
+        Command::Login(args) => login::run(&config, args, out).await,
+        Command::Status => status::run(&config, out),
+        Command::Header => header::run(&config, out).await,
+        Command::Logout => logout::run(&config, out),
+        Command::Demo | Command::Emulator(_) => Err(Failure::new(
+            "unsupported",
+            "this build has no emulator",
+            Exit::Rejected,
+        )),
+    }
+}
+
+/// A JSON object from `(key, value)` pairs, in order.
+pub(crate) fn object(fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect::<Map<String, Value>>(),
+    )
+}

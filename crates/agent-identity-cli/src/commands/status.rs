@@ -1,0 +1,66 @@
+//! `status`: what is stored, read offline. The token is decoded, not verified: a login verified it.
+
+use agent_identity_jwt::{AgentIdentityRecord, SystemClock};
+use agent_identity_manager::Status;
+use serde_json::{Value, json};
+
+use crate::commands::object;
+use crate::config::Config;
+use crate::error::{Exit, Failure, chain};
+use crate::output::{Output, aligned, rfc3339};
+
+pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
+    let store = config.store()?;
+    let status = Status::read(&*store, &SystemClock, config.leeway());
+    let exit = match (status.state(), status.error()) {
+        ("ready", _) => Exit::Success,
+        (_, Some(error)) if error.is_transient() => Exit::TempFail,
+        _ => Exit::Rejected,
+    };
+    if out.is_json() {
+        let mut fields = vec![
+            ("state", json!(status.state())),
+            ("store", json!(status.store())),
+        ];
+        if let Some(identity) = status.identity() {
+            fields.extend(identity_fields(identity));
+        }
+        if let Some(error) = status.error() {
+            fields.push(("error", json!(error.kind())));
+            fields.push(("message", json!(chain(error))));
+        }
+        out.json_line(&object(fields));
+        return Ok(exit);
+    }
+    let mut rows = vec![("state", status.state().to_owned())];
+    if let Some(identity) = status.identity() {
+        for (label, value) in identity_fields(identity) {
+            let text = match value {
+                Value::String(text) => text,
+                Value::Null => "-".to_owned(),
+                other => other.to_string(),
+            };
+            rows.push((label, text));
+        }
+    }
+    rows.push(("store", status.store().to_owned()));
+    if let Some(error) = status.error() {
+        rows.push(("problem", chain(error)));
+    }
+    out.line(aligned(&rows));
+    Ok(exit)
+}
+
+fn identity_fields(identity: &AgentIdentityRecord) -> Vec<(&'static str, Value)> {
+    let expires = i64::try_from(identity.expires_at_unix()).ok();
+    vec![
+        ("account_id", json!(identity.account_id().as_str())),
+        ("runtime_id", json!(identity.runtime_id().as_str())),
+        ("chatgpt_user_id", json!(identity.chatgpt_user_id())),
+        ("email", json!(identity.email())),
+        ("plan", json!(identity.plan().map(|plan| plan.as_str()))),
+        ("fedramp", json!(identity.is_fedramp())),
+        ("expires_at", json!(expires.and_then(rfc3339))),
+        ("expires_at_unix", json!(identity.expires_at_unix())),
+    ]
+}

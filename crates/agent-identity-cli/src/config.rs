@@ -1,0 +1,198 @@
+//! Turns the configuration flags into the library's pieces: the verifier and its key source, the
+//! AuthAPI client, the credential store, and the token a command was given.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_identity_jwt::{
+    HttpJwksSource, IdentityJwt, JwksSource, MAX_TOKEN_BYTES, PRODUCTION_JWKS_URL,
+    SigningAlgorithm, StaticJwksSource, Verifier,
+};
+use agent_identity_manager::{CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR};
+use agent_identity_task::{AuthApiBaseUrl, TaskClient};
+use url::{Host, Url};
+
+use crate::cli::{Global, TokenArgs};
+use crate::error::{Exit, Failure, chain};
+
+/// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
+/// and EdDSA, what the local emulator signs with.
+pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
+    [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa];
+
+/// A token file larger than this is not read whole: the verifier refuses anything over
+/// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
+const MAX_TOKEN_FILE_BYTES: u64 = MAX_TOKEN_BYTES as u64 + 1024;
+
+/// The parsed global flags, with the defaults applied where they are used. Not `Debug`: the
+/// flags hold the `--jwt` secret.
+pub(crate) struct Config<'a> {
+    global: &'a Global,
+}
+
+impl<'a> Config<'a> {
+    pub(crate) fn new(global: &'a Global) -> Self {
+        Self { global }
+    }
+
+    /// The clock leeway of `--leeway`.
+    pub(crate) fn leeway(&self) -> Duration {
+        Duration::from_secs(self.global.leeway)
+    }
+
+    /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
+    /// keys from `--jwks-file`, else `--jwks-url`, else production.
+    ///
+    /// # Errors
+    /// A usage failure for an unusable JWKS URL; the key set's error for a JWKS file that cannot
+    /// be read or parsed.
+    pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
+        let source: Arc<dyn JwksSource + Send + Sync> = match &self.global.jwks_file {
+            Some(path) => Arc::new(StaticJwksSource::from_file(path)?),
+            None => {
+                let url = self
+                    .global
+                    .jwks_url
+                    .as_deref()
+                    .filter(|url| !url.trim().is_empty())
+                    .unwrap_or(PRODUCTION_JWKS_URL);
+                Arc::new(HttpJwksSource::new(jwks_url(url)?))
+            }
+        };
+        let mut builder = Verifier::builder_from_arc(source)
+            .leeway(self.leeway())
+            .algorithms(ALGORITHMS);
+        if let Some(issuer) = non_empty(self.global.issuer.as_deref()) {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(audience) = non_empty(self.global.audience.as_deref()) {
+            builder = builder.audience(audience);
+        }
+        Ok(builder.build())
+    }
+
+    /// The AuthAPI client: the base URL resolved per wire-format §4 (`--authapi-base-url`, then the
+    /// environment, then production), with the task crate's defaults for timeouts and retries.
+    ///
+    /// # Errors
+    /// A usage failure when the base URL is not acceptable.
+    pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
+        let base = AuthApiBaseUrl::resolve(self.global.authapi_base_url.as_deref())?;
+        let mut builder = TaskClient::builder(base);
+        if let Some(attempts) = self.global.max_attempts {
+            builder = builder.max_attempts(attempts.max(1));
+        }
+        Ok(builder.build())
+    }
+
+    /// `auth.json` in `--home`, else `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
+    ///
+    /// # Errors
+    /// A usage failure when no home directory can be found.
+    pub(crate) fn file_store(&self) -> Result<FileStore, Failure> {
+        match &self.global.home {
+            Some(home) if !home.as_os_str().is_empty() => Ok(FileStore::new(home)),
+            _ => FileStore::from_environment().map_err(|error| {
+                Failure::usage(format!(
+                    "{}; set --home or AGENT_IDENTITY_HOME",
+                    chain(&error)
+                ))
+            }),
+        }
+    }
+
+    /// The store commands read credentials from: `--jwt` (or `AGENT_IDENTITY_JWT`, else Codex's
+    /// `CODEX_ACCESS_TOKEN`) when set, read-only, over the file store.
+    ///
+    /// # Errors
+    /// As [`Config::file_store`].
+    pub(crate) fn store(&self) -> Result<Arc<dyn CredentialStore>, Failure> {
+        let file: Arc<dyn CredentialStore> = Arc::new(self.file_store()?);
+        let flag = self.global.jwt.clone();
+        Ok(Arc::new(EnvOverride::from_lookup(file, move |name| {
+            if name == JWT_ENV_VAR {
+                flag.clone()
+            } else {
+                std::env::var(name).ok()
+            }
+        })))
+    }
+
+    /// The token of `verify` or `login`: from `--jwt-file` (`-` for stdin), else `--jwt`.
+    ///
+    /// # Errors
+    /// A failure naming the file when it cannot be read, and a usage failure when no token was given.
+    pub(crate) fn token(&self, args: &TokenArgs) -> Result<IdentityJwt, Failure> {
+        match &args.jwt_file {
+            Some(path) if path.as_os_str() == "-" => read_token(std::io::stdin().lock(), "stdin"),
+            Some(path) => {
+                let file = std::fs::File::open(path).map_err(|error| unreadable(path, &error))?;
+                read_token(file, &path.display().to_string())
+            }
+            None => match non_empty(self.global.jwt.as_deref()) {
+                Some(token) => Ok(IdentityJwt::new(token)),
+                None => Err(Failure::usage(
+                    "no token given: pass --jwt-file FILE (or - for stdin), or set AGENT_IDENTITY_JWT",
+                )),
+            },
+        }
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|value| !value.trim().is_empty())
+}
+
+fn unreadable(path: &Path, error: &std::io::Error) -> Failure {
+    Failure::new(
+        "unreadable_file",
+        format!("cannot read {}: {error}", path.display()),
+        Exit::Rejected,
+    )
+}
+
+fn read_token(reader: impl std::io::Read, name: &str) -> Result<IdentityJwt, Failure> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_TOKEN_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|error| {
+            Failure::new(
+                "unreadable_file",
+                format!("cannot read {name}: {error}"),
+                Exit::Rejected,
+            )
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::new(
+            "malformed",
+            format!("malformed token: {name} is not utf-8 text"),
+            Exit::Rejected,
+        )
+    })?;
+    Ok(IdentityJwt::new(text))
+}
+
+/// Parses a JWKS URL. The key set decides which tokens are trusted, so it must come over `https`,
+/// except from a loopback host (the emulator, a test server), as for the AuthAPI (wire-format §4).
+fn jwks_url(text: &str) -> Result<Url, Failure> {
+    let invalid = |why: &str| Failure::usage(format!("invalid jwks url: {why}"));
+    let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute url"))?;
+    let loopback = match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(invalid("the url has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(invalid("https is required for a non-loopback host")),
+        _ => Err(invalid("the scheme must be https")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! The `agent-identity` binary: parses the command line, sets up logging, runs one command on a
+//! tokio runtime, and turns its outcome into one of the documented exit codes.
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+
+use crate::cli::Cli;
+use crate::error::{Exit, Failure, redact_tokens};
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    let cli = match Cli::parse_args() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    let out = Output::new(cli.global.json);
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let failure = Failure::new(
+                "internal",
+                format!("cannot start the async runtime: {error}"),
+                Exit::Rejected,
+            );
+            out.failure(&failure);
+            return failure.exit().into();
+        }
+    };
+    let result = runtime.block_on(commands::run(&cli, out));
+    // Background tasks (key refreshes, expiry timers) must not hold the process open.
+    runtime.shutdown_background();
+    match result {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            out.failure(&failure);
+            failure.exit().into()
+        }
+    }
+}
+
+/// Prints clap's help and version as clap does; turns a usage error into one line (and a JSON
+/// object with `--json`) with exit code 2. Anything shaped like a token is redacted, in case one
+/// was pasted where an argument was expected.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    // clap's message runs until the first blank line; usage and tips follow it.
+    let message = rendered.split("\n\n").next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let failure = Failure::usage(format!(
+        "{} (see agent-identity --help)",
+        redact_tokens(&message)
+    ));
+    let json = std::env::args_os().any(|arg| arg == "--json");
+    Output::new(json).failure(&failure);
+    failure.exit().into()
+}
+
+/// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+}

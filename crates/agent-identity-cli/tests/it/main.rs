@@ -1,0 +1,1 @@
+//! The `agent-identity` binary driven as a process, against the emulator running in-process.
