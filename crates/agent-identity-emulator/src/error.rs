@@ -1,0 +1,32 @@
+//! The crate's one public error type.
+
+use std::net::SocketAddr;
+
+/// Why the emulator could not start or could not mint a token.
+///
+/// Messages are lowercase and never contain a token or key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The listening socket could not be bound (the address is in use, or not local).
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The system random source failed while generating a key or an id.
+    #[error("the system random source failed")]
+    Random,
+    /// A signing key could not be generated.
+    #[error("cannot generate a {0} signing key")]
+    KeyGeneration(&'static str),
+    /// A token could not be signed.
+    #[error("cannot sign the token")]
+    Signing,
+    /// The emulator only signs with EdDSA and RS256.
+    #[error("the emulator cannot sign with {0}; use EdDSA or RS256")]
+    UnsupportedAlgorithm(agent_identity_jwt::SigningAlgorithm),
+}

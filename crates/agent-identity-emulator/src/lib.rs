@@ -1,0 +1,92 @@
+//! A local AgentIdentity backend for tests: a JWKS endpoint, the AuthAPI's task registration and
+//! a protected endpoint, speaking the wire format byte for byte, with fault injection.
+//!
+//! Use it the way you would use `mockito` or `wiremock`: start an [`Emulator`] in your test, point
+//! the code under test at its URLs, mint agent identity tokens with [`Emulator::mint`], and assert
+//! on its counters. Each emulator listens on its own free port on `127.0.0.1`, so tests run in
+//! parallel without sharing state, and dropping the handle stops the server.
+//!
+//! # Example
+//!
+//! ```
+//! use agent_identity_emulator::Emulator;
+//! use agent_identity_task::request_headers;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! runtime.block_on(async {
+//!     let emulator = Emulator::start().await?;
+//!
+//!     // An identity as the ChatGPT backend would issue it, signed by the emulator's key.
+//!     let minted = emulator.mint().account_id("acct-123").issue()?;
+//!
+//!     // Verify it against the emulator's JWKS, and register a task with its AuthAPI.
+//!     let record = emulator.verifier().verify(&minted.token).await?;
+//!     let task_id = emulator.task_client().register_task(&record).await?;
+//!     assert_eq!(emulator.registrations(), 1);
+//!
+//!     // Make the AuthAPI fail once: the client's retry absorbs it.
+//!     emulator.fail_next_registrations(1, 503);
+//!     emulator.task_client().register_task(&record).await?;
+//!     assert_eq!(emulator.registrations(), 2);
+//!
+//!     // The headers the agent sends are accepted by the protected endpoint.
+//!     let headers = request_headers(&record, &task_id, std::time::SystemTime::now())?;
+//!     assert!(headers.authorization().starts_with("AgentAssertion "));
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Endpoints
+//!
+//! All under [`Emulator::base_url`] (`http://127.0.0.1:PORT`):
+//!
+//! | method | path | what |
+//! | --- | --- | --- |
+//! | `GET` | `/backend-api/wham/agent-identities/jwks` | the JWK Set, every key ever used (`Cache-Control: public, max-age=300`) |
+//! | `POST` | `/api/accounts/v1/agent/{runtime_id}/task/register` | task registration (wire-format §3): 404 for a runtime the emulator did not mint, 400 for a malformed body, 401 for a bad signature or a timestamp outside ±300 s |
+//! | `GET`, `POST` | `/echo` | the protected endpoint: checks `Authorization: AgentAssertion …` and `ChatGPT-Account-ID` (and `X-OpenAI-Fedramp` for FedRAMP accounts); 200 `{"runtime_id","task_id","account_id"}` or 401 `{"error":"<kind>"}` |
+//! | `POST` | `/_emulator/mint` | mint a token: `{"runtime_id","account_id","chatgpt_user_id","email","plan_type","fedramp","lifetime_seconds"}`, all optional, → `{"token","runtime_id","kid"}` |
+//! | `POST` | `/_emulator/faults` | `{"fail_next_registrations":{"n","status"},"fail_next_jwks":{"n","status"},"latency_ms","drop_next_connections","registration_form","rotate_signing_key"}`, all optional |
+//! | `GET` | `/_emulator/counters` | `{"jwks_fetches","registrations","assertions_accepted","assertions_rejected"}` |
+//!
+//! The error kinds of `/echo` and registration are `missing_authorization`, `malformed`,
+//! `unknown_runtime`, `bad_signature`, `task_not_issued`, `stale`, `account_mismatch` and
+//! `missing_fedramp_header`.
+//!
+//! The admin endpoints (`/_emulator/…`) are for driving an emulator from another process (the
+//! `agent-identity emulator` command). They answer loopback peers only (403 otherwise), and they
+//! are never delayed or dropped by the fault knobs, so a test can always reach them.
+//!
+//! # Secrets
+//!
+//! The emulator is a test fixture: `/_emulator/mint` returns a freshly minted token, a real
+//! secret in form, in its response body, on purpose. Never expose an emulator beyond loopback,
+//! and never point it at real accounts. Everything it signs is signed with throwaway keys made at
+//! start-up.
+//!
+//! # Faults
+//!
+//! [`Emulator::fail_next_registrations`], [`Emulator::fail_next_jwks`],
+//! [`Emulator::set_latency`], [`Emulator::drop_next_connections`],
+//! [`Emulator::rotate_signing_key`] and [`Emulator::set_registration_form`] change the emulator's
+//! behaviour from the next request on, and can be called at any time from any thread.
+
+mod emulator;
+mod error;
+mod mint;
+mod random;
+mod routes;
+mod server;
+mod signing;
+mod state;
+
+pub use emulator::{Emulator, EmulatorBuilder};
+pub use error::EmulatorError;
+pub use mint::{
+    DEFAULT_ACCOUNT_ID, DEFAULT_CHATGPT_USER_ID, DEFAULT_LIFETIME, DEFAULT_PLAN_TYPE, MintRequest,
+    MintedIdentity,
+};
+pub use state::{RegistrationForm, UnknownRegistrationForm};

@@ -1,0 +1,345 @@
+//! The HTTP endpoints: the JWKS, task registration (wire-format §3), the protected echo endpoint
+//! (§5), and the loopback-only admin endpoints under `/_emulator/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use agent_identity_task::{
+    ACCOUNT_ID_HEADER, AUTHORIZATION_HEADER, AssertionError, FEDRAMP_HEADER,
+    seal_task_id_for_public_key, verify_assertion, verify_registration_request,
+};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::mint::MintRequest;
+use crate::random::hex_id;
+use crate::state::{RegistrationForm, Shared};
+
+/// The JWKS path, under the ChatGPT base `/backend-api` (wire-format §2).
+pub(crate) const JWKS_PATH: &str = "/backend-api/wham/agent-identities/jwks";
+/// The AuthAPI base path.
+pub(crate) const AUTHAPI_PATH: &str = "/api/accounts";
+/// The protected endpoint.
+pub(crate) const ECHO_PATH: &str = "/echo";
+/// The prefix of the admin endpoints, which answer loopback peers only and are exempt from faults.
+pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
+/// `Cache-Control` of the JWKS response: five minutes, as a real key endpoint might say.
+const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// Builds the router over the shared state.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let admin = Router::new()
+        .route("/_emulator/mint", post(admin_mint))
+        .route("/_emulator/faults", post(admin_faults))
+        .route("/_emulator/counters", get(admin_counters))
+        .route_layer(middleware::from_fn(loopback_only));
+    Router::new()
+        .route(JWKS_PATH, get(jwks))
+        .route(
+            "/api/accounts/v1/agent/{runtime_id}/task/register",
+            post(register),
+        )
+        .route(ECHO_PATH, get(echo).post(echo))
+        .merge(admin)
+        .with_state(shared)
+}
+
+/// A JSON body with a status.
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn error_response(status: StatusCode, kind: &str) -> Response {
+    json_response(status, json!({ "error": kind }))
+}
+
+/// An injected failure: the configured status (500 if it is not a valid status code) and a small
+/// JSON body saying so.
+fn injected_fault(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        status,
+        json!({ "error": "injected_fault", "status": status.as_u16() }),
+    )
+}
+
+async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    shared.count_jwks_fetch();
+    if let Some(status) = shared.take_jwks_fault() {
+        return injected_fault(status);
+    }
+    let keys: Result<Vec<Value>, _> = shared.keys().iter().map(|key| key.jwk()).collect();
+    let Ok(keys) = keys else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "key_unavailable");
+    };
+    let mut response = json_response(StatusCode::OK, json!({ "keys": keys }));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_CACHE_CONTROL),
+    );
+    response
+}
+
+async fn register(
+    State(shared): State<Arc<Shared>>,
+    Path(runtime_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(status) = shared.take_registration_fault() {
+        return injected_fault(status);
+    }
+    let Some(public_key) = shared.public_key(&runtime_id) else {
+        return error_response(StatusCode::NOT_FOUND, "unknown_runtime");
+    };
+    let verified = verify_registration_request(
+        &runtime_id,
+        &body,
+        &public_key,
+        SystemTime::now(),
+        shared.config.assertion_skew,
+    );
+    if let Err(error) = verified {
+        let status = match error {
+            AssertionError::Malformed(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        return error_response(status, assertion_error_kind(&error));
+    }
+    let Ok(task_id) = hex_id("task-", 16) else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "random_unavailable");
+    };
+    let form = shared.registration_form();
+    let value = if form.is_encrypted() {
+        match seal_task_id_for_public_key(&public_key, &task_id) {
+            Ok(sealed) => sealed,
+            Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, "seal_failed"),
+        }
+    } else {
+        task_id.clone()
+    };
+    if !shared.issue_task(&runtime_id, &task_id) {
+        return error_response(StatusCode::NOT_FOUND, "unknown_runtime");
+    }
+    shared.count_registration();
+    json_response(StatusCode::OK, json!({ form.field(): value }))
+}
+
+async fn echo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let outcome = check_echo(&shared, &headers);
+    shared.count_assertion(outcome.is_ok());
+    match outcome {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(kind) => error_response(StatusCode::UNAUTHORIZED, kind),
+    }
+}
+
+/// Checks the assertion and its companion headers; the error is the `error` kind to answer.
+fn check_echo(shared: &Shared, headers: &HeaderMap) -> Result<Value, &'static str> {
+    let authorization = headers
+        .get(AUTHORIZATION_HEADER)
+        .ok_or("missing_authorization")?
+        .to_str()
+        .map_err(|_| "malformed")?;
+    let lookup = (
+        |runtime: &str| shared.public_key(runtime),
+        |runtime: &str, task: &str| shared.task_issued(runtime, task),
+    );
+    let verified = verify_assertion(
+        authorization,
+        &lookup,
+        SystemTime::now(),
+        shared.config.assertion_skew,
+    )
+    .map_err(|error| assertion_error_kind(&error))?;
+    let (account_id, fedramp) = shared
+        .account(verified.runtime_id().as_str())
+        .ok_or("unknown_runtime")?;
+    let sent_account = headers
+        .get(ACCOUNT_ID_HEADER)
+        .and_then(|value| value.to_str().ok());
+    if sent_account != Some(account_id.as_str()) {
+        return Err("account_mismatch");
+    }
+    if fedramp {
+        let sent_fedramp = headers
+            .get(FEDRAMP_HEADER)
+            .and_then(|value| value.to_str().ok());
+        if sent_fedramp != Some("true") {
+            return Err("missing_fedramp_header");
+        }
+    }
+    Ok(json!({
+        "runtime_id": verified.runtime_id().as_str(),
+        "task_id": verified.task_id().as_str(),
+        "account_id": account_id,
+    }))
+}
+
+/// A stable snake_case name for an assertion or registration failure.
+fn assertion_error_kind(error: &AssertionError) -> &'static str {
+    match error {
+        AssertionError::Malformed(_) => "malformed",
+        AssertionError::UnknownRuntime => "unknown_runtime",
+        AssertionError::BadSignature => "bad_signature",
+        AssertionError::TaskNotIssued => "task_not_issued",
+        AssertionError::Stale => "stale",
+        _ => "invalid_assertion",
+    }
+}
+
+/// Refuses the admin endpoints to any peer that is not on a loopback address.
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let loopback = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| is_loopback(peer));
+    if !loopback {
+        return error_response(StatusCode::FORBIDDEN, "admin_endpoints_are_loopback_only");
+    }
+    next.run(request).await
+}
+
+/// Loopback, counting IPv4 addresses mapped into IPv6 (a dual-stack listener reports them so).
+pub(crate) fn is_loopback(peer: &SocketAddr) -> bool {
+    match peer {
+        SocketAddr::V4(v4) => v4.ip().is_loopback(),
+        SocketAddr::V6(v6) => {
+            v6.ip().is_loopback() || v6.ip().to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        }
+    }
+}
+
+/// Parses an optional JSON body: empty means all defaults. The error is the message for a 400.
+fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|error| error.to_string())
+}
+
+/// The answer to an admin body that does not parse.
+fn malformed_body(message: String) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": "malformed", "message": message }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintBody {
+    runtime_id: Option<String>,
+    account_id: Option<String>,
+    chatgpt_user_id: Option<String>,
+    email: Option<String>,
+    plan_type: Option<String>,
+    fedramp: Option<bool>,
+    lifetime_seconds: Option<u64>,
+}
+
+async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: MintBody = match parse_body(&body) {
+        Ok(body) => body,
+        Err(message) => return malformed_body(message),
+    };
+    let mut request = MintRequest::new(&shared).email(body.email);
+    if let Some(runtime_id) = body.runtime_id {
+        request = request.runtime_id(runtime_id);
+    }
+    if let Some(account_id) = body.account_id {
+        request = request.account_id(account_id);
+    }
+    if let Some(user_id) = body.chatgpt_user_id {
+        request = request.chatgpt_user_id(user_id);
+    }
+    if let Some(plan_type) = body.plan_type {
+        request = request.plan_type(plan_type);
+    }
+    if let Some(fedramp) = body.fedramp {
+        request = request.fedramp(fedramp);
+    }
+    if let Some(seconds) = body.lifetime_seconds {
+        request = request.lifetime(Duration::from_secs(seconds));
+    }
+    match request.issue() {
+        // The token is a secret; this endpoint hands it out on purpose, as a test fixture.
+        Ok(minted) => json_response(
+            StatusCode::OK,
+            json!({
+                "token": minted.token.expose_secret(),
+                "runtime_id": minted.runtime_id.as_str(),
+                "kid": minted.kid,
+            }),
+        ),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "mint_failed"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailSpec {
+    n: u32,
+    status: u16,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsBody {
+    fail_next_registrations: Option<FailSpec>,
+    fail_next_jwks: Option<FailSpec>,
+    latency_ms: Option<u64>,
+    drop_next_connections: Option<u32>,
+    registration_form: Option<RegistrationForm>,
+    #[serde(default)]
+    rotate_signing_key: bool,
+}
+
+async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: FaultsBody = match parse_body(&body) {
+        Ok(body) => body,
+        Err(message) => return malformed_body(message),
+    };
+    if let Some(FailSpec { n, status }) = body.fail_next_registrations {
+        shared.fail_next_registrations(n, status);
+    }
+    if let Some(FailSpec { n, status }) = body.fail_next_jwks {
+        shared.fail_next_jwks(n, status);
+    }
+    if let Some(ms) = body.latency_ms {
+        shared.set_latency(Duration::from_millis(ms));
+    }
+    if let Some(n) = body.drop_next_connections {
+        shared.drop_next_connections(n);
+    }
+    if let Some(form) = body.registration_form {
+        shared.set_registration_form(form);
+    }
+    let rotated_kid = if body.rotate_signing_key {
+        match shared.rotate() {
+            Ok(kid) => Some(kid),
+            Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, "rotate_failed"),
+        }
+    } else {
+        None
+    };
+    json_response(
+        StatusCode::OK,
+        json!({
+            "ok": true,
+            "rotated_kid": rotated_kid,
+            "registration_form": shared.registration_form().as_str(),
+        }),
+    )
+}
+
+async fn admin_counters(State(shared): State<Arc<Shared>>) -> Response {
+    json_response(StatusCode::OK, json!(shared.counters()))
+}

@@ -1,0 +1,381 @@
+//! The emulator's shared state: signing keys, the runtimes it minted and the tasks it issued,
+//! counters, and the fault knobs. Locks are `std::sync::Mutex`, held only for map and field
+//! updates and never across an `.await`; counters are atomics.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use agent_identity_jwt::{AgentKey, SigningAlgorithm};
+use serde::{Deserialize, Serialize};
+
+use crate::error::EmulatorError;
+use crate::signing::IssuerKey;
+
+/// The shape of a successful registration response (wire-format §3 lists the four fields a client
+/// tries, in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationForm {
+    /// `{"task_id": "…"}`, in plaintext.
+    Plain,
+    /// `{"taskId": "…"}`, in plaintext.
+    Camel,
+    /// `{"encrypted_task_id": "…"}`: a sealed box addressed to the agent's key. The default, as in
+    /// production.
+    #[default]
+    Encrypted,
+    /// `{"encryptedTaskId": "…"}`: a sealed box addressed to the agent's key.
+    EncryptedCamel,
+}
+
+impl RegistrationForm {
+    /// Every form, in the order clients try their fields.
+    pub const ALL: [Self; 4] = [
+        Self::Plain,
+        Self::Camel,
+        Self::Encrypted,
+        Self::EncryptedCamel,
+    ];
+
+    /// The response field this form fills: `task_id`, `taskId`, `encrypted_task_id` or
+    /// `encryptedTaskId`.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Plain => "task_id",
+            Self::Camel => "taskId",
+            Self::Encrypted => "encrypted_task_id",
+            Self::EncryptedCamel => "encryptedTaskId",
+        }
+    }
+
+    /// Whether the task id is sealed.
+    pub fn is_encrypted(self) -> bool {
+        matches!(self, Self::Encrypted | Self::EncryptedCamel)
+    }
+
+    /// The snake_case name used by the admin endpoint: `plain`, `camel`, `encrypted` or
+    /// `encrypted_camel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Camel => "camel",
+            Self::Encrypted => "encrypted",
+            Self::EncryptedCamel => "encrypted_camel",
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Self::Plain => 0,
+            Self::Camel => 1,
+            Self::Encrypted => 2,
+            Self::EncryptedCamel => 3,
+        }
+    }
+
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Plain,
+            1 => Self::Camel,
+            3 => Self::EncryptedCamel,
+            _ => Self::Encrypted,
+        }
+    }
+}
+
+impl std::str::FromStr for RegistrationForm {
+    type Err = UnknownRegistrationForm;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|form| form.as_str() == name || form.field() == name)
+            .ok_or(UnknownRegistrationForm)
+    }
+}
+
+impl std::fmt::Display for RegistrationForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name is not a registration form (`plain`, `camel`, `encrypted`, `encrypted_camel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a registration form (plain, camel, encrypted, encrypted_camel)")]
+pub struct UnknownRegistrationForm;
+
+/// What the emulator knows about a runtime it minted.
+#[derive(Debug, Clone)]
+pub(crate) struct Runtime {
+    pub(crate) key: AgentKey,
+    pub(crate) public_key: [u8; 32],
+    pub(crate) account_id: String,
+    pub(crate) fedramp: bool,
+    pub(crate) tasks: HashSet<String>,
+}
+
+/// Fixed configuration, chosen by the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) algorithm: SigningAlgorithm,
+    pub(crate) assertion_skew: Duration,
+}
+
+/// A pending "fail the next n" fault.
+#[derive(Debug, Clone, Copy, Default)]
+struct FailNext {
+    remaining: u32,
+    status: u16,
+}
+
+/// Everything the handlers and the handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    /// Every key ever used, oldest first; the last one signs new tokens.
+    keys: Mutex<Vec<Arc<IssuerKey>>>,
+    runtimes: Mutex<HashMap<String, Runtime>>,
+    jwks_fetches: AtomicU64,
+    registrations: AtomicU64,
+    assertions_accepted: AtomicU64,
+    assertions_rejected: AtomicU64,
+    fail_registrations: Mutex<FailNext>,
+    fail_jwks: Mutex<FailNext>,
+    /// Added latency in nanoseconds.
+    latency_nanos: AtomicU64,
+    drop_connections: AtomicU32,
+    registration_form: AtomicU8,
+}
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub(crate) struct Counters {
+    pub(crate) jwks_fetches: u64,
+    pub(crate) registrations: u64,
+    pub(crate) assertions_accepted: u64,
+    pub(crate) assertions_rejected: u64,
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent,
+/// so a panic elsewhere must not take the emulator down with it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, form: RegistrationForm) -> Result<Self, EmulatorError> {
+        let key = IssuerKey::generate(config.algorithm)?;
+        Ok(Self {
+            config,
+            keys: Mutex::new(vec![Arc::new(key)]),
+            runtimes: Mutex::new(HashMap::new()),
+            jwks_fetches: AtomicU64::new(0),
+            registrations: AtomicU64::new(0),
+            assertions_accepted: AtomicU64::new(0),
+            assertions_rejected: AtomicU64::new(0),
+            fail_registrations: Mutex::new(FailNext::default()),
+            fail_jwks: Mutex::new(FailNext::default()),
+            latency_nanos: AtomicU64::new(0),
+            drop_connections: AtomicU32::new(0),
+            registration_form: AtomicU8::new(form.to_u8()),
+        })
+    }
+
+    // --- keys ---
+
+    /// The key new tokens are signed with.
+    pub(crate) fn current_key(&self) -> Arc<IssuerKey> {
+        let keys = lock(&self.keys);
+        // The list starts with one key and only grows.
+        Arc::clone(
+            keys.last()
+                .unwrap_or_else(|| unreachable!("the key list is never empty")),
+        )
+    }
+
+    /// Every published key, oldest first.
+    pub(crate) fn keys(&self) -> Vec<Arc<IssuerKey>> {
+        lock(&self.keys).clone()
+    }
+
+    /// Generates a new key, publishes it beside the old ones, and makes it the signing key.
+    pub(crate) fn rotate(&self) -> Result<String, EmulatorError> {
+        // Generated outside the lock: an RSA key takes a while.
+        let key = Arc::new(IssuerKey::generate(self.config.algorithm)?);
+        let kid = key.kid().to_owned();
+        lock(&self.keys).push(key);
+        Ok(kid)
+    }
+
+    // --- runtimes and tasks ---
+
+    /// Records a minted runtime and returns the key it is to carry: `key` if given; otherwise the
+    /// key already on record for the runtime, so that earlier tokens stay usable; otherwise a fresh
+    /// one. The account and the FedRAMP flag are those of the latest mint.
+    pub(crate) fn record_runtime(
+        &self,
+        runtime_id: &str,
+        key: Option<AgentKey>,
+        account_id: &str,
+        fedramp: bool,
+    ) -> Result<AgentKey, EmulatorError> {
+        let existing = lock(&self.runtimes)
+            .get(runtime_id)
+            .map(|runtime| runtime.key.clone());
+        let key = match key.or(existing) {
+            Some(key) => key,
+            None => AgentKey::generate().map_err(|_| EmulatorError::Random)?,
+        };
+        let public_key = key.public_key().map_err(|_| EmulatorError::Signing)?;
+        let mut runtimes = lock(&self.runtimes);
+        let runtime = runtimes
+            .entry(runtime_id.to_owned())
+            .or_insert_with(|| Runtime {
+                key: key.clone(),
+                public_key,
+                account_id: String::new(),
+                fedramp,
+                tasks: HashSet::new(),
+            });
+        if runtime.public_key != public_key {
+            // An explicit new key replaces the old one; tasks issued to the old key stay issued.
+            runtime.key = key.clone();
+            runtime.public_key = public_key;
+        }
+        account_id.clone_into(&mut runtime.account_id);
+        runtime.fedramp = fedramp;
+        Ok(runtime.key.clone())
+    }
+
+    /// The public key on record for a runtime.
+    pub(crate) fn public_key(&self, runtime_id: &str) -> Option<[u8; 32]> {
+        lock(&self.runtimes)
+            .get(runtime_id)
+            .map(|runtime| runtime.public_key)
+    }
+
+    /// The account and FedRAMP flag on record for a runtime.
+    pub(crate) fn account(&self, runtime_id: &str) -> Option<(String, bool)> {
+        lock(&self.runtimes)
+            .get(runtime_id)
+            .map(|runtime| (runtime.account_id.clone(), runtime.fedramp))
+    }
+
+    /// Records `task_id` as issued to `runtime_id`; false if the runtime is unknown.
+    pub(crate) fn issue_task(&self, runtime_id: &str, task_id: &str) -> bool {
+        match lock(&self.runtimes).get_mut(runtime_id) {
+            Some(runtime) => {
+                runtime.tasks.insert(task_id.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `task_id` was issued to `runtime_id`.
+    pub(crate) fn task_issued(&self, runtime_id: &str, task_id: &str) -> bool {
+        lock(&self.runtimes)
+            .get(runtime_id)
+            .is_some_and(|runtime| runtime.tasks.contains(task_id))
+    }
+
+    // --- counters ---
+
+    pub(crate) fn count_jwks_fetch(&self) {
+        self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_registration(&self) {
+        self.registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_assertion(&self, accepted: bool) {
+        let counter = if accepted {
+            &self.assertions_accepted
+        } else {
+            &self.assertions_rejected
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        Counters {
+            jwks_fetches: self.jwks_fetches.load(Ordering::Relaxed),
+            registrations: self.registrations.load(Ordering::Relaxed),
+            assertions_accepted: self.assertions_accepted.load(Ordering::Relaxed),
+            assertions_rejected: self.assertions_rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    // --- faults ---
+
+    pub(crate) fn fail_next_registrations(&self, n: u32, status: u16) {
+        *lock(&self.fail_registrations) = FailNext {
+            remaining: n,
+            status,
+        };
+    }
+
+    pub(crate) fn fail_next_jwks(&self, n: u32, status: u16) {
+        *lock(&self.fail_jwks) = FailNext {
+            remaining: n,
+            status,
+        };
+    }
+
+    /// Consumes one pending registration fault and returns its status.
+    pub(crate) fn take_registration_fault(&self) -> Option<u16> {
+        take(&self.fail_registrations)
+    }
+
+    /// Consumes one pending JWKS fault and returns its status.
+    pub(crate) fn take_jwks_fault(&self) -> Option<u16> {
+        take(&self.fail_jwks)
+    }
+
+    pub(crate) fn set_latency(&self, latency: Duration) {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.latency_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn drop_next_connections(&self, n: u32) {
+        self.drop_connections.store(n, Ordering::Relaxed);
+    }
+
+    /// Consumes one pending connection drop; true if this request's connection is to be dropped.
+    pub(crate) fn take_connection_drop(&self) -> bool {
+        self.drop_connections
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub(crate) fn set_registration_form(&self, form: RegistrationForm) {
+        self.registration_form
+            .store(form.to_u8(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn registration_form(&self) -> RegistrationForm {
+        RegistrationForm::from_u8(self.registration_form.load(Ordering::Relaxed))
+    }
+}
+
+fn take(fault: &Mutex<FailNext>) -> Option<u16> {
+    let mut fault = lock(fault);
+    if fault.remaining == 0 {
+        return None;
+    }
+    fault.remaining -= 1;
+    Some(fault.status)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! The protected echo endpoint (wire-format §5): accepted headers, and every refusal.
+
+use std::time::{Duration, SystemTime};
+
+use agent_identity_emulator::Emulator;
+use agent_identity_jwt::AgentIdentityRecord;
+use agent_identity_task::{RequestHeaders, TaskId, request_headers};
+use serde_json::{Value, json};
+
+use crate::support::{fresh_connections, minted_record};
+
+async fn send(
+    emulator: &Emulator,
+    method: reqwest::Method,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = fresh_connections().request(method, emulator.echo_url());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("echo");
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
+    (status, body)
+}
+
+fn pairs(headers: &RequestHeaders) -> Vec<(&'static str, &str)> {
+    headers.iter().collect()
+}
+
+async fn registered(emulator: &Emulator) -> (AgentIdentityRecord, TaskId) {
+    let (_, record) = minted_record(emulator).await;
+    let task_id = emulator
+        .task_client()
+        .register_task(&record)
+        .await
+        .expect("register");
+    (record, task_id)
+}
+
+#[tokio::test]
+async fn echo_accepts_the_headers_the_task_crate_builds() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+        let (status, body) = send(&emulator, method, &pairs(&headers)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({
+                "runtime_id": record.runtime_id().as_str(),
+                "task_id": task_id.as_str(),
+                "account_id": record.account_id().as_str(),
+            })
+        );
+    }
+    assert_eq!(emulator.assertions_accepted(), 2);
+    assert_eq!(emulator.assertions_rejected(), 0);
+}
+
+#[tokio::test]
+async fn echo_rejects_a_tampered_assertion() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    let authorization = headers.authorization();
+    // Re-encode the envelope with another task id, keeping the signature.
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let encoded = authorization
+        .strip_prefix("AgentAssertion ")
+        .expect("scheme");
+    let mut envelope: Value =
+        serde_json::from_slice(&engine.decode(encoded).expect("b64")).expect("json");
+    let other_task = emulator
+        .task_client()
+        .register_task(&record)
+        .await
+        .expect("register");
+    envelope["task_id"] = json!(other_task.as_str());
+    let tampered = format!("AgentAssertion {}", engine.encode(envelope.to_string()));
+    let account = record.account_id().as_str();
+    let (status, body) = send(
+        &emulator,
+        reqwest::Method::GET,
+        &[
+            ("Authorization", &tampered),
+            ("ChatGPT-Account-ID", account),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body, json!({ "error": "bad_signature" }));
+
+    // Garbage is malformed; no header at all is named as such.
+    let (status, body) = send(
+        &emulator,
+        reqwest::Method::GET,
+        &[
+            ("Authorization", "AgentAssertion !!!"),
+            ("ChatGPT-Account-ID", account),
+        ],
+    )
+    .await;
+    assert_eq!((status, body), (401, json!({ "error": "malformed" })));
+    let (status, body) = send(
+        &emulator,
+        reqwest::Method::GET,
+        &[("ChatGPT-Account-ID", account)],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (401, json!({ "error": "missing_authorization" }))
+    );
+    assert_eq!(emulator.assertions_rejected(), 3);
+    assert_eq!(emulator.assertions_accepted(), 0);
+}
+
+#[tokio::test]
+async fn echo_rejects_a_task_issued_to_another_runtime() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, _) = registered(&emulator).await;
+    let (_, other_task) = registered(&emulator).await;
+    let headers = request_headers(&record, &other_task, SystemTime::now()).expect("headers");
+    let (status, body) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
+    assert_eq!((status, body), (401, json!({ "error": "task_not_issued" })));
+}
+
+#[tokio::test]
+async fn echo_rejects_a_stale_assertion() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let at = SystemTime::now() - Duration::from_secs(301);
+    let headers = request_headers(&record, &task_id, at).expect("headers");
+    let (status, body) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
+    assert_eq!((status, body), (401, json!({ "error": "stale" })));
+}
+
+#[tokio::test]
+async fn echo_rejects_a_wrong_or_missing_account_header() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    for account in [Some("account-other"), None] {
+        let mut sent = vec![("Authorization", headers.authorization())];
+        if let Some(account) = account {
+            sent.push(("ChatGPT-Account-ID", account));
+        }
+        let (status, body) = send(&emulator, reqwest::Method::GET, &sent).await;
+        assert_eq!(
+            (status, body),
+            (401, json!({ "error": "account_mismatch" }))
+        );
+    }
+}
+
+#[tokio::test]
+async fn echo_requires_the_fedramp_header_for_fedramp_accounts() {
+    let emulator = Emulator::start().await.expect("start");
+    let minted = emulator.mint().fedramp(true).issue().expect("mint");
+    let record = emulator
+        .verifier()
+        .verify(&minted.token)
+        .await
+        .expect("verify");
+    let task_id = emulator
+        .task_client()
+        .register_task(&record)
+        .await
+        .expect("register");
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    assert!(headers.fedramp());
+    let (status, _) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
+    assert_eq!(status, 200);
+    let without: Vec<_> = pairs(&headers)
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("X-OpenAI-Fedramp"))
+        .collect();
+    let (status, body) = send(&emulator, reqwest::Method::GET, &without).await;
+    assert_eq!(
+        (status, body),
+        (401, json!({ "error": "missing_fedramp_header" }))
+    );
+}
+
+#[tokio::test]
+async fn echo_rejects_a_runtime_the_emulator_never_minted() {
+    let emulator = Emulator::start().await.expect("start");
+    let other = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&other).await;
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    let (status, body) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
+    assert_eq!((status, body), (401, json!({ "error": "unknown_runtime" })));
+}
