@@ -32,7 +32,12 @@
 //!
 //!     // The headers the agent sends are accepted by the protected endpoint.
 //!     let headers = request_headers(&record, &task_id, std::time::SystemTime::now())?;
-//!     assert!(headers.authorization().starts_with("AgentAssertion "));
+//!     let mut request = reqwest::Client::new().get(emulator.echo_url());
+//!     for (name, value) in headers.iter() {
+//!         request = request.header(name, value);
+//!     }
+//!     assert_eq!(request.send().await?.status(), 200);
+//!     assert_eq!(emulator.assertions_accepted(), 1);
 //!     Ok::<_, Box<dyn std::error::Error>>(())
 //! })?;
 //! # Ok(())

@@ -343,3 +343,6 @@ async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
 async fn admin_counters(State(shared): State<Arc<Shared>>) -> Response {
     json_response(StatusCode::OK, json!(shared.counters()))
 }
+
+#[cfg(test)]
+mod tests;
