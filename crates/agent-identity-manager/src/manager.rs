@@ -195,8 +195,7 @@ impl AuthManager {
         let result = async {
             let record = self.inner.verifier.verify(&token).await?;
             let auth = self.register(record).await?;
-            let store = Arc::clone(&self.inner.store);
-            blocking(move || store.save(&token)).await?;
+            store_call(&self.inner.store, move |store| store.save(&token)).await?;
             self.publish(AuthState::Ready(auth.clone()));
             Ok(auth)
         }
@@ -215,8 +214,7 @@ impl AuthManager {
     /// [`AuthError::Store`] when the credentials cannot be deleted; the state is then unchanged.
     pub async fn logout(&self) -> Result<(), AuthError> {
         let _ops = self.inner.ops.lock().await;
-        let store = Arc::clone(&self.inner.store);
-        blocking(move || store.clear()).await?;
+        store_call(&self.inner.store, |store| store.clear()).await?;
         self.publish(AuthState::LoggedOut);
         tracing::info!("agent identity logged out");
         Ok(())
@@ -349,8 +347,7 @@ async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
 async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
     let inner = &manager.inner;
     let current = manager.state();
-    let store = Arc::clone(&inner.store);
-    let stored = match blocking(move || store.load()).await {
+    let stored = match store_call(&inner.store, |store| store.load()).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::warn!(error = %error, "reading the credential store failed; keeping the current state");
@@ -469,11 +466,17 @@ fn outcome_name(outcome: &ReloadOutcome) -> &'static str {
     }
 }
 
-/// Runs a store call off the async threads: file locks may wait on another process.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+/// Runs a store call, off the async threads when the store may block (file I/O, or waiting on
+/// another process's lock); a memory store is called in place.
+async fn store_call<T: Send + 'static>(
+    store: &Arc<dyn CredentialStore>,
+    call: impl FnOnce(&dyn CredentialStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    match tokio::task::spawn_blocking(call).await {
+    if !store.may_block() {
+        return call(&**store);
+    }
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || call(&*store)).await {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
         Err(_) => Err(StoreError::Io {

@@ -77,6 +77,12 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 
     /// A short description for status output: a path, "memory" or "environment".
     fn describe(&self) -> String;
+
+    /// Whether calls may block the thread (file I/O, waiting on another process's lock), so that
+    /// async callers should run them on a blocking thread. Defaults to `true`.
+    fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// `auth.json` in a home directory, in Codex's format (wire-format §6).
@@ -437,6 +443,10 @@ impl CredentialStore for MemoryStore {
     fn describe(&self) -> String {
         "memory".to_owned()
     }
+
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 /// A JWT from the environment (`AGENT_IDENTITY_JWT`, else `CODEX_ACCESS_TOKEN`) that takes
@@ -502,6 +512,10 @@ impl CredentialStore for EnvOverride {
             Some((name, _)) => format!("environment ({name})"),
             None => self.fallback.describe(),
         }
+    }
+
+    fn may_block(&self) -> bool {
+        self.env.is_none() && self.fallback.may_block()
     }
 }
 

@@ -1,3 +1,7 @@
-//! End-to-end suites across the agent-identity crates, built with the whole workspace's features.
+//! End-to-end suites across the agent-identity crates, through the facade, against the emulator,
+//! built with the whole workspace's features.
 
 mod backend;
+mod faults;
+mod flow;
+mod support;

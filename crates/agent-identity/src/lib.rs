@@ -1,0 +1,146 @@
+//! Authenticate an AI agent runtime as an **agent identity**.
+//!
+//! An agent runtime is handed an agent identity token: a JWT, signed by the ChatGPT backend, that
+//! names the agent's runtime and account and carries the agent's Ed25519 private key. This crate
+//! verifies that token against the backend's key set, registers the process's *task* with the
+//! AuthAPI as soon as auth loads, signs every outgoing request with an `AgentAssertion`, and keeps
+//! the identity cached and durable through reloads, outages, crashes and concurrent processes.
+//!
+//! It is a thin facade: everything here is re-exported from the layer crates, which can also be
+//! used on their own ([`jwt`], [`task`], [`manager`], and, with the `emulator` feature,
+//! `emulator`).
+//!
+//! # What it does, and what it does not
+//!
+//! - It **does** verify tokens (issuer, audience, expiry, `kid`, algorithm, signature, and every
+//!   claim), cache the key set without ever blocking a reader, register tasks with retries on
+//!   transient failures, build byte-exact `AgentAssertion` headers, store credentials in a
+//!   Codex-compatible `auth.json` atomically, and keep a loaded identity through transient
+//!   outages.
+//! - It does **not** obtain agent identity tokens (that is the ChatGPT backend's job), make your
+//!   requests for you (it gives you the headers), or refresh tokens: when a token expires, the
+//!   manager says so (`Expired`) and a new one must be stored.
+//!
+//! # Getting started
+//!
+//! [`AuthManager::new`] loads eagerly: it reads the stored token, verifies it, and registers the
+//! task before it returns. After that, [`AuthManager::auth`] is one atomic load — call it for
+//! every request.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use agent_identity::emulator::Emulator;
+//! use agent_identity::{AuthApiBaseUrl, AuthManager, HttpJwksSource, MemoryStore, SigningAlgorithm, TaskClient, Verifier};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Here the emulator stands in for ChatGPT and the AuthAPI; in production, use
+//! // `agent_identity::PRODUCTION_JWKS_URL` and `AuthApiBaseUrl::resolve(None)`.
+//! let emulator = Emulator::start().await?;
+//! let token = emulator.mint().issue()?.token;
+//!
+//! let jwks = HttpJwksSource::new(emulator.jwks_url().parse()?);
+//! let verifier = Verifier::builder(jwks)
+//!     .algorithms([SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa])
+//!     .build();
+//! let tasks = TaskClient::new(AuthApiBaseUrl::parse(&emulator.authapi_base_url())?);
+//! let store = Arc::new(MemoryStore::with_token(token));
+//!
+//! let manager = AuthManager::new(verifier, tasks, store).await?;
+//! let auth = manager.auth()?;
+//! println!("registered task {}", auth.task_id());
+//!
+//! // Every request carries a fresh assertion, the account id, and the FedRAMP flag if set.
+//! let mut request = reqwest::Client::new().get(emulator.echo_url());
+//! for (name, value) in auth.headers()?.iter() {
+//!     request = request.header(name, value);
+//! }
+//! assert!(request.send().await?.status().is_success());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In a long-running process, call [`AuthManager::reload`] when the stored credentials may have
+//! changed (on a timer, or on a file-change notification). It returns what happened:
+//! [`ReloadOutcome::Unchanged`], `Updated`, `LoggedOut { reason }` — only for a permanent
+//! verdict: the credentials are gone, the token is invalid, expired or untrusted, or the AuthAPI
+//! answered 401/403 — or `KeptCached { error }`, when a transient failure (the AuthAPI or the key
+//! set unreachable, a corrupt file) left the current identity and its task id in place. After a
+//! resource server answers 401, [`AuthManager::recover_unauthorized`] registers a fresh task.
+//! [`AuthManager::subscribe`] notifies you of every state change, and [`AuthManager::status`]
+//! reports without the network.
+//!
+//! # Configuration
+//!
+//! | what | where | default |
+//! | --- | --- | --- |
+//! | key set | [`HttpJwksSource`] URL, or [`StaticJwksSource`] from a file | [`PRODUCTION_JWKS_URL`] |
+//! | issuer, audience | [`VerifierBuilder::issuer`], [`VerifierBuilder::audience`] | [`DEFAULT_ISSUER`], [`DEFAULT_AUDIENCE`] |
+//! | accepted algorithms | [`VerifierBuilder::algorithms`] | RS256 |
+//! | clock leeway | [`VerifierBuilder::leeway`] | 60 s |
+//! | key cache | [`VerifierBuilder::keys_ttl`], `max_staleness`, `refetch_interval` | 1 h, 24 h, 30 s |
+//! | AuthAPI base URL | [`AuthApiBaseUrl::resolve`]: explicit, then `AGENT_IDENTITY_AUTHAPI_BASE_URL`, `CODEX_AUTHAPI_BASE_URL`, `CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL` | `https://auth.openai.com/api/accounts` |
+//! | registration retries | [`TaskClientBuilder`]: attempts, per-attempt timeout, total deadline, backoff | 4, 30 s, 120 s, 250 ms doubling to 8 s |
+//! | credentials | [`FileStore`] in `$AGENT_IDENTITY_HOME` (default `~/.agent-identity`), overridden read-only by `AGENT_IDENTITY_JWT` / `CODEX_ACCESS_TOKEN` through [`EnvOverride`] | |
+//!
+//! `https` is required for the AuthAPI except on loopback hosts.
+//!
+//! # Feature flags
+//!
+//! - `http` (default): [`HttpJwksSource`], which fetches the key set with reqwest and rustls.
+//!   Without it, verify against a [`StaticJwksSource`].
+//! - `emulator`: `emulator`, a local AuthAPI and ChatGPT key set for your
+//!   tests. It pulls in axum; enable it in `[dev-dependencies]` only.
+//!
+//! # Testing your agent with the emulator
+//!
+//! The emulator serves the key set, task registration (verifying signatures and timestamps, and
+//! answering with encrypted task ids by default) and a protected echo endpoint that checks
+//! `AgentAssertion` headers, all on `127.0.0.1` with a random port. It mints identities, counts
+//! what it served, and injects faults, so you can test your own code's behaviour when the AuthAPI
+//! is down:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use agent_identity::emulator::Emulator;
+//! use agent_identity::{AuthManager, CredentialStore, MemoryStore, ReloadOutcome};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::start().await?;
+//! let store = Arc::new(MemoryStore::with_token(emulator.mint().issue()?.token));
+//! let manager = AuthManager::new(emulator.verifier(), emulator.task_client(), store.clone()).await?;
+//! let task = manager.auth()?.task_id().clone();
+//!
+//! // Another process stores a new token while the AuthAPI is failing.
+//! store.save(&emulator.mint().issue()?.token)?;
+//! emulator.fail_next_registrations(10, 503);
+//! let outcome = manager.reload().await;
+//! assert!(matches!(outcome, ReloadOutcome::KeptCached { .. }));
+//! assert_eq!(manager.auth()?.task_id(), &task, "still serving the cached identity");
+//! # Ok(())
+//! # }
+//! ```
+
+pub use agent_identity_jwt as jwt;
+pub use agent_identity_manager as manager;
+pub use agent_identity_task as task;
+
+#[cfg(feature = "emulator")]
+pub use agent_identity_emulator as emulator;
+
+#[cfg(feature = "http")]
+pub use agent_identity_jwt::HttpJwksSource;
+pub use agent_identity_jwt::{
+    AgentIdentityRecord, AgentKey, AgentRuntimeId, Clock, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
+    IdentityJwt, JwtError, PRODUCTION_JWKS_URL, PlanType, SigningAlgorithm, StaticJwksSource,
+    SystemClock, Verifier, VerifierBuilder, insecure_decode_unverified,
+};
+pub use agent_identity_manager::{
+    AgentIdentityAuth, AuthError, AuthManager, AuthState, CredentialStore, EnvOverride, FileStore,
+    LogoutReason, MemoryStore, ReloadOutcome, Status, StoreError,
+};
+pub use agent_identity_task::{
+    AuthApiBaseUrl, RequestHeaders, TaskClient, TaskClientBuilder, TaskError, TaskErrorKind,
+    TaskId, verify_assertion,
+};
