@@ -1,5 +1,7 @@
 //! One module per command; [`run`] dispatches to them.
 
+mod demo;
+mod emulator;
 mod header;
 mod login;
 mod logout;
@@ -26,11 +28,8 @@ pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
         Command::Status => status::run(&config, out),
         Command::Header => header::run(&config, out).await,
         Command::Logout => logout::run(&config, out),
-        Command::Demo | Command::Emulator(_) => Err(Failure::new(
-            "unsupported",
-            "this build has no emulator",
-            Exit::Rejected,
-        )),
+        Command::Demo => demo::run(out).await,
+        Command::Emulator(args) => emulator::run(args, out).await,
     }
 }
 

@@ -1,5 +1,7 @@
 //! `status`: what is stored, read offline. The token is decoded, not verified: a login verified it.
 
+use std::time::SystemTime;
+
 use agent_identity_jwt::{AgentIdentityRecord, SystemClock};
 use agent_identity_manager::Status;
 use serde_json::{Value, json};
@@ -34,14 +36,18 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     }
     let mut rows = vec![("state", status.state().to_owned())];
     if let Some(identity) = status.identity() {
-        for (label, value) in identity_fields(identity) {
-            let text = match value {
-                Value::String(text) => text,
-                Value::Null => "-".to_owned(),
-                other => other.to_string(),
-            };
-            rows.push((label, text));
-        }
+        rows.extend([
+            ("account", identity.account_id().to_string()),
+            ("runtime id", identity.runtime_id().to_string()),
+            ("user id", identity.chatgpt_user_id().to_owned()),
+            ("email", identity.email().unwrap_or("-").to_owned()),
+            (
+                "plan",
+                identity.plan().map_or("-", |plan| plan.as_str()).to_owned(),
+            ),
+            ("fedramp", identity.is_fedramp().to_string()),
+            ("expires", expiry(identity)),
+        ]);
     }
     rows.push(("store", status.store().to_owned()));
     if let Some(error) = status.error() {
@@ -63,4 +69,26 @@ fn identity_fields(identity: &AgentIdentityRecord) -> Vec<(&'static str, Value)>
         ("expires_at", json!(expires.and_then(rfc3339))),
         ("expires_at_unix", json!(identity.expires_at_unix())),
     ]
+}
+
+/// `2026-04-27T18:03:11Z (in 59 min)` or `(3 h ago)`.
+fn expiry(identity: &AgentIdentityRecord) -> String {
+    let at = i64::try_from(identity.expires_at_unix())
+        .ok()
+        .and_then(rfc3339)
+        .unwrap_or_else(|| identity.expires_at_unix().to_string());
+    let relative = match identity.expires_at().duration_since(SystemTime::now()) {
+        Ok(left) => format!("in {}", span(left.as_secs())),
+        Err(past) => format!("{} ago", span(past.duration().as_secs())),
+    };
+    format!("{at} ({relative})")
+}
+
+fn span(seconds: u64) -> String {
+    match seconds {
+        0..120 => format!("{seconds} s"),
+        120..7200 => format!("{} min", seconds / 60),
+        7200..172_800 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86_400),
+    }
 }

@@ -1,1 +1,15 @@
 //! The `agent-identity` binary driven as a process, against the emulator running in-process.
+//!
+//! Every child runs with `AGENT_IDENTITY_HOME` set to a temporary directory and every other
+//! `AGENT_IDENTITY_*` and `CODEX_*` variable removed, so the developer's own configuration can
+//! never leak into a test (or a test into their home).
+
+mod demo;
+mod emulator;
+mod header;
+mod login;
+mod secrets;
+mod status;
+mod support;
+mod usage;
+mod verify;

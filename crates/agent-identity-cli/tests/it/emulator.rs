@@ -1,0 +1,91 @@
+//! `emulator`: the first line names the URLs; the server runs until the process is stopped.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::support::Fixture;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_json_prints_its_urls_first_and_serves_until_killed() {
+    let fixture = Fixture::new().await;
+    let mut child = fixture
+        .cli()
+        .args(["emulator", "--json", "--listen", "127.0.0.1:0"])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the emulator starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the first line arrives in time")
+        .expect("read stdout")
+        .expect("a first line");
+    let urls: Value = serde_json::from_str(&first).expect("the first line is JSON");
+    let base = urls["base_url"].as_str().expect("base_url");
+    assert!(base.starts_with("http://127.0.0.1:"), "{urls}");
+    let jwks_url = urls["jwks_url"].as_str().expect("jwks_url");
+    assert_eq!(
+        jwks_url,
+        format!("{base}/backend-api/wham/agent-identities/jwks")
+    );
+    assert_eq!(urls["authapi_base_url"], format!("{base}/api/accounts"));
+
+    let jwks: Value = reqwest::get(jwks_url)
+        .await
+        .expect("the emulator serves")
+        .json()
+        .await
+        .expect("a JWK Set");
+    assert!(
+        jwks["keys"].as_array().is_some_and(|keys| !keys.is_empty()),
+        "{jwks}"
+    );
+
+    child.kill().await.expect("kill the emulator");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_prints_human_lines_without_json() {
+    let fixture = Fixture::new().await;
+    let mut child = fixture
+        .cli()
+        .arg("emulator")
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the first line arrives in time")
+        .expect("read stdout")
+        .expect("a first line");
+    assert!(
+        first.starts_with("emulator listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    child.kill().await.expect("kill the emulator");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_on_a_taken_address_exits_1() {
+    let fixture = Fixture::new().await;
+    let taken = fixture.emulator.base_url();
+    let addr = taken.trim_start_matches("http://");
+    let run = fixture
+        .cli()
+        .args(["emulator", "--json", "--listen", addr])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(1), "emulator");
+}

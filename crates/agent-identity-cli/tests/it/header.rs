@@ -1,0 +1,194 @@
+//! `header`: load (verify, register) and print an `Authorization` value the server accepts.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::support::{Fixture, assert_no_secrets, closed_port};
+
+/// Sends `GET /echo` with the headers `header --json` printed; returns the status and body.
+async fn echo(fixture: &Fixture, header: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/echo", fixture.emulator.base_url()))
+        .header(
+            "Authorization",
+            header["authorization"].as_str().expect("authorization"),
+        )
+        .header(
+            "ChatGPT-Account-ID",
+            header["chatgpt_account_id"].as_str().expect("account id"),
+        )
+        .send()
+        .await
+        .expect("GET /echo");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_prints_an_assertion_the_protected_endpoint_accepts() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .run()
+        .await;
+    run.assert_code(0);
+    let json = run.json();
+    assert!(
+        json["authorization"]
+            .as_str()
+            .is_some_and(|value| value.starts_with("AgentAssertion ")),
+        "{json}"
+    );
+    assert_eq!(json["chatgpt_account_id"], "account-emulator");
+    assert_eq!(json["fedramp"], false);
+    let task_id = json["task_id"].as_str().expect("task id");
+    assert_no_secrets(&run, &minted);
+
+    let accepted = fixture.emulator.assertions_accepted();
+    let (status, body) = echo(&fixture, &json).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["task_id"], task_id);
+    assert_eq!(body["runtime_id"], minted.runtime_id.as_str());
+    assert_eq!(body["account_id"], "account-emulator");
+    assert_eq!(fixture.emulator.assertions_accepted(), accepted + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_prints_only_the_authorization_value() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    let run = fixture.cli_with_emulator().arg("header").run().await;
+    run.assert_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:#?}");
+    assert!(lines[0].starts_with("AgentAssertion "), "{run:#?}");
+    assert_no_secrets(&run, &minted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_uses_the_token_from_the_environment() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .env("AGENT_IDENTITY_JWT", minted.token.expose_secret())
+        .run()
+        .await;
+    run.assert_code(0);
+    let (status, _) = echo(&fixture, &run.json()).await;
+    assert_eq!(status, 200);
+    assert!(
+        !fixture.auth_file().exists(),
+        "the environment's token is never written"
+    );
+    assert_no_secrets(&run, &minted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_when_logged_out_exits_1() {
+    let fixture = Fixture::new().await;
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(1), "not_logged_in");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_with_an_expired_stored_identity_exits_1() {
+    let fixture = Fixture::new().await;
+    let expired = fixture
+        .emulator
+        .mint()
+        .expires_at(SystemTime::now() - Duration::from_secs(3600))
+        .issue()
+        .expect("mint");
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .env("AGENT_IDENTITY_JWT", expired.token.expose_secret())
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(1), "expired");
+    assert_no_secrets(&run, &expired);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_with_a_token_the_jwks_does_not_know_explains_the_rejection() {
+    let fixture = Fixture::new().await;
+    let other = agent_identity_emulator::Emulator::start()
+        .await
+        .expect("a second emulator");
+    let foreign = other.mint().issue().expect("mint");
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .env("AGENT_IDENTITY_JWT", foreign.token.expose_secret())
+        .run()
+        .await;
+    let kind = run.assert_failure(1);
+    assert!(
+        ["untrusted_kid", "bad_signature"].contains(&kind.as_str()),
+        "{kind}: {run:#?}"
+    );
+    assert!(run.stderr.contains("rejected"), "{run:#?}");
+    assert_no_secrets(&run, &foreign);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_with_the_authapi_unreachable_exits_75_and_status_still_shows_the_identity() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    // The default retry policy: four attempts, backing off from 250 ms.
+    let run = fixture
+        .cli()
+        .args(["header", "--json", "-vvv", "--jwks-url"])
+        .arg(fixture.emulator.jwks_url())
+        .arg("--authapi-base-url")
+        .arg(format!("http://127.0.0.1:{}/api/accounts", closed_port()))
+        .run()
+        .await;
+    assert_eq!(run.code, Some(75), "{run:#?}");
+    let json = run.json();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["error"], "authapi_unavailable");
+    assert!(
+        run.stderr.lines().any(|line| line.starts_with("error: ")),
+        "{run:#?}"
+    );
+    assert_no_secrets(&run, &minted);
+
+    let status = fixture.cli().args(["status", "--json"]).run().await;
+    status.assert_code(0);
+    let json = status.json();
+    assert_eq!(json["state"], "ready");
+    assert_eq!(json["runtime_id"], minted.runtime_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_exits_75_while_the_authapi_answers_503() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    fixture.emulator.fail_next_registrations(2, 503);
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json", "--max-attempts", "2"])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(75), "authapi_unavailable");
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json"])
+        .run()
+        .await;
+    run.assert_code(0);
+}

@@ -1,0 +1,254 @@
+//! Running the binary: a builder for one invocation, its captured result, and the fixtures.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use agent_identity_emulator::{Emulator, MintedIdentity};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::Command;
+
+/// 60 s: far longer than any command takes; a hang fails the test instead of the suite.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An emulator, a temporary home, and a scratch directory for token and JWKS files.
+pub(crate) struct Fixture {
+    pub(crate) emulator: Emulator,
+    pub(crate) home: TempDir,
+    pub(crate) scratch: TempDir,
+}
+
+impl Fixture {
+    pub(crate) async fn new() -> Self {
+        Self {
+            emulator: Emulator::start().await.expect("the emulator starts"),
+            home: tempfile::tempdir().expect("temporary home"),
+            scratch: tempfile::tempdir().expect("scratch directory"),
+        }
+    }
+
+    /// A fresh identity from the emulator, valid for an hour.
+    pub(crate) fn mint(&self) -> MintedIdentity {
+        self.emulator.mint().issue().expect("mint")
+    }
+
+    /// Writes `text` to a file in the scratch directory and returns its path.
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.scratch.path().join(name);
+        std::fs::write(&path, text).expect("write scratch file");
+        path
+    }
+
+    /// Writes the identity's token to a file and returns its path.
+    pub(crate) fn token_file(&self, minted: &MintedIdentity) -> PathBuf {
+        self.write("token.jwt", &format!("{}\n", minted.token.expose_secret()))
+    }
+
+    /// `auth.json` in the home.
+    pub(crate) fn auth_file(&self) -> PathBuf {
+        self.home.path().join("auth.json")
+    }
+
+    /// An invocation with the home set and nothing else configured.
+    pub(crate) fn cli(&self) -> Cli {
+        Cli::new(self.home.path())
+    }
+
+    /// An invocation pointed at this emulator's JWKS and AuthAPI.
+    pub(crate) fn cli_with_emulator(&self) -> Cli {
+        self.cli()
+            .arg("--jwks-url")
+            .arg(self.emulator.jwks_url())
+            .arg("--authapi-base-url")
+            .arg(self.emulator.authapi_base_url())
+    }
+
+    /// Logs the identity in through the CLI, asserting success.
+    pub(crate) async fn login(&self, minted: &MintedIdentity) {
+        let run = self
+            .cli_with_emulator()
+            .args(["login", "--jwt-file"])
+            .arg(self.token_file(minted))
+            .run()
+            .await;
+        run.assert_code(0);
+        assert_no_secrets(&run, minted);
+    }
+}
+
+/// One invocation of the binary.
+#[must_use]
+pub(crate) struct Cli {
+    args: Vec<OsString>,
+    env: Vec<(String, OsString)>,
+    stdin: Option<String>,
+}
+
+impl Cli {
+    pub(crate) fn new(home: &Path) -> Self {
+        Self {
+            args: Vec::new(),
+            env: vec![(
+                "AGENT_IDENTITY_HOME".to_owned(),
+                home.as_os_str().to_owned(),
+            )],
+            stdin: None,
+        }
+    }
+
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub(crate) fn args<I: Into<OsString>>(mut self, args: impl IntoIterator<Item = I>) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn env(mut self, name: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub(crate) fn stdin(mut self, text: impl Into<String>) -> Self {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// The command, with the test process's `AGENT_IDENTITY_*` and `CODEX_*` variables removed.
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent-identity"));
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("AGENT_IDENTITY_") || name.starts_with("CODEX_") {
+                command.env_remove(name.as_ref());
+            }
+        }
+        command.args(&self.args);
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command.kill_on_drop(true);
+        command
+    }
+
+    pub(crate) async fn run(self) -> Run {
+        let mut command = self.command();
+        command
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the binary starts");
+        if let Some(text) = &self.stdin {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(text.as_bytes()).await.expect("write stdin");
+            drop(stdin);
+        }
+        let output = tokio::time::timeout(RUN_TIMEOUT, child.wait_with_output())
+            .await
+            .expect("the command finishes in time")
+            .expect("the command's output");
+        Run {
+            args: self.args,
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is utf-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is utf-8"),
+        }
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) args: Vec<OsString>,
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// stdout as exactly one JSON object.
+    #[track_caller]
+    pub(crate) fn json(&self) -> Value {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line of JSON: {self:#?}");
+        let value: Value = serde_json::from_str(lines[0]).expect("stdout is JSON");
+        assert!(value.is_object(), "not a JSON object: {self:#?}");
+        value
+    }
+
+    /// Every stdout line as a JSON object.
+    #[track_caller]
+    pub(crate) fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+            .collect()
+    }
+
+    /// A failure as the CLI reports it: exit `code`, one `error: ` line on stderr, and with
+    /// `--json` the error object on stdout. Returns the `error` kind (or "" without `--json`).
+    #[track_caller]
+    pub(crate) fn assert_failure(&self, code: i32) -> String {
+        self.assert_code(code);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one error line on stderr: {self:#?}"
+        );
+        assert!(lines[0].starts_with("error: "), "{self:#?}");
+        if self.args.iter().any(|arg| arg == "--json") {
+            let json = self.json();
+            assert_eq!(json["ok"], false, "{self:#?}");
+            assert_eq!(
+                json["message"].as_str(),
+                lines[0].strip_prefix("error: "),
+                "{self:#?}"
+            );
+            return json["error"].as_str().expect("error kind").to_owned();
+        }
+        assert!(self.stdout.is_empty(), "{self:#?}");
+        String::new()
+    }
+}
+
+/// Asserts that neither stream contains the identity's token or its private key, in any of the
+/// encodings a careless log line might use.
+#[track_caller]
+pub(crate) fn assert_no_secrets(run: &Run, minted: &MintedIdentity) {
+    let token = minted.token.expose_secret();
+    let key = minted.key.to_pkcs8_base64();
+    let payload = token.split('.').nth(1).expect("a compact JWS");
+    for (name, secret) in [
+        ("the token", token),
+        ("the token's payload", payload),
+        ("the private key", key.as_str()),
+    ] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{name} was printed by {:?}",
+            run.args
+        );
+    }
+}
+
+/// A loopback port nothing listens on: bound, then released.
+pub(crate) fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}

@@ -1,0 +1,174 @@
+//! Usage errors exit 2 with one line; help and version exit 0.
+
+use crate::support::{Fixture, closed_port};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_flag_is_a_usage_error() {
+    let fixture = Fixture::new().await;
+    let run = fixture.cli().args(["status", "--no-such-flag"]).run().await;
+    run.assert_failure(2);
+    assert!(run.stderr.contains("--no-such-flag"), "{run:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_command_is_a_usage_error() {
+    let fixture = Fixture::new().await;
+    fixture.cli().run().await.assert_failure(2);
+    fixture
+        .cli()
+        .arg("no-such-command")
+        .run()
+        .await
+        .assert_failure(2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_error_with_json_prints_an_error_object() {
+    let fixture = Fixture::new().await;
+    let run = fixture
+        .cli()
+        .args(["verify", "--json", "--leeway", "soon"])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(2), "usage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwks_file_and_jwks_url_together_are_a_usage_error() {
+    let fixture = Fixture::new().await;
+    let run = fixture
+        .cli()
+        .args([
+            "verify",
+            "--jwt-file",
+            "-",
+            "--jwks-file",
+            "keys.json",
+            "--jwks-url",
+        ])
+        .arg(fixture.emulator.jwks_url())
+        .run()
+        .await;
+    run.assert_failure(2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_file_wins_over_a_jwks_url_from_the_environment() {
+    let fixture = Fixture::new().await;
+    let missing = fixture.scratch.path().join("missing.jwks.json");
+    let run = fixture
+        .cli()
+        .args(["verify", "--json", "--jwt-file", "-", "--jwks-file"])
+        .arg(&missing)
+        .env("AGENT_IDENTITY_JWKS_URL", fixture.emulator.jwks_url())
+        .stdin("a.b.c")
+        .run()
+        .await;
+    // Not a usage error: the file is used (and the token is refused before keys are needed).
+    assert_eq!(run.assert_failure(1), "invalid_key_set");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_without_a_token_is_a_usage_error() {
+    let fixture = Fixture::new().await;
+    let run = fixture
+        .cli_with_emulator()
+        .args(["verify", "--json"])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(2), "usage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unacceptable_authapi_url_is_a_usage_error() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    let run = fixture
+        .cli_with_emulator()
+        .args([
+            "header",
+            "--json",
+            "--authapi-base-url",
+            "http://example.com/api/accounts",
+        ])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(2), "config");
+    let run = fixture
+        .cli()
+        .args(["header", "--json"])
+        .env("AGENT_IDENTITY_JWKS_URL", "http://example.com/jwks")
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(2), "usage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compatibility_authapi_variable_is_read() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let run = fixture
+        .cli()
+        .args(["login", "--json", "--jwks-url"])
+        .arg(fixture.emulator.jwks_url())
+        .arg("--jwt-file")
+        .arg(fixture.token_file(&minted))
+        .env(
+            "CODEX_AUTHAPI_BASE_URL",
+            fixture.emulator.authapi_base_url(),
+        )
+        .run()
+        .await;
+    run.assert_code(0);
+    assert_eq!(fixture.emulator.registrations(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_authapi_flag_wins_over_the_environment() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let run = fixture
+        .cli_with_emulator()
+        .args(["login", "--json", "--jwt-file"])
+        .arg(fixture.token_file(&minted))
+        .env(
+            "AGENT_IDENTITY_AUTHAPI_BASE_URL",
+            format!("http://127.0.0.1:{}", closed_port()),
+        )
+        .run()
+        .await;
+    run.assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_and_version_exit_0() {
+    let fixture = Fixture::new().await;
+    let help = fixture.cli().arg("--help").run().await;
+    help.assert_code(0);
+    for command in [
+        "demo", "emulator", "verify", "login", "status", "header", "logout",
+    ] {
+        assert!(help.stdout.contains(command), "{command} missing from help");
+    }
+    for variable in [
+        "AGENT_IDENTITY_HOME",
+        "AGENT_IDENTITY_JWKS_URL",
+        "AGENT_IDENTITY_JWKS_FILE",
+        "AGENT_IDENTITY_AUTHAPI_BASE_URL",
+        "AGENT_IDENTITY_ISSUER",
+        "AGENT_IDENTITY_AUDIENCE",
+        "AGENT_IDENTITY_JWT",
+    ] {
+        assert!(
+            help.stdout.contains(variable),
+            "{variable} missing from help"
+        );
+    }
+    let version = fixture.cli().arg("--version").run().await;
+    version.assert_code(0);
+    assert!(
+        version.stdout.starts_with("agent-identity "),
+        "{version:#?}"
+    );
+}
