@@ -87,8 +87,28 @@ impl AuthManager {
         tasks: TaskClient,
         store: Arc<dyn CredentialStore>,
     ) -> Result<Self, AuthError> {
+        let manager = Self::logged_out(verifier, tasks, store);
+        let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
+        let outcome = manager.reload().instrument(span.clone()).await;
+        span.record("outcome", outcome_name(&outcome));
+        match outcome {
+            ReloadOutcome::KeptCached {
+                error: AuthError::Store(error),
+            } => Err(AuthError::Store(error)),
+            _ => Ok(manager),
+        }
+    }
+
+    /// A manager that starts `LoggedOut` without reading the store: for a login flow, which would
+    /// otherwise verify and register the identity it is about to replace. Call
+    /// [`AuthManager::login`] (or [`AuthManager::reload`]) next.
+    pub fn logged_out(
+        verifier: Verifier,
+        tasks: TaskClient,
+        store: Arc<dyn CredentialStore>,
+    ) -> Self {
         let initial = Arc::new(AuthState::LoggedOut);
-        let manager = Self {
+        Self {
             inner: Arc::new(Inner {
                 verifier,
                 tasks,
@@ -100,15 +120,6 @@ impl AuthManager {
                 reload_flight: Mutex::new(None),
                 recover_flight: Mutex::new(None),
             }),
-        };
-        let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
-        let outcome = manager.reload().instrument(span.clone()).await;
-        span.record("outcome", outcome_name(&outcome));
-        match outcome {
-            ReloadOutcome::KeptCached {
-                error: AuthError::Store(error),
-            } => Err(AuthError::Store(error)),
-            _ => Ok(manager),
         }
     }
 

@@ -1,9 +1,8 @@
 //! `login`: verify the token, register a task eagerly, and only then store it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use agent_identity_jwt::IdentityJwt;
-use agent_identity_manager::{AuthManager, CredentialStore, FileStore, StoreError};
+use agent_identity_manager::AuthManager;
 use serde_json::json;
 
 use crate::cli::TokenArgs;
@@ -21,7 +20,8 @@ pub(crate) async fn run(
     let tasks = config.task_client()?;
     let file = config.file_store()?;
     let path = file.path().display().to_string();
-    let manager = AuthManager::new(verifier, tasks, Arc::new(LoginStore::new(file))).await?;
+    // Starts logged out: no point setting up the identity this login replaces.
+    let manager = AuthManager::logged_out(verifier, tasks, Arc::new(file));
     // `AuthManager::login` verifies, registers, and only then saves: a failure writes nothing.
     let auth = manager.login(token).await?;
     let record = auth.record();
@@ -44,48 +44,4 @@ pub(crate) async fn run(
         ]));
     }
     Ok(Exit::Success)
-}
-
-/// The file store as a login sees it: it starts empty, so building the manager does not set up
-/// (verify and register) whatever identity was stored before, which the login replaces anyway.
-/// Writes go to the file; reads return what this process saved.
-#[derive(Debug)]
-struct LoginStore {
-    file: FileStore,
-    saved: Mutex<Option<IdentityJwt>>,
-}
-
-impl LoginStore {
-    fn new(file: FileStore) -> Self {
-        Self {
-            file,
-            saved: Mutex::new(None),
-        }
-    }
-
-    fn saved(&self) -> std::sync::MutexGuard<'_, Option<IdentityJwt>> {
-        self.saved.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl CredentialStore for LoginStore {
-    fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
-        Ok(self.saved().clone())
-    }
-
-    fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
-        self.file.save(token)?;
-        *self.saved() = Some(token.clone());
-        Ok(())
-    }
-
-    fn clear(&self) -> Result<(), StoreError> {
-        self.file.clear()?;
-        *self.saved() = None;
-        Ok(())
-    }
-
-    fn describe(&self) -> String {
-        self.file.describe()
-    }
 }

@@ -218,3 +218,32 @@ async fn traces_and_errors_never_contain_the_token_or_key() {
         assert!(!traces.contains(secret), "traces leaked a secret");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_login_flow_starts_logged_out_without_touching_the_stored_identity() {
+    let service = service().await;
+    let store = Arc::new(MemoryStore::with_token(token(
+        "agent-old",
+        "shared-key-1",
+        now_secs() + 3600,
+    )));
+    let manager = agent_identity_manager::AuthManager::logged_out(
+        crate::support::verifier(&service.jwks_url(), TestClock::new()),
+        crate::support::tasks(&service.authapi_base(), None),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+    );
+    assert_eq!(manager.state().name(), "logged_out");
+    assert_eq!(
+        (service.jwks_hits(), service.register_hits()),
+        (0, 0),
+        "nothing was set up"
+    );
+    let auth = manager.login(valid_token()).await.expect("login");
+    assert_eq!(auth.record().runtime_id().as_str(), "agent-123");
+    assert_eq!(
+        service.register_hits(),
+        1,
+        "only the new identity was registered"
+    );
+    assert_eq!(store.load().expect("memory"), Some(valid_token()));
+}
