@@ -69,10 +69,13 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// which case the previous credentials are intact.
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError>;
 
-    /// Deletes the stored credentials.
+    /// Removes the stored agent identity (logging out). Clearing a store that holds none
+    /// succeeds. A store shared with other credentials removes only its own: see
+    /// [`FileStore`] for what happens to the rest of `auth.json`.
     ///
     /// # Errors
-    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`] when deleting fails.
+    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`] when reading, rewriting
+    /// or deleting fails, in which case the previous credentials are intact.
     fn clear(&self) -> Result<(), StoreError>;
 
     /// A short description for status output: a path, "memory" or "environment".
@@ -91,6 +94,16 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 /// directory), so a crash leaves the old or the new file, never a torn one. Mode `0600` is set on
 /// every write. Read-modify-write runs under an advisory lock on `auth.json.lock`, so processes
 /// sharing a home do not lose each other's writes, and unknown fields are preserved.
+///
+/// The file is shared with Codex, so [`clear`](CredentialStore::clear) removes only what is
+/// ours:
+/// - a file in another login mode (`auth_mode` `chatgpt` or `apikey`) holds no agent identity
+///   and is left untouched, byte for byte;
+/// - otherwise `agent_identity` and `auth_mode` are removed and every other field is kept (the
+///   file is rewritten atomically, as by a save); a file left empty, or holding only
+///   `"OPENAI_API_KEY": null`, is deleted instead;
+/// - a corrupt file is deleted: the user asked to log out, and a file that cannot be read holds
+///   nothing that could be kept.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
@@ -212,6 +225,15 @@ impl FileStore {
         }
     }
 
+    /// Deletes `auth.json` (absent already is fine) and makes the deletion durable.
+    fn delete_file(&self) -> Result<(), StoreError> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(self.io("deleting", &self.path)(error)),
+        }
+    }
+
     /// Writes `document` atomically with mode 0600.
     fn write_document(&self, document: &Map<String, Value>) -> Result<(), StoreError> {
         let mut bytes =
@@ -274,10 +296,36 @@ impl CredentialStore for FileStore {
 
     fn clear(&self) -> Result<(), StoreError> {
         let _lock = self.lock()?;
-        match fs::remove_file(&self.path) {
-            Ok(()) => sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(self.io("deleting", &self.path)(error)),
+        self.remove_orphaned_temp_files();
+        let mut document = match self.read_document() {
+            Ok(Some(document)) => document,
+            Ok(None) => return Ok(()),
+            // Logging out of a file that cannot be read: nothing in it can be kept, and leaving
+            // it would keep the user logged in as far as any other reader is concerned.
+            Err(StoreError::Corrupt { .. }) => return self.delete_file(),
+            Err(error) => return Err(error),
+        };
+        // A document `load` calls corrupt (a mistyped `auth_mode` or `agent_identity`) is
+        // deleted for the same reason.
+        if token_of(&document).is_err() {
+            return self.delete_file();
+        }
+        if matches!(
+            document.get("auth_mode"),
+            Some(Value::String(mode)) if mode != AUTH_MODE_AGENT_IDENTITY
+        ) {
+            // Codex's ChatGPT or API-key login: no agent identity here, and not ours to touch.
+            return Ok(());
+        }
+        document.remove("agent_identity");
+        document.remove("auth_mode");
+        // `"OPENAI_API_KEY": null` is the placeholder a save adds; alone, it is nobody's data.
+        let only_placeholder = document.is_empty()
+            || (document.len() == 1 && document.get("OPENAI_API_KEY") == Some(&Value::Null));
+        if only_placeholder {
+            self.delete_file()
+        } else {
+            self.write_document(&document)
         }
     }
 

@@ -238,6 +238,109 @@ fn clear_deletes_the_file_and_is_idempotent() {
 }
 
 #[test]
+fn clear_leaves_a_file_in_another_auth_mode_untouched() {
+    let documents = [
+        json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null, "tokens": {"id_token": "x"}}),
+        json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-not-ours"}),
+        // A stray identity under another mode is not an active login, and not ours to remove.
+        json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-not-ours", "agent_identity": TOKEN}),
+    ];
+    for document in documents {
+        let (_dir, store) = home();
+        // Codex's own formatting, which a rewrite would not reproduce.
+        let bytes = format!("{document:#}\n\n").into_bytes();
+        fs::write(store.path(), &bytes).expect("seed");
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o640)).expect("chmod");
+
+        store.clear().expect("clear");
+        assert_eq!(
+            fs::read(store.path()).expect("still there"),
+            bytes,
+            "{document}"
+        );
+        assert_eq!(mode_of(store.path()), 0o640, "{document}");
+    }
+}
+
+#[test]
+fn clear_removes_only_the_agent_identity_and_keeps_unknown_fields() {
+    let (_dir, store) = home();
+    let unknown = json!({
+        "tokens": {"id_token": "x", "refresh_token": "y", "account_id": null},
+        "last_refresh": "2025-01-01T00:00:00Z",
+        "keep_me": {"nested": [1, 2, {"deep": true}]},
+    });
+    let mut seeded = unknown.as_object().expect("object").clone();
+    seeded.insert("auth_mode".into(), json!("agentIdentity"));
+    seeded.insert("OPENAI_API_KEY".into(), Value::Null);
+    seeded.insert("agent_identity".into(), json!(TOKEN));
+    fs::write(store.path(), Value::Object(seeded).to_string()).expect("seed");
+    fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    store.clear().expect("clear");
+    let mut expected = unknown.as_object().expect("object").clone();
+    expected.insert("OPENAI_API_KEY".into(), Value::Null);
+    assert_eq!(raw_document(&store), Value::Object(expected));
+    assert_eq!(mode_of(store.path()), 0o600);
+    assert_eq!(loaded(&store), None);
+    store.clear().expect("clearing twice");
+    assert!(store.path().exists(), "the other fields were deleted");
+}
+
+#[test]
+fn clear_of_a_codex_agent_identity_file_keeps_its_extra_field() {
+    let (dir, store) = home();
+    let codex = format!(
+        r#"{{"auth_mode":"agentIdentity","OPENAI_API_KEY":null,"agent_identity":"{TOKEN}","last_refresh":"2026-04-27T18:03:11Z"}}"#
+    );
+    fs::write(store.path(), codex).expect("seed");
+
+    store.clear().expect("clear");
+    assert_eq!(
+        raw_document(&store),
+        json!({"OPENAI_API_KEY": null, "last_refresh": "2026-04-27T18:03:11Z"})
+    );
+    assert_eq!(loaded(&store), None);
+    assert_eq!(temp_files_in(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn clear_deletes_a_file_holding_only_the_agent_identity() {
+    for document in [
+        json!({"auth_mode": "agentIdentity", "OPENAI_API_KEY": null, "agent_identity": TOKEN}),
+        json!({"agent_identity": TOKEN}),
+        json!({"auth_mode": null, "agent_identity": TOKEN}),
+        json!({"auth_mode": "agentIdentity", "agent_identity": null}),
+        json!({}),
+    ] {
+        let (_dir, store) = home();
+        fs::write(store.path(), document.to_string()).expect("seed");
+        store.clear().expect("clear");
+        assert!(!store.path().exists(), "{document}");
+    }
+}
+
+#[test]
+fn clear_deletes_a_corrupt_file() {
+    for bytes in [
+        format!(r#"{{"auth_mode":"agentIdentity","agent_identity":"{TOKEN}"#).into_bytes(),
+        br#"["agentIdentity"]"#.to_vec(),
+        br#"{"auth_mode":7,"agent_identity":"a.b.c","keep_me":1}"#.to_vec(),
+        br#"{"agent_identity":{"jwt":"a.b.c"},"keep_me":1}"#.to_vec(),
+    ] {
+        let (_dir, store) = home();
+        fs::write(store.path(), &bytes).expect("seed");
+        assert!(matches!(store.load(), Err(StoreError::Corrupt { .. })));
+        store.clear().expect("clear");
+        assert!(
+            !store.path().exists(),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+#[test]
 fn every_save_leaves_the_file_private() {
     let (_dir, store) = home();
     // Codex, an editor or a permissive umask may have left the file readable by others.
