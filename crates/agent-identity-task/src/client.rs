@@ -27,8 +27,13 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 pub const DEFAULT_TOTAL_DEADLINE: Duration = Duration::from_secs(120);
 /// The backoff cap before the first retry; it doubles for each further retry.
 pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
-/// The largest backoff cap (a `Retry-After` from the server may ask for longer, and is honoured).
+/// The largest backoff cap (a `Retry-After` from the server may ask for longer, and is honoured up
+/// to [`MAX_RETRY_AFTER`]).
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// The longest `Retry-After` honoured: 5 minutes. A server asking for more is treated as down and
+/// the registration fails at once with its answer, rather than stalling a caller without a total
+/// deadline for as long as the server likes.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
 /// 64 KiB: a registration response is a few hundred bytes; anything near this is not one.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -106,7 +111,8 @@ impl TaskClient {
     /// Each attempt signs a fresh timestamp. Transient failures (connect errors, timeouts, broken
     /// connections, 429, 500–599) are retried with exponential backoff and full jitter, or after
     /// the server's `Retry-After`, within the attempt limit and the total deadline. Permanent
-    /// failures are returned at once.
+    /// failures are returned at once, and so is a transient one whose `Retry-After` exceeds
+    /// [`MAX_RETRY_AFTER`] (5 minutes) or the time left before the deadline.
     ///
     /// # Errors
     /// A [`TaskError`] with [`Operation::Register`]: the last transient failure once the attempts
@@ -186,13 +192,18 @@ impl TaskClient {
             if !error.is_transient() || attempt >= inner.max_attempts {
                 return Err(error);
             }
-            let delay = error.retry_after().unwrap_or_else(|| {
-                full_jitter(backoff_cap(
+            let delay = match error.retry_after() {
+                Some(asked) if asked > MAX_RETRY_AFTER => {
+                    tracing::debug!(attempt, ?asked, error = %error, "giving up: the server asked to wait longer than MAX_RETRY_AFTER");
+                    return Err(error);
+                }
+                Some(asked) => asked,
+                None => full_jitter(backoff_cap(
                     inner.initial_backoff,
                     inner.max_backoff,
                     attempt,
-                ))
-            });
+                )),
+            };
             if let Some(deadline) = inner.total_deadline {
                 let resumes = started.elapsed().checked_add(delay);
                 if resumes.is_none_or(|resumes| resumes >= deadline) {
@@ -304,7 +315,8 @@ impl TaskClientBuilder {
     }
 
     /// The time the whole registration may take, or `None` for no limit: no retry starts after
-    /// it, and an attempt's timeout is shortened to fit it. Defaults to [`DEFAULT_TOTAL_DEADLINE`]
+    /// it, and an attempt's timeout is shortened to fit it. Even without one, no `Retry-After`
+    /// longer than [`MAX_RETRY_AFTER`] is waited out. Defaults to [`DEFAULT_TOTAL_DEADLINE`]
     /// (120 s).
     pub fn total_deadline(mut self, deadline: impl Into<Option<Duration>>) -> Self {
         self.total_deadline = deadline.into();

@@ -38,7 +38,7 @@ pub use assertion::{
 pub use base_url::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
 pub use client::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, TaskClient, TaskClientBuilder,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, MAX_RETRY_AFTER, TaskClient, TaskClientBuilder,
 };
 pub use error::{Operation, TaskError, TaskErrorKind};
 pub use sealed::{TASK_ID_FIELDS, open_task_id, seal_task_id, seal_task_id_for_public_key};

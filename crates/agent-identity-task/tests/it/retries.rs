@@ -1,8 +1,8 @@
 //! The retry policy under paused tokio time: what is retried, how often, and how long it waits.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use agent_identity_task::TaskErrorKind;
+use agent_identity_task::{MAX_RETRY_AFTER, TaskErrorKind};
 use mockito::Server;
 use tokio::time::Instant;
 
@@ -214,6 +214,76 @@ async fn a_retry_after_beyond_the_deadline_gives_up_at_once() {
     assert_eq!(error.and_then(|e| e.status()), Some(429));
     assert!(started.elapsed() < secs(1));
     mock.assert_async().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_five_minutes_gives_up_at_once_even_without_a_deadline() {
+    let record = vector_record().await;
+    // Seconds just past the cap, an hour, and an HTTP-date a day ahead.
+    let tomorrow = httpdate::fmt_http_date(SystemTime::now() + secs(24 * 3600));
+    for retry_after in ["301".to_owned(), "3600".to_owned(), tomorrow] {
+        let mut server = Server::new_async().await;
+        let mock = server
+            .mock("POST", VECTOR_PATH)
+            .with_status(429)
+            .with_header("retry-after", &retry_after)
+            .expect(1)
+            .create_async()
+            .await;
+        let started = Instant::now();
+        // `builder` sets no total deadline: only the cap stands between the server and a stall.
+        let error = builder(&server.url())
+            .max_attempts(10)
+            .build()
+            .register_task(&record)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{retry_after}: must fail"));
+        assert_eq!(error.status(), Some(429), "{retry_after}");
+        assert!(
+            error.retry_after() > Some(MAX_RETRY_AFTER),
+            "{retry_after}: {error:?}"
+        );
+        assert!(
+            started.elapsed() < secs(1),
+            "{retry_after}: waited {:?}",
+            started.elapsed()
+        );
+        mock.assert_async().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_of_exactly_five_minutes_is_honoured() {
+    let record = vector_record().await;
+    let mut server = Server::new_async().await;
+    let limited = server
+        .mock("POST", VECTOR_PATH)
+        .with_status(503)
+        .with_header("retry-after", "300")
+        .expect(1)
+        .create_async()
+        .await;
+    let ok = server
+        .mock("POST", VECTOR_PATH)
+        .with_body(r#"{"task_id":"after-five-minutes"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let started = Instant::now();
+    let task = client(&server.url()).register_task(&record).await;
+    assert_eq!(
+        task.ok().map(|t| t.into_string()),
+        Some("after-five-minutes".to_owned())
+    );
+    assert_eq!(MAX_RETRY_AFTER, secs(300));
+    assert!(
+        started.elapsed() >= MAX_RETRY_AFTER,
+        "{:?}",
+        started.elapsed()
+    );
+    limited.assert_async().await;
+    ok.assert_async().await;
 }
 
 #[tokio::test(start_paused = true)]
