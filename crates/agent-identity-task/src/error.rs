@@ -140,8 +140,9 @@ impl fmt::Display for TaskErrorKind {
 ///
 /// Opaque on purpose: ask [`is_transient`](Self::is_transient) whether to retry, [`status`](Self::status)
 /// for the HTTP status, and [`kind`](Self::kind) when you must branch on the exact cause. The
-/// message is lowercase, may quote up to 200 characters of a non-2xx response body, and never
-/// contains a key, a token or a signature. Cheap to clone, so one failure can be handed to many waiters.
+/// message is lowercase, may quote up to 200 characters of a non-2xx response body (with every
+/// long base64 run, such as an echoed signature, replaced by `<redacted>`), and never contains a
+/// key, a token or a signature. Cheap to clone, so one failure can be handed to many waiters.
 #[derive(Clone)]
 pub struct TaskError {
     kind: TaskErrorKind,
@@ -246,11 +247,17 @@ impl StdError for TaskError {
     }
 }
 
-/// Up to [`BODY_EXCERPT_CHARS`] characters of a response body, control characters replaced, for
-/// an error message. Invalid UTF-8 is replaced rather than rejected: this is only for humans.
+/// Up to [`BODY_EXCERPT_CHARS`] characters of a response body, secrets scrubbed and control
+/// characters replaced, for an error message. Invalid UTF-8 is replaced rather than rejected: this
+/// is only for humans.
+///
+/// A server that echoes the request would put the registration signature (replayable for the
+/// ±300 s skew) into the message, so every run of [`REDACTED_RUN_CHARS`] or more base64 or
+/// base64url characters is replaced by [`REDACTED`] first, before truncation, so that no prefix
+/// of a secret survives the cut either.
 pub(crate) fn body_excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = redact_base64_runs(text.trim());
     if text.is_empty() {
         return None;
     }
@@ -263,6 +270,45 @@ pub(crate) fn body_excerpt(body: &[u8]) -> Option<String> {
         excerpt.push('…');
     }
     Some(excerpt)
+}
+
+/// The shortest run of base64 characters scrubbed from an excerpt: 40, well under the 88 of a
+/// registration signature and the length of any key or token segment, and above the 36 of a UUID
+/// or the short words and codes an error body is made of.
+pub(crate) const REDACTED_RUN_CHARS: usize = 40;
+/// What a scrubbed run is replaced with.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Replaces every run of [`REDACTED_RUN_CHARS`] or more characters of `[A-Za-z0-9+/_=-]`
+/// (standard and URL-safe base64, padding included) with [`REDACTED`].
+fn redact_base64_runs(text: &str) -> String {
+    fn is_base64(c: char) -> bool {
+        c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '_' | '=' | '-')
+    }
+    fn push_run(out: &mut String, run: &str) {
+        // The run is ASCII, so its length in bytes is its length in characters.
+        out.push_str(if run.len() >= REDACTED_RUN_CHARS {
+            REDACTED
+        } else {
+            run
+        });
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run_start = None;
+    for (index, c) in text.char_indices() {
+        if is_base64(c) {
+            run_start.get_or_insert(index);
+            continue;
+        }
+        if let Some(start) = run_start.take() {
+            push_run(&mut out, &text[start..index]);
+        }
+        out.push(c);
+    }
+    if let Some(start) = run_start {
+        push_run(&mut out, &text[start..]);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -107,3 +107,63 @@ fn body_excerpt_is_truncated_to_200_characters_and_flattened() {
     assert_eq!(body_excerpt(b"  \n "), None);
     assert_eq!(body_excerpt(b"short").as_deref(), Some("short"));
 }
+
+/// The first vector's registration signature: 88 characters of standard base64.
+const SIGNATURE: &str =
+    "qzRCNba9W8yRxSgi7T9yHJYqBk0PyCiOEm0RFqxVeP6hh1cFenUZQWp26NZX9p3pXy02Xq1OEvj+VYeYF44jAQ==";
+
+#[test]
+fn body_excerpt_redacts_an_echoed_signature() {
+    let body = format!(
+        r#"{{"error":"bad_request","echo":{{"timestamp":"2026-04-27T18:03:11Z","signature":"{SIGNATURE}"}}}}"#
+    );
+    let excerpt = body_excerpt(body.as_bytes()).unwrap_or_default();
+    assert_eq!(
+        excerpt,
+        r#"{"error":"bad_request","echo":{"timestamp":"2026-04-27T18:03:11Z","signature":"<redacted>"}}"#
+    );
+}
+
+#[test]
+fn body_excerpt_redacts_runs_of_forty_base64_characters_and_keeps_shorter_ones() {
+    let cases = [
+        // Exactly at the threshold, in each alphabet.
+        ("a".repeat(39), "a".repeat(39)),
+        ("a".repeat(40), REDACTED.to_owned()),
+        ("A1+/=".repeat(8), REDACTED.to_owned()),
+        ("b2-_=".repeat(8), REDACTED.to_owned()),
+        // A JWT: each long segment goes, the dots stay.
+        (
+            format!("{0}.{0}.{0}", "eyJhbGciOiJFZERTQSJ9eyJzdWIiOiJhZ2VudC0xIn0"),
+            format!("{REDACTED}.{REDACTED}.{REDACTED}"),
+        ),
+        // Ordinary error text and identifiers are untouched.
+        (
+            "invalid signature for runtime agent-123 (request 123e4567-e89b-12d3-a456-426614174000)"
+                .to_owned(),
+            "invalid signature for runtime agent-123 (request 123e4567-e89b-12d3-a456-426614174000)"
+                .to_owned(),
+        ),
+        // Runs at either end and next to non-ASCII text.
+        (
+            format!("{SIGNATURE} é {SIGNATURE}"),
+            format!("{REDACTED} é {REDACTED}"),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            body_excerpt(body.as_bytes()).as_deref(),
+            Some(expected.as_str()),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn body_excerpt_leaves_no_prefix_of_a_secret_cut_by_truncation() {
+    // The signature starts 20 characters before the cut: truncating first would keep those 20.
+    let body = format!("{}{SIGNATURE}", "x ".repeat((BODY_EXCERPT_CHARS - 20) / 2));
+    let excerpt = body_excerpt(body.as_bytes()).unwrap_or_default();
+    assert!(!excerpt.contains(&SIGNATURE[..12]), "{excerpt}");
+    assert!(excerpt.ends_with(REDACTED), "{excerpt}");
+}

@@ -1,5 +1,6 @@
 //! No error or debug output ever carries the token, the private key, or an assertion.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use agent_identity_jwt::AgentRuntimeId;
@@ -8,7 +9,9 @@ use agent_identity_task::{
 };
 use mockito::Server;
 
-use crate::support::{Identity, VECTOR_PATH, builder, client, first_vector, record, secs};
+use crate::support::{
+    Identity, VECTOR_PATH, builder, client, first_vector, record, secs, vector_record,
+};
 
 fn rendered(error: &TaskError) -> String {
     use std::error::Error as _;
@@ -102,6 +105,58 @@ async fn errors_never_contain_the_key_or_the_token() {
         );
         assert!(!text.contains(&signature), "assertion leaked: {text}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_body_echoing_the_request_does_not_carry_its_signature() {
+    let record = vector_record().await;
+    let mut server = Server::new_async().await;
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&sent);
+    let mock = server
+        .mock("POST", VECTOR_PATH)
+        .with_status(400)
+        .with_body_from_request(move |request| {
+            let body = request.body().cloned().unwrap_or_default();
+            *seen.lock().unwrap_or_else(PoisonError::into_inner) = body.clone();
+            // An AuthAPI that quotes the offending request back in its error.
+            let mut echo = br#"{"error":"bad_request","request":"#.to_vec();
+            echo.extend_from_slice(&body);
+            echo.push(b'}');
+            echo
+        })
+        .expect(1)
+        .create_async()
+        .await;
+    let error = client(&server.url())
+        .register_task(&record)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a 400 must fail"));
+    mock.assert_async().await;
+
+    let sent = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let sent: serde_json::Value =
+        serde_json::from_slice(&sent).unwrap_or_else(|e| panic!("request body: {e}"));
+    let signature = sent["signature"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no signature in {sent}"));
+    let timestamp = sent["timestamp"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no timestamp in {sent}"));
+    let text = rendered(&error);
+    assert!(
+        !text.contains(signature),
+        "the echoed signature leaked: {text}"
+    );
+    assert!(
+        !text.contains(&signature[..16]),
+        "part of the signature leaked: {text}"
+    );
+    // The echo did reach the message, scrubbed: the rest of the body is still there.
+    assert!(text.contains(timestamp), "{text}");
+    assert!(text.contains("<redacted>"), "{text}");
+    assert_eq!(error.status(), Some(400));
 }
 
 #[tokio::test]
