@@ -25,6 +25,7 @@ pub(crate) struct CachePolicy {
     pub(crate) ttl: Duration,
     pub(crate) max_staleness: Duration,
     pub(crate) refetch_interval: Duration,
+    pub(crate) fetch_timeout: Duration,
 }
 
 type FetchResult = Result<Arc<Snapshot>, JwtError>;
@@ -65,8 +66,10 @@ impl KeyCache {
     /// The verification key for `kid`.
     ///
     /// # Errors
-    /// [`JwtError::UntrustedKid`] when the key set (after at most one refetch per interval) has no
-    /// such key; [`JwtError::KeySourceUnavailable`] when no usable key set can be had.
+    /// [`JwtError::UntrustedKid`] when a key set fetched for this very lookup has no such key;
+    /// [`JwtError::KidNotYetKnown`] when the cached key set has no such key and refetching must
+    /// wait for the refetch interval; [`JwtError::KeySourceUnavailable`] when no usable key set
+    /// can be had.
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, JwtError> {
         let shared = &self.shared;
         let now = Instant::now();
@@ -85,7 +88,13 @@ impl KeyCache {
                 // interval, so a storm of bogus kids cannot turn into a storm of fetches.
                 match self.flight_for_unknown_kid(now) {
                     Some(flight) => flight.await?,
-                    None => return Err(JwtError::untrusted_kid(kid)),
+                    // Not a verdict: the key may have been rotated in since the last fetch.
+                    None => {
+                        return Err(JwtError::kid_not_yet_known(
+                            kid,
+                            self.until_next_attempt(now),
+                        ));
+                    }
                 }
             }
             // Cold, or too stale to trust: wait for a fetch and fail closed if it fails.
@@ -119,6 +128,16 @@ impl KeyCache {
         runtime.spawn(async move { drop(flight.await) });
     }
 
+    fn until_next_attempt(&self, now: Instant) -> Duration {
+        let last = *lock(&self.shared.last_attempt);
+        last.map_or(Duration::ZERO, |last| {
+            self.shared
+                .policy
+                .refetch_interval
+                .saturating_sub(now.duration_since(last))
+        })
+    }
+
     fn may_attempt(&self, now: Instant) -> bool {
         let last = *lock(&self.shared.last_attempt);
         last.is_none_or(|last| now.duration_since(last) >= self.shared.policy.refetch_interval)
@@ -132,10 +151,21 @@ impl KeyCache {
         }
         *lock(&self.shared.last_attempt) = Some(now);
         let source = Arc::clone(&self.shared.source);
+        let fetch_timeout = self.shared.policy.fetch_timeout;
         // The flight must not keep the cache alive, or an abandoned flight would leak it.
         let weak: Weak<CacheShared> = Arc::downgrade(&self.shared);
         let flight = async move {
-            let outcome = fetch(&*source).await;
+            // The source's own timeout may be missing (a custom source) or longer: a fetch that
+            // never ends would hold the flight slot, and so every refresh, forever.
+            let outcome = match tokio::time::timeout(fetch_timeout, fetch(&*source)).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::warn!(?fetch_timeout, "fetching the key set timed out");
+                    Err(JwtError::KeySourceUnavailable(Some(Arc::new(
+                        FetchFailure("the key set fetch timed out"),
+                    ))))
+                }
+            };
             if let Some(shared) = weak.upgrade() {
                 if let Ok(snapshot) = &outcome {
                     shared.snapshot.store(Some(Arc::clone(snapshot)));
@@ -155,6 +185,14 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
     match source.fetch_keys().await {
         Ok(set) => {
             let keys = build_keys(set);
+            // An answer with no usable key is more likely a broken endpoint than every key revoked
+            // at once; it must not replace a good snapshot and turn every token untrusted.
+            if keys.is_empty() {
+                tracing::warn!("the fetched key set has no usable key; keeping the cached keys");
+                return Err(JwtError::KeySourceUnavailable(Some(Arc::new(
+                    FetchFailure("the key set has no usable key"),
+                ))));
+            }
             tracing::debug!(keys = keys.len(), "fetched the key set");
             Ok(Arc::new(Snapshot {
                 keys,
@@ -167,6 +205,18 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
         }
     }
 }
+
+/// Why a fetch that reached the source still gave no key set.
+#[derive(Debug)]
+struct FetchFailure(&'static str);
+
+impl std::fmt::Display for FetchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for FetchFailure {}
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain `Option`s).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

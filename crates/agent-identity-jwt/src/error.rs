@@ -7,7 +7,8 @@ use crate::key::KeyError;
 /// Why a token was not accepted, or why it could not be checked.
 ///
 /// Callers branch on the variant: everything is a permanent verdict on the token except
-/// [`JwtError::KeySourceUnavailable`], which [`JwtError::is_transient`] reports. No message ever
+/// [`JwtError::KeySourceUnavailable`] and [`JwtError::KidNotYetKnown`], which
+/// [`JwtError::is_transient`] reports. No message ever
 /// contains token text or key material; attacker-chosen header values (`kid`, `alg`) are
 /// shortened before they are shown.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +33,18 @@ pub enum JwtError {
     UntrustedKid {
         /// The `kid` from the header, shortened to 64 characters.
         kid: String,
+    },
+    /// The `kid` is not in the key set as last fetched, and the key set was fetched too recently
+    /// to fetch it again (at most once per refetch interval). Transient: the key may have been
+    /// rotated in since, and a retry after `retry_after` refetches.
+    #[error(
+        "token kid {kid:?} is not in the key set yet; the key set is refetched in at most {retry_after:?}"
+    )]
+    KidNotYetKnown {
+        /// The `kid` from the header, shortened to 64 characters.
+        kid: String,
+        /// How long until a refetch is allowed.
+        retry_after: std::time::Duration,
     },
     /// The header's `alg` is not allowed by configuration, or does not fit the key.
     #[error("token algorithm {alg:?} is not allowed")]
@@ -83,9 +96,13 @@ pub enum JwtError {
 }
 
 impl JwtError {
-    /// Whether retrying later may succeed: true only for [`JwtError::KeySourceUnavailable`].
+    /// Whether retrying later may succeed: true for [`JwtError::KeySourceUnavailable`] and
+    /// [`JwtError::KidNotYetKnown`]; every other variant is a verdict on the token.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::KeySourceUnavailable(_))
+        matches!(
+            self,
+            Self::KeySourceUnavailable(_) | Self::KidNotYetKnown { .. }
+        )
     }
 
     /// A stable snake_case name for the variant, for logs and machine-readable output.
@@ -95,6 +112,7 @@ impl JwtError {
             Self::TooLarge { .. } => "too_large",
             Self::MissingKid => "missing_kid",
             Self::UntrustedKid { .. } => "untrusted_kid",
+            Self::KidNotYetKnown { .. } => "kid_not_yet_known",
             Self::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
             Self::BadSignature => "bad_signature",
             Self::Expired { .. } => "expired",
@@ -112,6 +130,13 @@ impl JwtError {
     pub(crate) fn untrusted_kid(kid: &str) -> Self {
         Self::UntrustedKid {
             kid: shorten(kid, 64),
+        }
+    }
+
+    pub(crate) fn kid_not_yet_known(kid: &str, retry_after: std::time::Duration) -> Self {
+        Self::KidNotYetKnown {
+            kid: shorten(kid, 64),
+            retry_after,
         }
     }
 

@@ -108,9 +108,12 @@ impl AgentIdentityRecord {
         self.inner.not_before.map(epoch)
     }
 
-    /// Whether `exp + leeway` is at or before `now`.
+    /// Whether `exp + leeway` is at or before `now`. A leeway so large that the sum overflows
+    /// means "not expired".
     pub fn is_expired_at(&self, now: SystemTime, leeway: Duration) -> bool {
-        self.expires_at() + leeway <= now
+        self.expires_at()
+            .checked_add(leeway)
+            .is_some_and(|deadline| deadline <= now)
     }
 
     /// Builds a record from a token's JSON payload, checking every claim rule of wire-format §1
@@ -222,10 +225,18 @@ fn optional_string(value: Option<Value>, claim: &'static str) -> Result<Option<S
     }
 }
 
+/// 9999-12-31T23:59:59Z: later times are not plausible token times, and bounding them keeps every
+/// `SystemTime` computed from a claim (plus any leeway) far from overflow.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
 fn optional_seconds(value: Option<Value>, claim: &'static str) -> Result<Option<u64>, JwtError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => match (number.as_u64(), number.as_f64()) {
+            (Some(seconds), _) if seconds > MAX_NUMERIC_DATE => Err(JwtError::InvalidClaim {
+                claim,
+                reason: "after the year 9999",
+            }),
             (Some(seconds), _) => Ok(Some(seconds)),
             // RFC 7519 NumericDate allows fractions; whole seconds are what we keep.
             (None, Some(seconds)) if (0.0..1e15).contains(&seconds) => Ok(Some(seconds as u64)),

@@ -30,6 +30,9 @@ pub const DEFAULT_KEYS_TTL: Duration = Duration::from_secs(60 * 60);
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
 /// 30 s: the shortest interval between refetches caused by unknown kids or background refreshes.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// 30 s: the longest one key set fetch may take, whatever the source; the HTTP source's own
+/// timeout (10 s) is shorter.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Verifies agent identity tokens against a key set.
 ///
@@ -92,6 +95,7 @@ impl Verifier {
                 ttl: DEFAULT_KEYS_TTL,
                 max_staleness: DEFAULT_MAX_STALENESS,
                 refetch_interval: DEFAULT_REFETCH_INTERVAL,
+                fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             },
             clock: Arc::new(SystemClock),
         }
@@ -221,6 +225,13 @@ impl VerifierBuilder {
     /// refreshes of a stale key set. Defaults to 30 s.
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.policy.refetch_interval = interval;
+        self
+    }
+
+    /// The longest a key set fetch may take before it counts as failed, whatever the source.
+    /// Defaults to 30 s.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.fetch_timeout = timeout;
         self
     }
 

@@ -252,6 +252,11 @@ async fn default_verifier_does_not_refetch_for_a_rotated_kid_within_its_interval
         .verify(&new.token)
         .await
         .expect_err("refetch rate-limited");
-    assert!(matches!(error, JwtError::UntrustedKid { .. }), "{error:?}");
+    // Not a verdict on the token: the refetch is only deferred.
+    assert!(
+        matches!(error, JwtError::KidNotYetKnown { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
     assert_eq!(emulator.jwks_fetches(), 1);
 }

@@ -28,6 +28,8 @@ enum Mode {
     Fail,
     Hang,
     TimeOutAfter(Duration),
+    /// A well-formed answer with no keys.
+    Empty,
 }
 
 /// A key source whose behaviour the test sets, counting every fetch.
@@ -74,6 +76,7 @@ impl JwksSource for ScriptedSource {
             Mode::Serve => Ok(self.keys.clone()),
             Mode::Fail => Err(down()),
             Mode::Hang => std::future::pending().await,
+            Mode::Empty => Ok(JsonWebKeySet::from(Vec::new())),
             Mode::TimeOutAfter(after) => {
                 tokio::time::sleep(after).await;
                 Err(down())
@@ -158,7 +161,8 @@ async fn unknown_kid_storm_makes_at_most_one_refetch() {
     for index in 0..200 {
         let token = IdentityJwt::new(mint_with_kid(&claims(), Some(&format!("bogus-{index}"))));
         let error = verifier.verify(&token).await.expect_err("unknown kid");
-        assert_eq!(error.kind(), "untrusted_kid");
+        assert_eq!(error.kind(), "kid_not_yet_known");
+        assert!(error.is_transient());
     }
     jwks.assert_async().await;
 }
@@ -174,21 +178,35 @@ async fn unknown_kid_refetches_again_only_after_the_interval() {
     assert_eq!(source.fetches(), 1);
     let bogus = IdentityJwt::new(mint_with_kid(&claims(), Some("rotated-later")));
     tokio::time::advance(INTERVAL).await;
-    for _ in 0..50 {
-        assert_eq!(
-            verifier.verify(&bogus).await.expect_err("unknown").kind(),
-            "untrusted_kid"
+    // The first unknown kid of the interval refetches, and is judged against the fresh set.
+    assert_eq!(
+        verifier.verify(&bogus).await.expect_err("unknown").kind(),
+        "untrusted_kid"
+    );
+    for _ in 0..49 {
+        let error = verifier.verify(&bogus).await.expect_err("unknown");
+        assert!(
+            matches!(error, JwtError::KidNotYetKnown { retry_after, .. } if retry_after == INTERVAL),
+            "{error:?}"
         );
+        assert!(error.is_transient(), "a deferred refetch is not a verdict");
     }
     assert_eq!(source.fetches(), 2, "one refetch in this interval");
     tokio::time::advance(INTERVAL - Duration::from_secs(1)).await;
-    verifier
+    let error = verifier
         .verify(&bogus)
         .await
         .expect_err("still inside the interval");
+    assert!(
+        matches!(error, JwtError::KidNotYetKnown { retry_after, .. } if retry_after == Duration::from_secs(1)),
+        "{error:?}"
+    );
     assert_eq!(source.fetches(), 2);
     tokio::time::advance(Duration::from_secs(1)).await;
-    verifier.verify(&bogus).await.expect_err("unknown");
+    assert_eq!(
+        verifier.verify(&bogus).await.expect_err("unknown").kind(),
+        "untrusted_kid"
+    );
     assert_eq!(source.fetches(), 3, "the next interval allows one more");
 }
 
@@ -314,10 +332,7 @@ async fn key_set_with_unsupported_keys_still_serves_the_others() {
     ]});
     let jwks = mock_jwks(&mut server, body.to_string(), 1).await;
     let verifier = http_verifier(&server);
-    verifier
-        .verify(&IdentityJwt::new(mint(&claims())))
-        .await
-        .expect("the good key still verifies");
+    // The first lookup fetches: the skipped key is judged absent from the fetched set.
     let hmac = IdentityJwt::new(mint_with_kid(&claims(), Some("hmac-alg")));
     assert_eq!(
         verifier
@@ -327,6 +342,10 @@ async fn key_set_with_unsupported_keys_still_serves_the_others() {
             .kind(),
         "untrusted_kid"
     );
+    verifier
+        .verify(&IdentityJwt::new(mint(&claims())))
+        .await
+        .expect("the good key still verifies");
     jwks.assert_async().await;
 }
 
@@ -374,4 +393,54 @@ async fn unreachable_endpoint_is_transient() {
         .await
         .expect_err("refused");
     assert!(error.is_transient());
+}
+
+#[tokio::test(start_paused = true)]
+async fn empty_key_set_does_not_replace_the_cached_keys() {
+    let source = ScriptedSource::new();
+    let verifier = verifier_over(Arc::clone(&source));
+    let token = IdentityJwt::new(mint(&claims()));
+    verifier.verify(&token).await.expect("warm");
+    source.set(Mode::Empty);
+    tokio::time::advance(TTL).await;
+    verifier
+        .verify(&token)
+        .await
+        .expect("stale keys serve while the refresh runs");
+    tokio::task::yield_now().await;
+    assert_eq!(
+        source.fetches(),
+        2,
+        "the refresh ran and got nothing usable"
+    );
+    verifier
+        .verify(&token)
+        .await
+        .expect("the empty answer did not replace the keys");
+    tokio::time::advance(MAX_STALE).await;
+    let error = verifier
+        .verify(&token)
+        .await
+        .expect_err("past the maximum staleness");
+    assert_eq!(
+        error.kind(),
+        "key_source_unavailable",
+        "an empty set fails closed, as an outage"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_that_never_answers_is_cut_off_by_the_fetch_timeout() {
+    let source = ScriptedSource::new();
+    source.set(Mode::Hang);
+    let verifier = verifier_over(Arc::clone(&source));
+    let token = IdentityJwt::new(mint(&claims()));
+    let started = tokio::time::Instant::now();
+    let error = verifier.verify(&token).await.expect_err("no key set");
+    assert_eq!(error.kind(), "key_source_unavailable");
+    assert_eq!(started.elapsed(), agent_identity_jwt::DEFAULT_FETCH_TIMEOUT);
+    // The timed-out flight left its slot: the next verification fetches afresh.
+    source.set(Mode::Serve);
+    verifier.verify(&token).await.expect("a new fetch");
+    assert_eq!(source.fetches(), 2);
 }

@@ -109,6 +109,27 @@ async fn future_nbf_is_rejected_and_past_nbf_accepted() {
 }
 
 #[tokio::test]
+async fn times_beyond_the_year_9999_are_invalid_not_a_panic() {
+    for claim in ["exp", "nbf", "iat"] {
+        for value in [json!(253_402_300_800u64), json!(u64::MAX), json!(1e300)] {
+            let token = mint(&claims_with(claim, value.clone()));
+            let error = verify(&token).await.expect_err("out of range");
+            assert!(
+                matches!(error, JwtError::InvalidClaim { claim: name, .. } if name == claim),
+                "{claim}={value}: {error:?}"
+            );
+            assert!(insecure_decode_unverified(&IdentityJwt::new(token)).is_err());
+        }
+    }
+}
+
+#[test]
+fn a_huge_leeway_means_not_expired_rather_than_overflow() {
+    let record = insecure_decode_unverified(&IdentityJwt::new(mint(&claims()))).expect("decodes");
+    assert!(!record.is_expired_at(SystemTime::now(), Duration::MAX));
+}
+
+#[tokio::test]
 async fn exp_is_required() {
     let token = mint(&claims_with("exp", serde_json::Value::Null));
     assert!(matches!(
