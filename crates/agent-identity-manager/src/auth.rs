@@ -86,7 +86,11 @@ impl AgentIdentityAuth {
 
     /// Whether `exp + leeway` is at or before `now`.
     pub(crate) fn is_expired_at(&self, now: SystemTime, leeway: std::time::Duration) -> bool {
-        self.inner.expires_at + leeway <= now
+        // A leeway so large that the sum overflows means "not expired".
+        self.inner
+            .expires_at
+            .checked_add(leeway)
+            .is_some_and(|deadline| deadline <= now)
     }
 
     pub(crate) fn same_as(&self, other: &Self) -> bool {

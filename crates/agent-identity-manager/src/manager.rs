@@ -69,6 +69,8 @@ struct Inner {
     ops: tokio::sync::Mutex<()>,
     reload_flight: Mutex<Option<ReloadFlight>>,
     recover_flight: Mutex<Option<RecoverFlight>>,
+    /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
+    logout_reason: Mutex<Option<LogoutReason>>,
 }
 
 impl AuthManager {
@@ -119,6 +121,7 @@ impl AuthManager {
                 ops: tokio::sync::Mutex::new(()),
                 reload_flight: Mutex::new(None),
                 recover_flight: Mutex::new(None),
+                logout_reason: Mutex::new(None),
             }),
         }
     }
@@ -189,9 +192,11 @@ impl AuthManager {
     /// its task id ([`ReloadOutcome::KeptCached`]), as does an unreadable or corrupt store. An
     /// unchanged stored token registers no new task. Concurrent calls share one flight.
     pub async fn reload(&self) -> ReloadOutcome {
-        join_or_start(&self.inner.reload_flight, || {
-            reload_flight(Arc::downgrade(&self.inner))
-        })
+        join_or_start(
+            &self.inner.reload_flight,
+            || reload_flight(Arc::downgrade(&self.inner)),
+            || ReloadOutcome::Unchanged,
+        )
         .await
     }
 
@@ -227,6 +232,7 @@ impl AuthManager {
     pub async fn logout(&self) -> Result<(), AuthError> {
         let _ops = self.inner.ops.lock().await;
         store_call(&self.inner.store, |store| store.clear()).await?;
+        *lock(&self.inner.logout_reason) = None;
         self.publish(AuthState::LoggedOut);
         tracing::info!("agent identity logged out");
         Ok(())
@@ -240,9 +246,11 @@ impl AuthManager {
     /// the registration error otherwise. A transient failure keeps the current auth; a 401/403
     /// from the AuthAPI logs out.
     pub async fn recover_unauthorized(&self) -> Result<AgentIdentityAuth, AuthError> {
-        join_or_start(&self.inner.recover_flight, || {
-            recover_flight(Arc::downgrade(&self.inner))
-        })
+        join_or_start(
+            &self.inner.recover_flight,
+            || recover_flight(Arc::downgrade(&self.inner)),
+            || Err(AuthError::NotLoggedIn),
+        )
         .await
     }
 
@@ -262,7 +270,24 @@ impl AuthManager {
         result
     }
 
+    /// Why the manager is logged out (or expired), when a reload or a recovery decided it: the
+    /// store was emptied, or the identity was revoked (and with what error). `None` once an
+    /// identity is loaded, after an explicit [`AuthManager::logout`], or before any verdict.
+    pub fn logout_reason(&self) -> Option<LogoutReason> {
+        lock(&self.inner.logout_reason).clone()
+    }
+
+    /// Publishes `state` as the verdict `reason`, and returns the matching reload outcome.
+    fn log_out(&self, state: AuthState, reason: LogoutReason) -> ReloadOutcome {
+        *lock(&self.inner.logout_reason) = Some(reason.clone());
+        self.publish(state);
+        ReloadOutcome::LoggedOut { reason }
+    }
+
     fn publish(&self, state: AuthState) {
+        if !matches!(state, AuthState::LoggedOut | AuthState::Expired { .. }) {
+            *lock(&self.inner.logout_reason) = None;
+        }
         let state = Arc::new(state);
         let _publish = lock(&self.inner.publish);
         self.inner.state.store(Arc::clone(&state));
@@ -312,7 +337,13 @@ impl AuthManager {
                 if !still_current {
                     return;
                 }
-                let deadline = auth.record().expires_at() + manager.inner.verifier.leeway();
+                let Some(deadline) = auth
+                    .record()
+                    .expires_at()
+                    .checked_add(manager.inner.verifier.leeway())
+                else {
+                    return;
+                };
                 let now = manager.inner.verifier.clock().now();
                 match deadline.duration_since(now) {
                     Ok(remaining) if !remaining.is_zero() => {
@@ -372,10 +403,7 @@ async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
         if matches!(*current, AuthState::LoggedOut) {
             return ReloadOutcome::Unchanged;
         }
-        manager.publish(AuthState::LoggedOut);
-        return ReloadOutcome::LoggedOut {
-            reason: LogoutReason::StoreEmptied,
-        };
+        return manager.log_out(AuthState::LoggedOut, LogoutReason::StoreEmptied);
     };
     let unchanged = current
         .identity()
@@ -413,13 +441,11 @@ fn setup_failed(
         tracing::warn!(error = %error, "the stored agent identity was rejected; logging out");
         let expired = matches!(error, AuthError::Token(JwtError::Expired { .. }));
         let identity = insecure_decode_unverified(token).ok();
-        manager.publish(match (expired, identity) {
+        let state = match (expired, identity) {
             (true, Some(identity)) => AuthState::Expired { identity },
             _ => AuthState::LoggedOut,
-        });
-        return ReloadOutcome::LoggedOut {
-            reason: LogoutReason::Revoked(error),
         };
+        return manager.log_out(state, LogoutReason::Revoked(error));
     }
     tracing::warn!(error = %error, "setting up the agent identity failed; keeping the cached state");
     match current {
@@ -432,10 +458,7 @@ fn setup_failed(
             }),
             // Not even well-formed: nothing to show as unavailable.
             Err(shape) => {
-                manager.publish(AuthState::LoggedOut);
-                return ReloadOutcome::LoggedOut {
-                    reason: LogoutReason::Revoked(shape.into()),
-                };
+                return manager.log_out(AuthState::LoggedOut, LogoutReason::Revoked(shape.into()));
             }
         },
     }
@@ -457,7 +480,7 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
             }
             Err(error) => {
                 if error.revokes_identity() {
-                    manager.publish(AuthState::LoggedOut);
+                    manager.log_out(AuthState::LoggedOut, LogoutReason::Revoked(error.clone()));
                 }
                 Err(error)
             }
@@ -499,21 +522,36 @@ async fn store_call<T: Send + 'static>(
     }
 }
 
-/// Joins the flight in `slot`, or starts `start()` there. The flight clears the slot itself when
-/// it finishes, so the next caller after that starts a new one.
+/// Joins the flight in `slot`, or starts `start()` there as a task of its own. The flight clears
+/// the slot itself when it finishes, so the next caller after that starts a new one.
+///
+/// The flight runs as a spawned task rather than inside the callers' futures: callers may give up
+/// waiting (a timeout, a dropped request), and a flight that nobody polled would sit in its slot
+/// holding the operations lock, so that every later login or logout waited forever. `cancelled`
+/// is the outcome waiters get if the runtime shuts down under the task.
 fn join_or_start<T, F>(
     slot: &Mutex<Option<Shared<BoxFuture<'static, T>>>>,
     start: impl FnOnce() -> F,
+    cancelled: fn() -> T,
 ) -> Shared<BoxFuture<'static, T>>
 where
-    T: Clone,
+    T: Clone + Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
 {
     let mut slot = lock(slot);
     if let Some(flight) = slot.as_ref() {
         return flight.clone();
     }
-    let flight = start().boxed().shared();
+    let task = tokio::spawn(start());
+    let flight = async move {
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => cancelled(),
+        }
+    }
+    .boxed()
+    .shared();
     *slot = Some(flight.clone());
     flight
 }

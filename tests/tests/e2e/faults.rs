@@ -132,9 +132,15 @@ async fn rotated_signing_key_is_picked_up_without_dropping_old_tokens() {
     assert_ne!(old_kid, new_kid);
     let rotated = emulator.mint().issue().expect("mint");
     assert_eq!(rotated.kid, new_kid);
-    // An unknown kid refetches the key set once the refetch interval has passed.
-    tokio::time::advance(agent_identity::jwt::DEFAULT_REFETCH_INTERVAL).await;
+    // Right after the load's fetch, the new kid is not a verdict: the identity is kept...
     store.save(&rotated.token).expect("save");
+    let outcome = manager.reload().await;
+    assert!(
+        matches!(outcome, ReloadOutcome::KeptCached { ref error } if error.is_transient()),
+        "{outcome:?}"
+    );
+    // ...and once the refetch interval has passed, the rotated key is fetched and the token loads.
+    tokio::time::advance(agent_identity::jwt::DEFAULT_REFETCH_INTERVAL).await;
     assert!(matches!(manager.reload().await, ReloadOutcome::Updated));
     assert_eq!(
         manager.auth().expect("ready").record().runtime_id(),

@@ -2,7 +2,7 @@
 //! `Authorization` value. The value is a short-lived signed assertion, not the token: printing it
 //! is what this command is for.
 
-use agent_identity_manager::{AuthError, AuthManager, LogoutReason, ReloadOutcome};
+use agent_identity_manager::{AuthError, AuthManager, LogoutReason};
 use serde_json::json;
 
 use crate::config::Config;
@@ -13,10 +13,10 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
     let verifier = config.verifier()?;
     let tasks = config.task_client()?;
     let store = config.store()?;
-    let manager = AuthManager::new(verifier, tasks, store.clone()).await?;
+    let manager = AuthManager::new(verifier, tasks, store).await?;
     let auth = match manager.auth() {
         Ok(auth) => auth,
-        Err(AuthError::NotLoggedIn) => return Err(why_logged_out(&manager, &*store).await),
+        Err(AuthError::NotLoggedIn) => return Err(why_logged_out(&manager)),
         // `Unavailable` carries the transient error that kept the runtime from being set up: exit 75.
         Err(error) => return Err(error.into()),
     };
@@ -34,18 +34,9 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
     Ok(Exit::Success)
 }
 
-/// The manager logs out on a rejected token without keeping the verdict; when something is stored,
-/// one more reload (keys are cached by now) says why it was rejected.
-async fn why_logged_out(
-    manager: &AuthManager,
-    store: &dyn agent_identity_manager::CredentialStore,
-) -> Failure {
-    let stored = matches!(store.load(), Ok(Some(_)));
-    if stored
-        && let ReloadOutcome::LoggedOut {
-            reason: LogoutReason::Revoked(error),
-        } = manager.reload().await
-    {
+/// Why the manager came up logged out: the verdict of its load, if it reached one.
+fn why_logged_out(manager: &AuthManager) -> Failure {
+    if let Some(LogoutReason::Revoked(error)) = manager.logout_reason() {
         return Failure::from(error).context("the stored agent identity was rejected");
     }
     Failure::new(

@@ -73,6 +73,10 @@ impl FakeService {
         format!("http://{}", self.addr)
     }
 
+    pub(crate) fn set_jwks_body(&self, body: String) {
+        *self.script.jwks_body.lock().expect("body") = body;
+    }
+
     pub(crate) fn answer_jwks(&self, answers: impl IntoIterator<Item = Answer>) {
         self.script.jwks.lock().expect("script").extend(answers);
     }

@@ -83,6 +83,10 @@ async fn logout_deletes_credentials_and_publishes_logged_out() {
     assert!(updates.has_changed().expect("alive"));
     assert_eq!(updates.borrow_and_update().name(), "logged_out");
     assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
+    assert!(
+        manager.logout_reason().is_none(),
+        "an explicit logout is no verdict"
+    );
 }
 
 #[tokio::test(start_paused = true)]

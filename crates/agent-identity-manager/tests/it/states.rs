@@ -159,6 +159,10 @@ async fn registration_401_logs_out() {
         );
         assert_eq!(loaded.service.register_hits(), 2, "{status} is not retried");
         assert!(matches!(loaded.manager.auth(), Err(AuthError::NotLoggedIn)));
+        assert!(
+            matches!(loaded.manager.logout_reason(), Some(LogoutReason::Revoked(AuthError::Task(e))) if e.status() == Some(status)),
+            "the verdict is kept for status and diagnostics"
+        );
     }
 }
 
@@ -193,6 +197,10 @@ async fn emptied_store_logs_out() {
         "{outcome:?}"
     );
     assert_eq!(loaded.manager.state().name(), "logged_out");
+    assert!(matches!(
+        loaded.manager.logout_reason(),
+        Some(LogoutReason::StoreEmptied)
+    ));
     assert!(matches!(
         loaded.manager.reload().await,
         ReloadOutcome::Unchanged
@@ -362,4 +370,65 @@ async fn unreachable_authapi_at_startup_is_unavailable_then_recovers() {
     assert!(error.is_transient());
     let auth = manager.auth_or_reload().await.expect("the AuthAPI is back");
     assert_eq!(auth.task_id().as_str(), "task-4");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_under_a_newly_rotated_kid_keeps_the_cached_identity_until_the_refetch() {
+    let loaded = loaded(None).await;
+    // The issuer rotates its key; a token signed under the new kid is stored right away, before
+    // the key set may be fetched again.
+    loaded
+        .service
+        .set_jwks_body(jwks_with_kids(&["shared-key-1", "rotated-kid"]));
+    loaded
+        .store
+        .save(&token("agent-456", "rotated-kid", now_secs() + 7200))
+        .expect("save");
+    let outcome = loaded.manager.reload().await;
+    assert!(
+        matches!(
+            &outcome,
+            ReloadOutcome::KeptCached {
+                error: AuthError::Token(JwtError::KidNotYetKnown { .. })
+            }
+        ),
+        "an unknown kid is not a verdict while the refetch is deferred: {outcome:?}"
+    );
+    assert_eq!(task_id(&loaded.manager), "task-1");
+    tokio::time::advance(agent_identity_jwt::DEFAULT_REFETCH_INTERVAL).await;
+    assert!(matches!(
+        loaded.manager.reload().await,
+        ReloadOutcome::Updated
+    ));
+    assert_eq!(
+        loaded
+            .manager
+            .auth()
+            .expect("ready")
+            .record()
+            .runtime_id()
+            .as_str(),
+        "agent-456"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_reload_does_not_block_logout() {
+    let loaded = loaded(Some(Duration::from_secs(30))).await;
+    loaded
+        .service
+        .answer_register([Answer::Hang, Answer::Hang, Answer::Hang]);
+    loaded
+        .store
+        .save(&token("agent-123", "shared-key-1", now_secs() + 7200))
+        .expect("save");
+    // The caller gives up on a reload stuck in registration.
+    let gave_up = tokio::time::timeout(Duration::from_secs(1), loaded.manager.reload()).await;
+    assert!(gave_up.is_err(), "the registration hangs");
+    // The flight goes on by itself (its attempts time out), and releases the operations lock.
+    let logout = tokio::time::timeout(Duration::from_secs(600), loaded.manager.logout()).await;
+    logout
+        .expect("logout is not blocked forever")
+        .expect("logout");
+    assert_eq!(loaded.manager.state().name(), "logged_out");
 }
