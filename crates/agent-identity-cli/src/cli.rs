@@ -8,6 +8,9 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+/// The largest `--leeway`: one day. Larger values only overflow time arithmetic.
+pub(crate) const MAX_LEEWAY_SECS: u64 = 86_400;
+
 /// Verify agent identity tokens, log in, and sign requests as an agent.
 ///
 /// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
@@ -127,8 +130,16 @@ pub(crate) struct Global {
     )]
     pub(crate) jwt: Option<String>,
 
-    /// Clock leeway for exp and nbf, in seconds
-    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    /// Clock leeway for exp and nbf, in seconds (at most 86400, one day)
+    // Bounded so that adding it to a time cannot overflow `SystemTime` (a huge value panicked);
+    // a clock a day off is broken, not skewed.
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
+    )]
     pub(crate) leeway: u64,
 
     /// Task registration attempts (the first and its retries)

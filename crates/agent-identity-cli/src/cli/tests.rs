@@ -2,7 +2,7 @@
 
 use clap::CommandFactory as _;
 
-use super::{Cli, Command};
+use super::{Cli, Command, MAX_LEEWAY_SECS};
 
 #[test]
 fn command_line_definition_is_consistent() {
@@ -50,4 +50,30 @@ fn jwks_file_wins_over_a_url_from_the_environment() {
     let cli =
         Cli::parse_from_iter(["agent-identity", "verify", "--jwks-file", "f"]).expect("parses");
     assert!(cli.global.jwks_file.is_some());
+}
+
+#[test]
+fn a_leeway_of_up_to_one_day_is_accepted() {
+    for leeway in ["0", "60", "86400"] {
+        let cli = Cli::parse_from_iter(["agent-identity", "status", "--leeway", leeway])
+            .unwrap_or_else(|error| panic!("--leeway {leeway}: {error}"));
+        assert_eq!(cli.global.leeway.to_string(), leeway);
+    }
+    assert_eq!(MAX_LEEWAY_SECS, 24 * 60 * 60);
+}
+
+#[test]
+fn a_leeway_over_one_day_is_a_usage_error() {
+    for leeway in ["86401", "18446744073709551615"] {
+        let Err(error) = Cli::parse_from_iter(["agent-identity", "status", "--leeway", leeway])
+        else {
+            panic!("--leeway {leeway} parsed");
+        };
+        assert_eq!(error.exit_code(), 2, "--leeway {leeway}: {error}");
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::ValueValidation,
+            "--leeway {leeway}"
+        );
+    }
 }

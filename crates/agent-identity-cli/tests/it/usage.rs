@@ -34,6 +34,20 @@ async fn a_usage_error_with_json_prints_an_error_object() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_leeway_over_one_day_is_a_usage_error() {
+    let fixture = Fixture::new().await;
+    for leeway in ["86401", "18446744073709551615"] {
+        let run = fixture
+            .cli()
+            .args(["status", "--json", "--leeway", leeway])
+            .run()
+            .await;
+        assert_eq!(run.assert_failure(2), "usage", "--leeway {leeway}");
+        assert!(run.stderr.contains("--leeway"), "{run:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn jwks_file_and_jwks_url_together_are_a_usage_error() {
     let fixture = Fixture::new().await;
     let run = fixture
