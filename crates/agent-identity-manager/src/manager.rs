@@ -225,7 +225,8 @@ impl AuthManager {
         result
     }
 
-    /// Deletes the stored credentials and publishes `LoggedOut`.
+    /// Removes the stored agent identity (leaving anything else in a shared `auth.json`) and
+    /// publishes `LoggedOut`.
     ///
     /// # Errors
     /// [`AuthError::Store`] when the credentials cannot be deleted; the state is then unchanged.

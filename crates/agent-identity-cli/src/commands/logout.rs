@@ -1,4 +1,4 @@
-//! `logout`: delete the stored credentials.
+//! `logout`: remove the stored agent identity (other credentials in a shared `auth.json` stay).
 //!
 //! The file is cleared directly rather than through `AuthManager::logout`, because building a
 //! manager loads the stored identity (verify, register): logging out must work offline.
