@@ -247,8 +247,15 @@ pub(crate) fn assert_no_secrets(run: &Run, minted: &MintedIdentity) {
     }
 }
 
-/// A loopback port nothing listens on: bound, then released.
+/// A loopback port that refuses connections for the rest of this test process: bound but never
+/// listening, so no other test (in this process or another) can take it over, as it could a port
+/// that was bound and then released. The socket is leaked on purpose.
 pub(crate) fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("bind loopback");
+    let port = socket.local_addr().expect("address").port();
+    std::mem::forget(socket);
+    port
 }

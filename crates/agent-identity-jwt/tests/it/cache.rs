@@ -378,12 +378,7 @@ async fn invalid_static_key_set_is_a_typed_error() {
 
 #[tokio::test]
 async fn unreachable_endpoint_is_transient() {
-    // Bind a port, then close it, so nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::support::refusing_port().port();
     let url = format!("http://127.0.0.1:{port}/jwks")
         .parse()
         .expect("url");

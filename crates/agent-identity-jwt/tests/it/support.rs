@@ -121,3 +121,16 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// A loopback port that refuses connections for the rest of this test process: bound but never
+/// listening, so no other test (in this process or another) can take it over, as it could a port
+/// that was bound and then released. The socket is leaked on purpose.
+pub(crate) fn refusing_port() -> std::net::SocketAddr {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("bind loopback");
+    let address = socket.local_addr().expect("address");
+    std::mem::forget(socket);
+    address
+}

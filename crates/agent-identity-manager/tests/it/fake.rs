@@ -40,7 +40,7 @@ struct Script {
 pub(crate) struct FakeService {
     addr: SocketAddr,
     script: Arc<Script>,
-    server: JoinHandle<()>,
+    server: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FakeService {
@@ -61,7 +61,7 @@ impl FakeService {
         Self {
             addr,
             script,
-            server,
+            server: Mutex::new(Some(server)),
         }
     }
 
@@ -94,14 +94,28 @@ impl FakeService {
     }
 
     /// Stops listening: the next connection is refused. (Clients here keep no idle connections.)
-    pub(crate) fn stop(&self) {
-        self.server.abort();
+    ///
+    /// The port stays reserved, bound but not listening, for the rest of the test process: a
+    /// released port could be taken by another test's server, which would then answer.
+    pub(crate) async fn stop(&self) {
+        let server = self.server.lock().expect("server").take();
+        if let Some(server) = server {
+            server.abort();
+            // Once the task is gone, so is its listener.
+            let _ = server.await;
+        }
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket.bind(self.addr).expect("reserve the released port");
+        std::mem::forget(socket);
     }
 }
 
 impl Drop for FakeService {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = self.server.lock().expect("server").take() {
+            server.abort();
+        }
     }
 }
 

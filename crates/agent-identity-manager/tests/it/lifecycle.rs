@@ -144,7 +144,7 @@ async fn status_makes_no_network_call() {
     store
         .save(&token("agent-456", "shared-key-1", now_secs() + 7200))
         .expect("save");
-    service.stop();
+    service.stop().await;
     for _ in 0..10 {
         let status = manager.status();
         assert_eq!(status.state(), "ready");

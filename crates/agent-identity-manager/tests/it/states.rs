@@ -85,7 +85,7 @@ async fn reload_keeps_cached_auth_through_every_transient_fault() {
                 token("agent-123", "shared-key-1", now_secs() + 7200)
             }
             Fault::ConnectionRefused => {
-                loaded.service.stop();
+                loaded.service.stop().await;
                 token("agent-123", "shared-key-1", now_secs() + 7200)
             }
             Fault::RegistrationTimesOut => {

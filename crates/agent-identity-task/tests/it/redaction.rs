@@ -59,9 +59,7 @@ async fn errors_never_contain_the_key_or_the_token() {
             .await;
         errors.extend(result.err());
     }
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let address = closed.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    drop(closed);
+    let address = crate::support::refusing_port();
     errors.extend(
         client(&format!("http://{address}"))
             .register_task(&record)

@@ -289,9 +289,7 @@ async fn a_retry_after_of_exactly_five_minutes_is_honoured() {
 #[tokio::test(start_paused = true)]
 async fn connection_refused_is_a_transient_connect_error() {
     let record = vector_record().await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    drop(listener);
+    let address = crate::support::refusing_port();
     let error = builder(&format!("http://{address}"))
         .max_attempts(3)
         .build()

@@ -142,3 +142,18 @@ pub(crate) const VECTOR_PATH: &str = "/v1/agent/agent-123/task/register";
 pub(crate) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+/// A loopback port that refuses connections for the rest of this test process: bound but never
+/// listening, so no other test (in this process or another) can take it over, as it could a port
+/// that was bound and then released. The socket is leaked on purpose.
+pub(crate) fn refusing_port() -> std::net::SocketAddr {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("socket: {e}"));
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .unwrap_or_else(|e| panic!("bind loopback: {e}"));
+    let address = socket
+        .local_addr()
+        .unwrap_or_else(|e| panic!("address: {e}"));
+    std::mem::forget(socket);
+    address
+}
