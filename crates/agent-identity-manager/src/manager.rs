@@ -210,7 +210,7 @@ impl AuthManager {
         let _ops = self.inner.ops.lock().await;
         let span = tracing::info_span!("agent_identity.login", outcome = tracing::field::Empty);
         let result = async {
-            let record = self.inner.verifier.verify(&token).await?;
+            let record = verify_and_check_key(&self.inner.verifier, &token).await?;
             let auth = self.register(record).await?;
             store_call(&self.inner.store, move |store| store.save(&token)).await?;
             self.publish(AuthState::Ready(auth.clone()));
@@ -417,9 +417,9 @@ async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
             _ => {}
         }
     }
-    let record = match inner.verifier.verify(&token).await {
+    let record = match verify_and_check_key(&inner.verifier, &token).await {
         Ok(record) => record,
-        Err(error) => return setup_failed(manager, &current, &token, error.into()),
+        Err(error) => return setup_failed(manager, &current, &token, error),
     };
     match manager.register(record).await {
         Ok(auth) => {
@@ -428,6 +428,22 @@ async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
         }
         Err(error) => setup_failed(manager, &current, &token, error),
     }
+}
+
+/// Verifies the token, then checks that its key can sign. The verifier only parses the key (a
+/// claims-only reader should not pay for deriving it); a PKCS#8 v2 key whose embedded public key
+/// does not match its seed is caught here, as an invalid token, before registration would fail on
+/// it in a way that looks like a server problem.
+async fn verify_and_check_key(
+    verifier: &Verifier,
+    token: &IdentityJwt,
+) -> Result<AgentIdentityRecord, AuthError> {
+    let record = verifier.verify(token).await?;
+    record
+        .key()
+        .check()
+        .map_err(|error| AuthError::Token(JwtError::InvalidPrivateKey(error)))?;
+    Ok(record)
 }
 
 /// Applies the one rule of this crate: a permanent verdict logs out, anything else keeps what

@@ -251,3 +251,30 @@ async fn a_login_flow_starts_logged_out_without_touching_the_stored_identity() {
     );
     assert_eq!(store.load().expect("memory"), Some(valid_token()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_that_cannot_sign_is_refused_as_an_invalid_token_before_registration() {
+    let service = service().await;
+    let store = Arc::new(MemoryStore::new());
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+        TestClock::new(),
+    )
+    .await;
+    let error = manager
+        .login(crate::support::token_with_inconsistent_key())
+        .await
+        .expect_err("unusable key");
+    assert!(
+        matches!(
+            error,
+            AuthError::Token(agent_identity_jwt::JwtError::InvalidPrivateKey(_))
+        ),
+        "{error:?}"
+    );
+    assert!(error.revokes_identity() && !error.is_transient());
+    assert_eq!(service.register_hits(), 0, "nothing was registered with it");
+    assert_eq!(store.load().expect("memory"), None);
+}

@@ -40,7 +40,11 @@ pub(crate) fn now_secs() -> u64 {
 
 /// A valid token for runtime `runtime`, signed under `kid`, expiring at `exp`.
 pub(crate) fn token(runtime: &str, kid: &str, exp: u64) -> IdentityJwt {
-    let claims = json!({
+    sign(&claims_for(runtime, exp), kid)
+}
+
+fn claims_for(runtime: &str, exp: u64) -> Value {
+    json!({
         "iss": vectors()["jwt"]["issuer"],
         "aud": vectors()["jwt"]["audience"],
         "iat": now_secs(),
@@ -52,14 +56,33 @@ pub(crate) fn token(runtime: &str, kid: &str, exp: u64) -> IdentityJwt {
         "email": "user@example.com",
         "plan_type": "pro",
         "chatgpt_account_is_fedramp": false,
-    });
+    })
+}
+
+fn sign(claims: &Value, kid: &str) -> IdentityJwt {
     let pem = vectors()["jwt"]["rsa_private_key_pem_for_minting"]
         .as_str()
         .expect("pem");
     let key = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("test RSA key");
     let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(kid.to_owned());
-    IdentityJwt::new(jsonwebtoken::encode(&header, &claims, &key).expect("mint"))
+    IdentityJwt::new(jsonwebtoken::encode(&header, claims, &key).expect("mint"))
+}
+
+/// A token for `agent-123` whose `agent_private_key` is a PKCS#8 v2 document embedding a public
+/// key that is not its seed's: well-formed, but unable to sign.
+pub(crate) fn token_with_inconsistent_key() -> IdentityJwt {
+    let mut der = vec![
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+    ];
+    der.extend_from_slice(&[0x04, 0x22, 0x04, 0x20]);
+    der.extend_from_slice(&[7u8; 32]);
+    der.extend_from_slice(&[0x81, 0x21, 0x00]);
+    der.extend_from_slice(&[9u8; 32]);
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);
+    let mut claims = claims_for("agent-123", now_secs() + 3600);
+    claims["agent_private_key"] = json!(key);
+    sign(&claims, "shared-key-1")
 }
 
 /// A token for `agent-123` under the vectors' kid, valid for an hour.
