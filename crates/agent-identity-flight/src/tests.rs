@@ -96,7 +96,10 @@ fn a_flight_cancelled_by_runtime_shutdown_clears_its_slot() {
     let first = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let stranded = first.block_on(async { flight.join_or_start(std::future::pending) });
+    let stranded = {
+        let _entered = first.enter();
+        flight.join_or_start(std::future::pending)
+    };
     assert!(flight.is_running());
     drop(first);
     assert!(!flight.is_running(), "shutdown cleared the slot");
