@@ -82,6 +82,20 @@ const CARGO_TEST: Step = Step {
     stderr_to_stdout: true,
 };
 
+/// A consumer crate outside the workspace whose dependencies enable jsonwebtoken's `rust_crypto`
+/// beside `aws_lc_rs`, so that the main build keeps one crypto backend. It shares the target
+/// directory, so aws-lc is not built twice.
+const CONSUMERS: Step = Step {
+    args: &[
+        "test",
+        "--manifest-path",
+        "tests/consumers/rust-crypto/Cargo.toml",
+        "--locked",
+    ],
+    env: &[("CARGO_TARGET_DIR", "target")],
+    stderr_to_stdout: true,
+};
+
 const DOC: Step = Step {
     args: &["doc", "--workspace", "--no-deps", "--locked"],
     env: &[("RUSTDOCFLAGS", "-D warnings")],
@@ -92,10 +106,10 @@ const DOC: Step = Step {
 pub(crate) fn run() -> ExitCode {
     let started = Instant::now();
     let steps: Vec<&Step> = if nextest_installed() {
-        vec![&FMT, &CLIPPY, &NEXTEST, &DOCTEST, &DOC]
+        vec![&FMT, &CLIPPY, &NEXTEST, &DOCTEST, &CONSUMERS, &DOC]
     } else {
         println!("xtask ci: cargo-nextest not found, running the tests with cargo test");
-        vec![&FMT, &CLIPPY, &CARGO_TEST, &DOC]
+        vec![&FMT, &CLIPPY, &CARGO_TEST, &CONSUMERS, &DOC]
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
     for step in &steps {

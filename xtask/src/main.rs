@@ -20,7 +20,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              fmt, clippy, tests (nextest when installed), doc tests and docs, stopping
+  ci              fmt, clippy, tests (nextest when installed), doc tests, the consumer
+                  crates under tests/consumers and docs, stopping
                   at the first failure
   bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
                   --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements

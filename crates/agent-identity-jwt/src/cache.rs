@@ -1,8 +1,9 @@
 //! The key cache: lock-free reads of known keys, one fetch in flight, bounded refetching.
 //!
 //! Reads load an immutable snapshot from an `ArcSwap`; they never take a lock a fetch holds. A
-//! fetch is a shared future: every caller that needs it awaits the same one and gets the same
-//! result. Within the TTL a known `kid` is served from the snapshot. Past the TTL it is still
+//! fetch is a single flight (`agent_identity_flight`): it runs as a task of its own, every caller
+//! that needs it awaits the same one and gets the same result, and it finishes (and frees its
+//! slot) whether or not anybody still waits for it. Within the TTL a known `kid` is served from the snapshot. Past the TTL it is still
 //! served at once while a background refresh runs (stale-while-revalidate), up to the maximum
 //! staleness; after that, verification waits for a fetch and fails closed if the fetch fails.
 
@@ -10,14 +11,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use agent_identity_flight::{Cooldown, Flight, SingleFlight};
 use arc_swap::ArcSwapOption;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use jwks_client_rs::source::JwksSource;
 use tokio::time::Instant;
 
 use crate::error::JwtError;
 use crate::jwks::{VerifyingKey, build_keys};
+use crate::verify::FETCH_FAILURE_COOLDOWN;
 
 /// How long fetched keys are fresh, and how far past that they may still be used.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +30,6 @@ pub(crate) struct CachePolicy {
 }
 
 type FetchResult = Result<Arc<Snapshot>, JwtError>;
-type Flight = Shared<BoxFuture<'static, FetchResult>>;
 
 pub(crate) struct Snapshot {
     keys: HashMap<String, Arc<VerifyingKey>>,
@@ -44,8 +44,11 @@ struct CacheShared {
     source: Arc<dyn JwksSource + Send + Sync>,
     policy: CachePolicy,
     snapshot: ArcSwapOption<Snapshot>,
-    /// The fetch in flight, if any. Held only to clone or replace, never across an await.
-    flight: Mutex<Option<Flight>>,
+    /// The fetch in flight, if any.
+    flight: SingleFlight<FetchResult>,
+    /// The last failed fetch, handed to callers that need a fetch until its cooldown ends, so a
+    /// cold cache with its source down makes one fetch per cooldown, not one per verification.
+    failures: Cooldown<JwtError>,
     /// When the last fetch started; bounds refetches for unknown kids and background refreshes.
     last_attempt: Mutex<Option<Instant>>,
 }
@@ -57,7 +60,8 @@ impl KeyCache {
                 source,
                 policy,
                 snapshot: ArcSwapOption::empty(),
-                flight: Mutex::new(None),
+                flight: SingleFlight::new(),
+                failures: Cooldown::new(FETCH_FAILURE_COOLDOWN, policy.refetch_interval),
                 last_attempt: Mutex::new(None),
             }),
         }
@@ -87,7 +91,7 @@ impl KeyCache {
                 // An unknown kid may mean the keys were rotated: refetch, but at most once per
                 // interval, so a storm of bogus kids cannot turn into a storm of fetches.
                 match self.flight_for_unknown_kid(now) {
-                    Some(flight) => flight.await?,
+                    Some(flight) => landed(flight.await)?,
                     // Not a verdict: the key may have been rotated in since the last fetch.
                     None => {
                         return Err(JwtError::kid_not_yet_known(
@@ -97,8 +101,14 @@ impl KeyCache {
                     }
                 }
             }
-            // Cold, or too stale to trust: wait for a fetch and fail closed if it fails.
-            _ => self.flight(now).await?,
+            // Cold, or too stale to trust: wait for a fetch and fail closed if it fails, or
+            // fail at once while the last failure's cooldown lasts.
+            _ => {
+                if let Some((error, _)) = shared.failures.active(now) {
+                    return Err(error);
+                }
+                landed(self.flight(now).await)?
+            }
         };
         snapshot
             .keys
@@ -107,8 +117,8 @@ impl KeyCache {
             .ok_or_else(|| JwtError::untrusted_kid(kid))
     }
 
-    fn flight_for_unknown_kid(&self, now: Instant) -> Option<Flight> {
-        if let Some(flight) = lock(&self.shared.flight).clone() {
+    fn flight_for_unknown_kid(&self, now: Instant) -> Option<Flight<FetchResult>> {
+        if let Some(flight) = self.shared.flight.current() {
             return Some(flight);
         }
         self.may_attempt(now).then(|| self.flight(now))
@@ -117,15 +127,15 @@ impl KeyCache {
     fn refresh_in_background(&self, now: Instant) {
         // Outside a Tokio runtime there is nothing to run a background task on; the stale keys
         // keep serving until a caller past the maximum staleness fetches in the foreground.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        if lock(&self.shared.flight).is_some() || !self.may_attempt(now) {
+        if tokio::runtime::Handle::try_current().is_err()
+            || self.shared.flight.is_running()
+            || !self.may_attempt(now)
+        {
             return;
         }
-        let flight = self.flight(now);
-        // A failed refresh is already logged by the fetch, and the stale keys stay in place.
-        runtime.spawn(async move { drop(flight.await) });
+        // Starting the flight is enough: it runs as a task of its own. A failed refresh is
+        // already logged by the fetch, and the stale keys stay in place.
+        drop(self.flight(now));
     }
 
     fn until_next_attempt(&self, now: Instant) -> Duration {
@@ -144,41 +154,50 @@ impl KeyCache {
     }
 
     /// Joins the fetch in flight, or starts one.
-    fn flight(&self, now: Instant) -> Flight {
-        let mut slot = lock(&self.shared.flight);
-        if let Some(flight) = slot.as_ref() {
-            return flight.clone();
-        }
-        *lock(&self.shared.last_attempt) = Some(now);
-        let source = Arc::clone(&self.shared.source);
-        let fetch_timeout = self.shared.policy.fetch_timeout;
-        // The flight must not keep the cache alive, or an abandoned flight would leak it.
-        let weak: Weak<CacheShared> = Arc::downgrade(&self.shared);
-        let flight = async move {
-            // The source's own timeout may be missing (a custom source) or longer: a fetch that
-            // never ends would hold the flight slot, and so every refresh, forever.
-            let outcome = match tokio::time::timeout(fetch_timeout, fetch(&*source)).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    tracing::warn!(?fetch_timeout, "fetching the key set timed out");
-                    Err(JwtError::KeySourceUnavailable(Some(Arc::new(
-                        FetchFailure("the key set fetch timed out"),
-                    ))))
+    fn flight(&self, now: Instant) -> Flight<FetchResult> {
+        let shared = &self.shared;
+        shared.flight.join_or_start(|| {
+            *lock(&shared.last_attempt) = Some(now);
+            let source = Arc::clone(&shared.source);
+            let fetch_timeout = shared.policy.fetch_timeout;
+            // The flight must not keep the cache alive: a cache dropped mid-fetch is freed when
+            // the fetch ends.
+            let weak: Weak<CacheShared> = Arc::downgrade(shared);
+            async move {
+                // The source's own timeout may be missing (a custom source) or longer: a fetch
+                // that never ends would hold the flight slot, and so every refresh, forever.
+                let outcome = match tokio::time::timeout(fetch_timeout, fetch(&*source)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::warn!(?fetch_timeout, "fetching the key set timed out");
+                        Err(unavailable("the key set fetch timed out"))
+                    }
+                };
+                if let Some(shared) = weak.upgrade() {
+                    match &outcome {
+                        Ok(snapshot) => {
+                            shared.snapshot.store(Some(Arc::clone(snapshot)));
+                            shared.failures.succeeded();
+                        }
+                        Err(error) => shared.failures.failed(error.clone(), Instant::now()),
+                    }
                 }
-            };
-            if let Some(shared) = weak.upgrade() {
-                if let Ok(snapshot) = &outcome {
-                    shared.snapshot.store(Some(Arc::clone(snapshot)));
-                }
-                *lock(&shared.flight) = None;
+                outcome
             }
-            outcome
-        }
-        .boxed()
-        .shared();
-        *slot = Some(flight.clone());
-        flight
+        })
     }
+}
+
+/// A flight's outcome, with a panicking or cancelled fetch reported as the source unavailable.
+fn landed(outcome: Result<FetchResult, agent_identity_flight::Aborted>) -> FetchResult {
+    outcome.unwrap_or_else(|aborted| {
+        tracing::warn!(%aborted, "the key set fetch did not finish");
+        Err(unavailable("the key set fetch did not finish"))
+    })
+}
+
+fn unavailable(why: &'static str) -> JwtError {
+    JwtError::KeySourceUnavailable(Some(Arc::new(FetchFailure(why))))
 }
 
 async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
@@ -189,9 +208,7 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
             // at once; it must not replace a good snapshot and turn every token untrusted.
             if keys.is_empty() {
                 tracing::warn!("the fetched key set has no usable key; keeping the cached keys");
-                return Err(JwtError::KeySourceUnavailable(Some(Arc::new(
-                    FetchFailure("the key set has no usable key"),
-                ))));
+                return Err(unavailable("the key set has no usable key"));
             }
             tracing::debug!(keys = keys.len(), "fetched the key set");
             Ok(Arc::new(Snapshot {

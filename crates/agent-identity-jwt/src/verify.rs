@@ -33,6 +33,10 @@ pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// 30 s: the longest one key set fetch may take, whatever the source; the HTTP source's own
 /// timeout (10 s) is shorter.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// 1 s: after a failed key set fetch, verifications that need a fetch get that failure at once for
+/// this long instead of fetching again; the cooldown doubles with each failure in a row, up to the
+/// refetch interval, and ends with the next good fetch.
+pub const FETCH_FAILURE_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// Verifies agent identity tokens against a key set.
 ///
@@ -242,7 +246,13 @@ impl VerifierBuilder {
     }
 
     /// Builds the verifier. No key is fetched until the first verification.
+    ///
+    /// Also installs aws-lc-rs as jsonwebtoken's process-wide crypto provider, unless one is
+    /// installed already: jsonwebtoken picks its provider from its crate features, and when
+    /// another dependency enables its `rust_crypto` feature too (Cargo unifies features) it can
+    /// pick none and panic on the first signature check.
     pub fn build(self) -> Verifier {
+        install_crypto_provider();
         Verifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -328,4 +338,10 @@ impl Parts<'_> {
             .map(Zeroizing::new)
             .map_err(|_| JwtError::Malformed("payload is not base64url"))
     }
+}
+
+/// Makes aws-lc-rs jsonwebtoken's provider for this process. A provider installed earlier (by the
+/// application, or by an earlier call) stays: either is a working backend.
+fn install_crypto_provider() {
+    let _already_installed = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 }

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_identity_jwt::{
-    HttpJwksSource, IdentityJwt, JwksSource, JwtError, StaticJwksSource, Verifier,
+    FETCH_FAILURE_COOLDOWN, HttpJwksSource, IdentityJwt, JwksSource, JwtError, StaticJwksSource,
+    Verifier,
 };
 use async_trait::async_trait;
 use jwks_client_rs::{JsonWebKeySet, JwksClientError};
@@ -28,6 +29,8 @@ enum Mode {
     Fail,
     Hang,
     TimeOutAfter(Duration),
+    /// Serves the keys, but only after this long.
+    ServeAfter(Duration),
     /// A well-formed answer with no keys.
     Empty,
 }
@@ -80,6 +83,10 @@ impl JwksSource for ScriptedSource {
             Mode::TimeOutAfter(after) => {
                 tokio::time::sleep(after).await;
                 Err(down())
+            }
+            Mode::ServeAfter(after) => {
+                tokio::time::sleep(after).await;
+                Ok(self.keys.clone())
             }
         }
     }
@@ -261,8 +268,9 @@ async fn stale_keys_serve_until_max_staleness_then_fail_closed(outage: Mode) {
         .expect_err("past the maximum staleness");
     assert_eq!(error.kind(), "key_source_unavailable");
     assert!(error.is_transient());
-    // Once the source is back, verification recovers.
+    // Once the source is back and the failures' cooldown is over, verification recovers.
     source.set(Mode::Serve);
+    tokio::time::advance(INTERVAL).await;
     verifier.verify(&token).await.expect("recovered");
 }
 
@@ -434,8 +442,68 @@ async fn a_source_that_never_answers_is_cut_off_by_the_fetch_timeout() {
     let error = verifier.verify(&token).await.expect_err("no key set");
     assert_eq!(error.kind(), "key_source_unavailable");
     assert_eq!(started.elapsed(), agent_identity_jwt::DEFAULT_FETCH_TIMEOUT);
-    // The timed-out flight left its slot: the next verification fetches afresh.
+    // The timed-out flight left its slot: once its cooldown is over, the next verification
+    // fetches afresh.
     source.set(Mode::Serve);
+    tokio::time::advance(FETCH_FAILURE_COOLDOWN).await;
     verifier.verify(&token).await.expect("a new fetch");
     assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_unknown_kid_fetch_still_finishes_and_frees_its_slot() {
+    let source = ScriptedSource::new();
+    let verifier = verifier_over(Arc::clone(&source));
+    let token = IdentityJwt::new(mint(&claims()));
+    verifier.verify(&token).await.expect("warm");
+    tokio::time::advance(INTERVAL).await;
+    source.set(Mode::ServeAfter(Duration::from_secs(5)));
+    // An unknown kid starts a refetch; its caller gives up long before the answer.
+    let bogus = IdentityJwt::new(mint_with_kid(&claims(), Some("rotated-in")));
+    let gave_up = tokio::time::timeout(Duration::from_millis(1), verifier.verify(&bogus)).await;
+    assert!(gave_up.is_err(), "the caller gave up");
+    assert_eq!(source.fetches(), 2);
+    // Nobody polls the abandoned fetch; it finishes on its own.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Past the TTL, the known kid starts a background refresh: the slot is free for it.
+    source.set(Mode::Serve);
+    tokio::time::advance(TTL).await;
+    verifier.verify(&token).await.expect("known kid");
+    tokio::task::yield_now().await;
+    assert_eq!(
+        source.fetches(),
+        3,
+        "a refresh ran about an hour later, not a day later"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_cache_with_its_source_down_fetches_once_per_cooldown() {
+    let source = ScriptedSource::new();
+    source.set(Mode::Fail);
+    let verifier = verifier_over(Arc::clone(&source));
+    let token = IdentityJwt::new(mint(&claims()));
+    for _ in 0..1000 {
+        let error = verifier.verify(&token).await.expect_err("source down");
+        assert_eq!(error.kind(), "key_source_unavailable");
+    }
+    assert_eq!(
+        source.fetches(),
+        1,
+        "one fetch for a thousand verifications"
+    );
+    tokio::time::advance(FETCH_FAILURE_COOLDOWN).await;
+    verifier.verify(&token).await.expect_err("still down");
+    assert_eq!(source.fetches(), 2, "the cooldown ended");
+    // The second failure in a row doubles the cooldown.
+    tokio::time::advance(FETCH_FAILURE_COOLDOWN).await;
+    source.set(Mode::Serve);
+    verifier
+        .verify(&token)
+        .await
+        .expect_err("still cooling down");
+    assert_eq!(source.fetches(), 2);
+    tokio::time::advance(FETCH_FAILURE_COOLDOWN).await;
+    verifier.verify(&token).await.expect("the source is back");
+    assert_eq!(source.fetches(), 3);
 }
