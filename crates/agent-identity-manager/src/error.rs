@@ -27,17 +27,27 @@ pub enum AuthError {
     /// The credential store could not be read or written.
     #[error("credential store: {0}")]
     Store(#[source] StoreError),
+    /// A reload or recovery did not finish: it panicked, or its runtime shut down under it. The
+    /// cached state was kept, and the next call runs afresh.
+    #[error("the {operation} did not finish: {}", if *.panicked { "it panicked" } else { "its runtime shut down" })]
+    Interrupted {
+        /// `reload` or `recovery`.
+        operation: &'static str,
+        /// Whether it panicked (else it was cancelled).
+        panicked: bool,
+    },
 }
 
 impl AuthError {
     /// Whether retrying later may succeed without anything changing on our side: an unreachable
-    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), or a store I/O failure.
+    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), or a store I/O failure, or an operation that was interrupted.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::NotLoggedIn | Self::Expired => false,
             Self::Token(error) => error.is_transient(),
             Self::Task(error) => error.is_transient(),
             Self::Store(StoreError::Io { .. }) => true,
+            Self::Interrupted { .. } => true,
             Self::Store(_) => false,
         }
     }
@@ -51,7 +61,7 @@ impl AuthError {
             Self::NotLoggedIn | Self::Expired => true,
             Self::Token(error) => !error.is_transient(),
             Self::Task(error) => task_revokes_identity(error.kind()),
-            Self::Store(_) => false,
+            Self::Store(_) | Self::Interrupted { .. } => false,
         }
     }
 
@@ -66,6 +76,7 @@ impl AuthError {
             Self::Store(StoreError::Corrupt { .. }) => "store_corrupt",
             Self::Store(StoreError::ReadOnly(_)) => "store_read_only",
             Self::Store(_) => "store_io",
+            Self::Interrupted { .. } => "interrupted",
         }
     }
 }

@@ -20,7 +20,9 @@ mod store;
 
 pub use auth::AgentIdentityAuth;
 pub use error::AuthError;
-pub use manager::AuthManager;
+pub use manager::{
+    AuthManager, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, RELOAD_FAILURE_COOLDOWN,
+};
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::Status;
 pub use store::{

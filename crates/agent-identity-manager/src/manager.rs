@@ -4,14 +4,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use agent_identity_flight::{Aborted, Cooldown, SingleFlight};
 use agent_identity_jwt::{
     AgentIdentityRecord, IdentityJwt, JwtError, Verifier, insecure_decode_unverified,
 };
 use agent_identity_task::TaskClient;
 use arc_swap::ArcSwap;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::auth::AgentIdentityAuth;
@@ -20,8 +20,17 @@ use crate::state::{AuthState, LogoutReason, ReloadOutcome};
 use crate::status::Status;
 use crate::store::{CredentialStore, StoreError};
 
-type ReloadFlight = Shared<BoxFuture<'static, ReloadOutcome>>;
-type RecoverFlight = Shared<BoxFuture<'static, Result<AgentIdentityAuth, AuthError>>>;
+/// 1 s: after a reload that failed and kept the cached state, [`AuthManager::auth_or_reload`]
+/// starts no new reload for this long; the cooldown doubles with each failure in a row, up to
+/// [`MAX_RELOAD_FAILURE_COOLDOWN`], and ends with the next reload that gets through.
+pub const RELOAD_FAILURE_COOLDOWN: Duration = Duration::from_secs(1);
+/// 30 s: the longest cooldown after reloads that failed in a row (the key cache's refetch
+/// interval).
+pub const MAX_RELOAD_FAILURE_COOLDOWN: Duration = Duration::from_secs(30);
+/// 10 s: after a recovery, [`AuthManager::recover_unauthorized`] registers no new task for this
+/// long, so a resource server that answers 401 to everything cannot turn a "401, recover,
+/// retry" loop into a registration per request.
+pub const RECOVERY_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// Owns the agent identity of this process: verifies it, registers its task eagerly, keeps it
 /// in a lock-free snapshot, and reloads it without ever logging a valid identity out on a
@@ -67,8 +76,12 @@ struct Inner {
     /// Serializes operations that read the store and then publish (reload, login, logout,
     /// recovery), so a slow one cannot overwrite a newer one's result.
     ops: tokio::sync::Mutex<()>,
-    reload_flight: Mutex<Option<ReloadFlight>>,
-    recover_flight: Mutex<Option<RecoverFlight>>,
+    reload_flight: SingleFlight<ReloadOutcome>,
+    recover_flight: SingleFlight<Result<AgentIdentityAuth, AuthError>>,
+    /// Reloads that failed and kept the cached state; `auth_or_reload` waits this out.
+    reload_failures: Cooldown<()>,
+    /// When the last recovery finished, and how.
+    last_recovery: Mutex<Option<(Instant, Result<(), AuthError>)>>,
     /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
     logout_reason: Mutex<Option<LogoutReason>>,
 }
@@ -119,8 +132,13 @@ impl AuthManager {
                 notify: watch::Sender::new(initial),
                 publish: Mutex::new(()),
                 ops: tokio::sync::Mutex::new(()),
-                reload_flight: Mutex::new(None),
-                recover_flight: Mutex::new(None),
+                reload_flight: SingleFlight::new(),
+                recover_flight: SingleFlight::new(),
+                reload_failures: Cooldown::new(
+                    RELOAD_FAILURE_COOLDOWN,
+                    MAX_RELOAD_FAILURE_COOLDOWN,
+                ),
+                last_recovery: Mutex::new(None),
                 logout_reason: Mutex::new(None),
             }),
         }
@@ -156,7 +174,10 @@ impl AuthManager {
     }
 
     /// The current auth; when not `Ready`, joins (or starts) a reload first. This is the
-    /// first-use path: concurrent callers share the reload in flight.
+    /// first-use path: concurrent callers share the reload in flight. After a reload that failed
+    /// and kept the cached state, no new one starts until its cooldown is over
+    /// ([`RELOAD_FAILURE_COOLDOWN`], doubling up to [`MAX_RELOAD_FAILURE_COOLDOWN`]): callers get
+    /// the current state's error at once.
     ///
     /// # Errors
     /// As [`AuthManager::auth`], after the reload.
@@ -164,7 +185,9 @@ impl AuthManager {
         if let Ok(auth) = self.auth() {
             return Ok(auth);
         }
-        self.reload().await;
+        if self.inner.reload_failures.active(Instant::now()).is_none() {
+            self.reload().await;
+        }
         self.auth()
     }
 
@@ -190,14 +213,19 @@ impl AuthManager {
     /// Only a permanent verdict logs out: the store was emptied; the token is invalid, expired or
     /// untrusted; registration answered 401/403. A transient failure keeps the cached identity and
     /// its task id ([`ReloadOutcome::KeptCached`]), as does an unreadable or corrupt store. An
-    /// unchanged stored token registers no new task. Concurrent calls share one flight.
+    /// unchanged stored token registers no new task. Concurrent calls share one flight, which
+    /// runs to its end even if every caller stops waiting; one that panics or is cancelled by
+    /// its runtime's shutdown reports [`AuthError::Interrupted`] and costs only itself.
     pub async fn reload(&self) -> ReloadOutcome {
-        join_or_start(
-            &self.inner.reload_flight,
-            || reload_flight(Arc::downgrade(&self.inner)),
-            || ReloadOutcome::Unchanged,
-        )
-        .await
+        let flight = self
+            .inner
+            .reload_flight
+            .join_or_start(|| reload_flight(Arc::downgrade(&self.inner)));
+        flight
+            .await
+            .unwrap_or_else(|aborted| ReloadOutcome::KeptCached {
+                error: interrupted("reload", aborted),
+            })
     }
 
     /// Verifies `token`, registers a task for it, and only then stores it and publishes `Ready`.
@@ -242,17 +270,29 @@ impl AuthManager {
     /// After a resource server answered 401: registers a new task for the current identity, once
     /// for all concurrent callers, and publishes it.
     ///
+    /// Within [`RECOVERY_COOLDOWN`] of the last recovery no new task is registered: the caller
+    /// gets the current auth (after a recovery that succeeded) or that recovery's error.
+    ///
     /// # Errors
     /// [`AuthError::NotLoggedIn`] or [`AuthError::Expired`] when there is no identity to recover;
     /// the registration error otherwise. A transient failure keeps the current auth; a 401/403
     /// from the AuthAPI logs out.
     pub async fn recover_unauthorized(&self) -> Result<AgentIdentityAuth, AuthError> {
-        join_or_start(
-            &self.inner.recover_flight,
-            || recover_flight(Arc::downgrade(&self.inner)),
-            || Err(AuthError::NotLoggedIn),
-        )
-        .await
+        let recent = lock(&self.inner.last_recovery)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < RECOVERY_COOLDOWN)
+            .map(|(_, outcome)| outcome.clone());
+        if let Some(outcome) = recent {
+            tracing::debug!("a recovery ran moments ago; not registering another task yet");
+            return outcome.and_then(|()| self.auth());
+        }
+        let flight = self
+            .inner
+            .recover_flight
+            .join_or_start(|| recover_flight(Arc::downgrade(&self.inner)));
+        flight
+            .await
+            .unwrap_or_else(|aborted| Err(interrupted("recovery", aborted)))
     }
 
     async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
@@ -384,7 +424,12 @@ async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
     .instrument(span.clone())
     .await;
     span.record("outcome", outcome_name(&outcome));
-    *lock(&manager.inner.reload_flight) = None;
+    match &outcome {
+        ReloadOutcome::KeptCached { .. } => {
+            manager.inner.reload_failures.failed((), Instant::now());
+        }
+        _ => manager.inner.reload_failures.succeeded(),
+    }
     outcome
 }
 
@@ -505,8 +550,19 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
     }
     .instrument(tracing::info_span!("agent_identity.recover_unauthorized"))
     .await;
-    *lock(&manager.inner.recover_flight) = None;
+    let finished = result.as_ref().map(|_| ()).map_err(AuthError::clone);
+    *lock(&manager.inner.last_recovery) = Some((Instant::now(), finished));
     result
+}
+
+/// The error waiters get when a flight panicked or was cancelled: transient, so the cached state
+/// stays, and the next call runs afresh.
+fn interrupted(operation: &'static str, aborted: Aborted) -> AuthError {
+    tracing::error!(%aborted, operation, "the operation did not finish");
+    AuthError::Interrupted {
+        operation,
+        panicked: aborted == Aborted::Panicked,
+    }
 }
 
 fn outcome_name(outcome: &ReloadOutcome) -> &'static str {
@@ -537,40 +593,6 @@ async fn store_call<T: Send + 'static>(
             source: Arc::new(std::io::Error::from(std::io::ErrorKind::Interrupted)),
         }),
     }
-}
-
-/// Joins the flight in `slot`, or starts `start()` there as a task of its own. The flight clears
-/// the slot itself when it finishes, so the next caller after that starts a new one.
-///
-/// The flight runs as a spawned task rather than inside the callers' futures: callers may give up
-/// waiting (a timeout, a dropped request), and a flight that nobody polled would sit in its slot
-/// holding the operations lock, so that every later login or logout waited forever. `cancelled`
-/// is the outcome waiters get if the runtime shuts down under the task.
-fn join_or_start<T, F>(
-    slot: &Mutex<Option<Shared<BoxFuture<'static, T>>>>,
-    start: impl FnOnce() -> F,
-    cancelled: fn() -> T,
-) -> Shared<BoxFuture<'static, T>>
-where
-    T: Clone + Send + 'static,
-    F: std::future::Future<Output = T> + Send + 'static,
-{
-    let mut slot = lock(slot);
-    if let Some(flight) = slot.as_ref() {
-        return flight.clone();
-    }
-    let task = tokio::spawn(start());
-    let flight = async move {
-        match task.await {
-            Ok(outcome) => outcome,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(_) => cancelled(),
-        }
-    }
-    .boxed()
-    .shared();
-    *slot = Some(flight.clone());
-    flight
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -110,6 +110,29 @@ async fn recovery_after_401_registers_once_for_all_callers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn recovery_registers_at_most_once_per_cooldown() {
+    let service = service().await;
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(MemoryStore::with_token(valid_token())),
+        TestClock::new(),
+    )
+    .await;
+    let recovered = manager.recover_unauthorized().await.expect("recovered");
+    assert_eq!(recovered.task_id().as_str(), "task-2");
+    // A resource server that answers 401 to everything: the retry loop keeps asking.
+    for _ in 0..20 {
+        let again = manager.recover_unauthorized().await.expect("current auth");
+        assert_eq!(again.task_id().as_str(), "task-2");
+    }
+    assert_eq!(service.register_hits(), 2, "no registration per request");
+    tokio::time::advance(agent_identity_manager::RECOVERY_COOLDOWN).await;
+    let later = manager.recover_unauthorized().await.expect("recovered");
+    assert_eq!(later.task_id().as_str(), "task-3");
+}
+
+#[tokio::test(start_paused = true)]
 async fn failed_recovery_keeps_the_current_task() {
     let service = service().await;
     let manager = manager(

@@ -368,6 +368,14 @@ async fn unreachable_authapi_at_startup_is_unavailable_then_recovers() {
         .auth()
         .expect_err("request paths get the transient error");
     assert!(error.is_transient());
+    // Right after the failed load, first use does not hammer the AuthAPI again.
+    let error = manager
+        .auth_or_reload()
+        .await
+        .expect_err("still cooling down");
+    assert!(error.is_transient());
+    assert_eq!(service.register_hits(), 3, "no reload during the cooldown");
+    tokio::time::advance(agent_identity_manager::RELOAD_FAILURE_COOLDOWN).await;
     let auth = manager.auth_or_reload().await.expect("the AuthAPI is back");
     assert_eq!(auth.task_id().as_str(), "task-4");
 }
