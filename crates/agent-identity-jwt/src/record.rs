@@ -232,19 +232,33 @@ const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 fn optional_seconds(value: Option<Value>, claim: &'static str) -> Result<Option<u64>, JwtError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => match (number.as_u64(), number.as_f64()) {
-            (Some(seconds), _) if seconds > MAX_NUMERIC_DATE => Err(JwtError::InvalidClaim {
+        Some(Value::Number(number)) => {
+            let after_9999 = JwtError::InvalidClaim {
                 claim,
                 reason: "after the year 9999",
-            }),
-            (Some(seconds), _) => Ok(Some(seconds)),
-            // RFC 7519 NumericDate allows fractions; whole seconds are what we keep.
-            (None, Some(seconds)) if (0.0..1e15).contains(&seconds) => Ok(Some(seconds as u64)),
-            _ => Err(JwtError::InvalidClaim {
-                claim,
-                reason: "not a non-negative number of seconds",
-            }),
-        },
+            };
+            let seconds = match (number.as_u64(), number.as_f64()) {
+                (Some(seconds), _) => seconds,
+                // RFC 7519 NumericDate allows fractions (and exponents); whole seconds are what
+                // we keep, and the cap applies to every form a number can take.
+                (None, Some(seconds)) if seconds >= 0.0 && seconds.is_finite() => {
+                    if seconds > MAX_NUMERIC_DATE as f64 {
+                        return Err(after_9999);
+                    }
+                    seconds as u64
+                }
+                _ => {
+                    return Err(JwtError::InvalidClaim {
+                        claim,
+                        reason: "not a non-negative number of seconds",
+                    });
+                }
+            };
+            if seconds > MAX_NUMERIC_DATE {
+                return Err(after_9999);
+            }
+            Ok(Some(seconds))
+        }
         Some(_) => Err(JwtError::InvalidClaim {
             claim,
             reason: "not a number",

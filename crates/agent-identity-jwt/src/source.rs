@@ -126,6 +126,13 @@ mod http {
                 .await
                 .and_then(reqwest::Response::error_for_status)
                 .map_err(from_reqwest)?;
+            // Our own client follows no redirects; a caller's client might. Keys are trusted
+            // for where they come from, so an answer from anywhere else is refused.
+            if response.status().is_redirection() || *response.url() != inner.url {
+                return Err(provider_error(
+                    "the key set endpoint answered with a redirect, and redirects are not followed",
+                ));
+            }
             if response
                 .content_length()
                 .is_some_and(|len| len > inner.max_body as u64)
@@ -148,7 +155,9 @@ mod http {
     }
 
     impl HttpJwksSourceBuilder {
-        /// Uses this client, sharing its connection pool. Defaults to a new client.
+        /// Uses this client, sharing its connection pool. Defaults to a new client that follows
+        /// no redirects. A client given here should follow none either
+        /// (`reqwest::redirect::Policy::none()`); if it does, the redirected answer is refused.
         pub fn client(mut self, client: reqwest::Client) -> Self {
             self.client = Some(client);
             self
@@ -170,7 +179,7 @@ mod http {
         pub fn build(self) -> HttpJwksSource {
             HttpJwksSource {
                 inner: Arc::new(Inner {
-                    client: self.client.unwrap_or_default(),
+                    client: self.client.unwrap_or_else(no_redirect_client),
                     url: self.url,
                     timeout: self.timeout,
                     max_body: self.max_body,
@@ -184,6 +193,16 @@ mod http {
         async fn fetch_keys(&self) -> Result<JsonWebKeySet, JwksClientError> {
             self.fetch().await
         }
+    }
+
+    /// reqwest's default client, following no redirects.
+    fn no_redirect_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // Only a TLS backend that cannot start fails here, and then `Client::new` panics,
+            // as it would have without this policy.
+            .unwrap_or_else(|_| reqwest::Client::new())
     }
 
     fn from_reqwest(error: reqwest::Error) -> JwksClientError {

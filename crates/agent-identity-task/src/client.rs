@@ -237,7 +237,7 @@ impl TaskClient {
             .body(body);
         let exchange = async {
             let response = request.send().await.map_err(transport_error)?;
-            self.read_response(response, key).await
+            self.read_response(response, url, key).await
         };
         // The per-attempt timeout, shortened to what is left of the total deadline. Without a
         // per-attempt timeout, an attempt in flight is not cut short by the deadline either.
@@ -257,10 +257,20 @@ impl TaskClient {
     async fn read_response(
         &self,
         mut response: reqwest::Response,
+        requested: &str,
         key: &AgentKey,
     ) -> Result<TaskId, TaskError> {
         let inner = &*self.inner;
         let status = response.status();
+        // Our own client follows no redirects; a caller's client might, and then the answer came
+        // from wherever it was sent, with our signed body.
+        let same_url = reqwest::Url::parse(requested).is_ok_and(|url| url == *response.url());
+        if status.is_redirection() || !same_url {
+            return Err(TaskError::new(
+                Operation::Register,
+                TaskErrorKind::Redirected,
+            ));
+        }
         if !status.is_success() {
             let retry_after = response
                 .headers()
@@ -294,7 +304,10 @@ impl TaskClient {
 
 impl TaskClientBuilder {
     /// The HTTP client to use, for connection reuse with the rest of the program or custom TLS.
-    /// Defaults to `reqwest::Client::new()`.
+    /// Defaults to a client like `reqwest::Client::new()` that follows no redirects. A client
+    /// given here should follow none either (`reqwest::redirect::Policy::none()`): if it does,
+    /// the redirected request has already been sent, and its answer is refused as
+    /// [`TaskErrorKind::Redirected`].
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -356,7 +369,7 @@ impl TaskClientBuilder {
     pub fn build(self) -> TaskClient {
         TaskClient {
             inner: Arc::new(Inner {
-                http: self.http.unwrap_or_default(),
+                http: self.http.unwrap_or_else(no_redirect_client),
                 base: self.base,
                 attempt_timeout: self.attempt_timeout,
                 max_attempts: self.max_attempts,
@@ -368,6 +381,17 @@ impl TaskClientBuilder {
             }),
         }
     }
+}
+
+/// The default HTTP client: reqwest's, but following no redirects (see
+/// [`TaskErrorKind::Redirected`]).
+fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        // Only a TLS backend that cannot start fails here, and then `Client::new` panics as
+        // documented on `build`.
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// Reads the body chunk by chunk, stopping as soon as it would exceed `max`. With `truncate`, the

@@ -63,6 +63,10 @@ pub enum TaskErrorKind {
     Status(u16),
     /// The response body is larger than the configured cap.
     BodyTooLarge,
+    /// The AuthAPI answered with a redirect (or a caller-supplied client followed one). Redirects
+    /// are never followed: one would re-send the signed registration to another origin, or turn
+    /// it into a GET whose answer would be taken for the AuthAPI's.
+    Redirected,
     /// A 2xx response whose body is not a JSON object, or whose task id field is not a string.
     MalformedResponse,
     /// A 2xx response with none of `task_id`, `taskId`, `encrypted_task_id`, `encryptedTaskId`.
@@ -73,6 +77,9 @@ pub enum TaskErrorKind {
     Undecryptable,
     /// The decrypted task id is not UTF-8.
     NotUtf8,
+    /// The task id is longer than [`MAX_TASK_ID_BYTES`](crate::MAX_TASK_ID_BYTES) or holds control
+    /// characters.
+    InvalidTaskId,
     /// The agent key cannot sign (a PKCS#8 v2 key whose public key does not match its seed).
     Signing,
     /// A key given to seal a task id is not usable (not a valid Ed25519 public key).
@@ -94,11 +101,13 @@ impl TaskErrorKind {
             Self::Config
             | Self::InvalidRuntimeId
             | Self::BodyTooLarge
+            | Self::Redirected
             | Self::MalformedResponse
             | Self::MissingTaskId
             | Self::BadBase64
             | Self::Undecryptable
             | Self::NotUtf8
+            | Self::InvalidTaskId
             | Self::Signing
             | Self::InvalidKey
             | Self::RuntimeMismatch
@@ -119,6 +128,9 @@ impl fmt::Display for TaskErrorKind {
             Self::Transport => f.write_str("the connection to the authapi failed"),
             Self::Status(status) => write!(f, "the authapi answered with status {status}"),
             Self::BodyTooLarge => f.write_str("the response body exceeds the size limit"),
+            Self::Redirected => {
+                f.write_str("the authapi answered with a redirect, and redirects are not followed")
+            }
             Self::MalformedResponse => f.write_str("the response is not the expected json"),
             Self::MissingTaskId => f.write_str("the response carries no task id"),
             Self::BadBase64 => f.write_str("the encrypted task id is not standard base64"),
@@ -126,6 +138,9 @@ impl fmt::Display for TaskErrorKind {
                 f.write_str("the encrypted task id does not open with the agent's key")
             }
             Self::NotUtf8 => f.write_str("the decrypted task id is not utf-8"),
+            Self::InvalidTaskId => {
+                f.write_str("the task id is too long or holds control characters")
+            }
             Self::Signing => f.write_str("the agent key cannot sign"),
             Self::InvalidKey => f.write_str("the key cannot be used to seal a task id"),
             Self::RuntimeMismatch => f.write_str("the runtime id is not the identity's own"),

@@ -42,7 +42,7 @@ pub use client::{
 };
 pub use error::{Operation, TaskError, TaskErrorKind};
 pub use sealed::{TASK_ID_FIELDS, open_task_id, seal_task_id, seal_task_id_for_public_key};
-pub use task_id::TaskId;
+pub use task_id::{MAX_TASK_ID_BYTES, TaskId};
 pub use timestamp::Timestamp;
 pub use verify::{
     AssertionError, AssertionLookup, DEFAULT_SKEW, MAX_ASSERTION_HEADER_BYTES, VerifiedAssertion,

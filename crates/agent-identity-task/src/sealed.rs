@@ -10,7 +10,7 @@ use curve25519_dalek::edwards::CompressedEdwardsY;
 use serde_json::{Map, Value};
 
 use crate::error::{Operation, TaskError, TaskErrorKind};
-use crate::task_id::TaskId;
+use crate::task_id::{MAX_TASK_ID_BYTES, TaskId};
 
 /// The response fields that may carry the task id, in the order they are tried, and whether each
 /// is encrypted (wire-format §3).
@@ -81,6 +81,16 @@ fn open(key: &AgentKey, encrypted_base64: &str, operation: Operation) -> Result<
         return Err(TaskError::new(operation, TaskErrorKind::MissingTaskId)
             .with_detail("the decrypted task id is empty"));
     }
+    checked_task_id(task_id, operation)
+}
+
+/// A task id from the AuthAPI, refused when it could not be used: longer than
+/// [`MAX_TASK_ID_BYTES`] (an assertion carrying it would pass the verifiers' header limit) or
+/// holding control characters (which no id needs, and which would reach terminals and logs).
+fn checked_task_id(task_id: String, operation: Operation) -> Result<TaskId, TaskError> {
+    if task_id.len() > MAX_TASK_ID_BYTES || task_id.chars().any(char::is_control) {
+        return Err(TaskError::new(operation, TaskErrorKind::InvalidTaskId));
+    }
     Ok(TaskId::new(task_id))
 }
 
@@ -100,7 +110,9 @@ pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskI
             Some(Value::String(value)) if encrypted => {
                 return open(key, value, Operation::Register);
             }
-            Some(Value::String(value)) => return Ok(TaskId::new(value.as_str())),
+            Some(Value::String(value)) => {
+                return checked_task_id(value.clone(), Operation::Register);
+            }
             Some(_) => return Err(malformed("a task id field is not a string")),
         }
     }

@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+/// 1 KiB: the longest task id taken from the AuthAPI. Real ids are tens of bytes; an assertion
+/// carrying a 1 KiB id stays far below the 8 KiB that verifiers accept
+/// ([`MAX_ASSERTION_HEADER_BYTES`](crate::MAX_ASSERTION_HEADER_BYTES)).
+pub const MAX_TASK_ID_BYTES: usize = 1024;
+
 /// The id of a registered task (wire-format §3), proven on every request by an `AgentAssertion`.
 ///
 /// Not a secret on its own: an assertion also needs the agent's signature.

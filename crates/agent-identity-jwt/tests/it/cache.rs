@@ -507,3 +507,38 @@ async fn a_cold_cache_with_its_source_down_fetches_once_per_cooldown() {
     verifier.verify(&token).await.expect("the source is back");
     assert_eq!(source.fetches(), 3);
 }
+
+#[tokio::test]
+async fn a_key_set_redirect_is_refused_and_not_followed() {
+    let mut elsewhere = mockito::Server::new_async().await;
+    let planted = mock_jwks(&mut elsewhere, jwks_json(), 0).await;
+    let token = IdentityJwt::new(mint(&claims()));
+    for status in [301, 302, 307, 308] {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("GET", "/jwks")
+            .with_status(status)
+            .with_header("location", &format!("{}/jwks", elsewhere.url()))
+            .create_async()
+            .await;
+        let error = http_verifier(&server)
+            .verify(&token)
+            .await
+            .expect_err("keys from a redirect are not trusted");
+        assert_eq!(error.kind(), "key_source_unavailable", "status {status}");
+    }
+    planted.assert_async().await;
+    // A caller's client that follows redirects still gets no keys from elsewhere.
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("GET", "/jwks")
+        .with_status(302)
+        .with_header("location", &format!("{}/jwks", elsewhere.url()))
+        .create_async()
+        .await;
+    let following = HttpJwksSource::builder(format!("{}/jwks", server.url()).parse().expect("url"))
+        .client(reqwest::Client::new())
+        .build();
+    let error = following.fetch_keys().await.expect_err("refused");
+    assert!(error.to_string().contains("redirect"), "{error}");
+}

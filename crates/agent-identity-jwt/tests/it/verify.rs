@@ -124,6 +124,24 @@ async fn times_beyond_the_year_9999_are_invalid_not_a_panic() {
 }
 
 #[test]
+fn the_year_9999_cap_applies_to_fractional_and_exponent_forms() {
+    for claim in ["exp", "nbf", "iat"] {
+        // 9.99e14 and 253402300800.5 parse as floats: past the cap all the same.
+        for value in [json!(9.99e14), json!(253_402_300_800.5_f64), json!(2.6e11)] {
+            let token = IdentityJwt::new(mint(&claims_with(claim, value.clone())));
+            let error = insecure_decode_unverified(&token).expect_err("out of range");
+            assert!(
+                matches!(error, JwtError::InvalidClaim { claim: name, reason } if name == claim && reason.contains("9999")),
+                "{claim}={value}: {error:?}"
+            );
+        }
+    }
+    // A fraction within range is still whole seconds.
+    let token = IdentityJwt::new(mint(&claims_with("iat", json!(1_700_000_000.75_f64))));
+    assert!(insecure_decode_unverified(&token).is_ok());
+}
+
+#[test]
 fn a_huge_leeway_means_not_expired_rather_than_overflow() {
     let record = insecure_decode_unverified(&IdentityJwt::new(mint(&claims()))).expect("decodes");
     assert!(!record.is_expired_at(SystemTime::now(), Duration::MAX));

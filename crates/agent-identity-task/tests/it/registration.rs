@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use agent_identity_jwt::AgentKey;
 use agent_identity_task::{
-    AgentSigner, DEFAULT_SKEW, Operation, TaskErrorKind, seal_task_id, verify_registration_request,
+    AgentSigner, AuthApiBaseUrl, DEFAULT_SKEW, Operation, TaskClient, TaskErrorKind, seal_task_id,
+    verify_registration_request,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -290,4 +291,96 @@ async fn an_endless_body_is_refused_without_reading_to_its_end() {
         .unwrap_or_else(|| panic!("must fail"));
     assert_eq!(error.kind(), TaskErrorKind::BodyTooLarge);
     server.abort();
+}
+
+/// An AuthAPI that redirects registration to `elsewhere`, and the mock there that must not be hit
+/// (or, with a client that follows redirects, whose answer must not be taken).
+async fn redirecting(
+    status: usize,
+    elsewhere: &mut mockito::ServerGuard,
+) -> (mockito::ServerGuard, Vec<mockito::Mock>) {
+    let mut server = Server::new_async().await;
+    server
+        .mock("POST", VECTOR_PATH)
+        .with_status(status)
+        .with_header("location", &format!("{}{VECTOR_PATH}", elsewhere.url()))
+        .create_async()
+        .await;
+    let mut stolen = Vec::new();
+    // 301 to 303 turn the POST into a GET; 307 and 308 re-send it.
+    for method in ["POST", "GET"] {
+        stolen.push(
+            elsewhere
+                .mock(method, Matcher::Any)
+                .with_body(r#"{"task_id":"attacker-task"}"#)
+                .create_async()
+                .await,
+        );
+    }
+    (server, stolen)
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_refused_and_not_followed() {
+    let record = vector_record().await;
+    for status in [301, 302, 303, 307, 308] {
+        let mut elsewhere = Server::new_async().await;
+        let (server, stolen) = redirecting(status, &mut elsewhere).await;
+        // The default client: no `.client(…)`.
+        let tasks = TaskClient::builder(AuthApiBaseUrl::parse(&server.url()).expect("base"))
+            .attempt_timeout(None)
+            .total_deadline(None)
+            .build();
+        let error = tasks
+            .register_task(&record)
+            .await
+            .expect_err("a redirect is an error");
+        assert_eq!(error.kind(), TaskErrorKind::Redirected, "status {status}");
+        assert!(!error.is_transient());
+        assert!(error.to_string().contains("redirect"), "{error}");
+        for mock in stolen {
+            mock.expect(0).assert_async().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_answer_a_redirect_following_client_got_elsewhere_is_refused() {
+    let record = vector_record().await;
+    let mut elsewhere = Server::new_async().await;
+    let (server, _stolen) = redirecting(307, &mut elsewhere).await;
+    // The test client follows redirects, as reqwest's default policy does.
+    let error = client(&server.url())
+        .register_task(&record)
+        .await
+        .expect_err("the other origin's task id is not taken");
+    assert_eq!(error.kind(), TaskErrorKind::Redirected);
+}
+
+#[tokio::test]
+async fn an_oversized_or_control_character_task_id_is_refused() {
+    let record = vector_record().await;
+    let long = "t".repeat(agent_identity_task::MAX_TASK_ID_BYTES + 1);
+    let fitting = "t".repeat(agent_identity_task::MAX_TASK_ID_BYTES);
+    for (task_id, accepted) in [
+        (long.as_str(), false),
+        ("task-\u{1b}[31mred", false),
+        ("task\nline", false),
+        (fitting.as_str(), true),
+    ] {
+        let mut server = Server::new_async().await;
+        server
+            .mock("POST", VECTOR_PATH)
+            .with_body(serde_json::json!({ "task_id": task_id }).to_string())
+            .create_async()
+            .await;
+        let outcome = client(&server.url()).register_task(&record).await;
+        match outcome {
+            Ok(task) => assert!(accepted, "{task_id:?} was accepted as {task:?}"),
+            Err(error) => {
+                assert!(!accepted, "{task_id:?} was refused: {error}");
+                assert_eq!(error.kind(), TaskErrorKind::InvalidTaskId);
+            }
+        }
+    }
 }
