@@ -126,18 +126,70 @@ impl Verifier {
     /// A [`JwtError`] naming the first rule that failed. Only
     /// [`JwtError::KeySourceUnavailable`] is transient.
     pub async fn verify(&self, token: &IdentityJwt) -> Result<AgentIdentityRecord, JwtError> {
-        let inner = &*self.inner;
-        let text = token.expose_secret();
-        let parts = split(text, inner.max_token_bytes)?;
+        let parts = split(token.expose_secret(), self.inner.max_token_bytes)?;
+        let (alg, kid) = self.check_header(&parts)?;
+        self.check_signature_of(&parts, alg, &kid).await?;
+        let record = AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)?;
+        self.check_claims(&record)?;
+        Ok(record)
+    }
+
+    /// Runs every check of [`Verifier::verify`] that needs no key — the size bound, the shape,
+    /// the header's `alg` and `kid`, every claim rule with the clock, and the embedded private
+    /// key (parsed, and able to sign) — and returns the token with its signature still to check.
+    ///
+    /// This lets a caller overlap the key set fetch and signature check with work it would do
+    /// next, such as registering a task; nothing learnt from the token may be trusted, stored or
+    /// published until [`Verifier::check_signature`] accepts it. The error for a token that is
+    /// wrong in several ways may differ from `verify`'s, which checks the signature first.
+    ///
+    /// # Errors
+    /// A [`JwtError`] naming the first local rule that failed, never a transient one.
+    pub fn check_locally(&self, token: &IdentityJwt) -> Result<SignaturePending, JwtError> {
+        let parts = split(token.expose_secret(), self.inner.max_token_bytes)?;
+        let (alg, kid) = self.check_header(&parts)?;
+        let record = AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)?;
+        self.check_claims(&record)?;
+        record.key().check().map_err(JwtError::InvalidPrivateKey)?;
+        Ok(SignaturePending { record, alg, kid })
+    }
+
+    /// Checks the signature of a token that passed [`Verifier::check_locally`], fetching the key
+    /// as [`Verifier::verify`] would, and returns its record, now verified.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`] for the key and the signature: [`JwtError::KeySourceUnavailable`]
+    /// (transient), an untrusted or not yet known `kid`, an algorithm the key does not fit, or a
+    /// bad signature.
+    pub async fn check_signature(
+        &self,
+        pending: SignaturePending,
+    ) -> Result<AgentIdentityRecord, JwtError> {
+        let SignaturePending { record, alg, kid } = pending;
+        let parts = split(record.token().expose_secret(), self.inner.max_token_bytes)?;
+        self.check_signature_of(&parts, alg, &kid).await?;
+        Ok(record)
+    }
+
+    fn check_header(&self, parts: &Parts<'_>) -> Result<(SigningAlgorithm, String), JwtError> {
         let header = parts.header()?;
         let alg = header
             .alg
             .as_deref()
             .and_then(SigningAlgorithm::parse)
-            .filter(|alg| inner.algorithms.contains(alg))
+            .filter(|alg| self.inner.algorithms.contains(alg))
             .ok_or_else(|| JwtError::algorithm_not_allowed(header.alg.as_deref().unwrap_or("")))?;
-        let kid = header.kid.as_deref().ok_or(JwtError::MissingKid)?;
-        let key = inner.cache.key(kid).await?;
+        let kid = header.kid.ok_or(JwtError::MissingKid)?;
+        Ok((alg, kid))
+    }
+
+    async fn check_signature_of(
+        &self,
+        parts: &Parts<'_>,
+        alg: SigningAlgorithm,
+        kid: &str,
+    ) -> Result<(), JwtError> {
+        let key = self.inner.cache.key(kid).await?;
         let jwt_alg = key
             .accepts(alg)
             .ok_or_else(|| JwtError::algorithm_not_allowed(alg.as_str()))?;
@@ -148,17 +200,21 @@ impl Verifier {
             jwt_alg,
         )
         .map_err(|_| JwtError::BadSignature)?;
-        if !verified {
-            return Err(JwtError::BadSignature);
+        if verified {
+            Ok(())
+        } else {
+            Err(JwtError::BadSignature)
         }
-        let record = AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)?;
+    }
+
+    fn check_claims(&self, record: &AgentIdentityRecord) -> Result<(), JwtError> {
+        let inner = &*self.inner;
         record.check(
             &inner.issuer,
             &inner.audience,
             inner.clock.now(),
             inner.leeway,
-        )?;
-        Ok(record)
+        )
     }
 
     /// Verifies a token given as text. See [`Verifier::verify`].
@@ -279,6 +335,31 @@ pub fn insecure_decode_unverified(token: &IdentityJwt) -> Result<AgentIdentityRe
     let parts = split(token.expose_secret(), MAX_TOKEN_BYTES)?;
     parts.header()?;
     AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)
+}
+
+/// A token that passed every local check of [`Verifier::check_locally`], its signature not yet
+/// checked. Its record is for work that may be thrown away (a registration sent ahead), never
+/// to be trusted: pass it to [`Verifier::check_signature`].
+pub struct SignaturePending {
+    record: AgentIdentityRecord,
+    alg: SigningAlgorithm,
+    kid: String,
+}
+
+impl SignaturePending {
+    /// The record decoded from the token, NOT verified: its signature is still unchecked.
+    pub fn insecure_unverified_record(&self) -> &AgentIdentityRecord {
+        &self.record
+    }
+}
+
+impl fmt::Debug for SignaturePending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignaturePending")
+            .field("runtime_id", self.record.runtime_id())
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Parts<'a> {

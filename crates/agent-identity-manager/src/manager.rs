@@ -238,8 +238,7 @@ impl AuthManager {
         let _ops = self.inner.ops.lock().await;
         let span = tracing::info_span!("agent_identity.login", outcome = tracing::field::Empty);
         let result = async {
-            let record = verify_and_check_key(&self.inner.verifier, &token).await?;
-            let auth = self.register(record).await?;
+            let auth = self.verify_and_register(&token).await?;
             store_call(&self.inner.store, move |store| store.save(&token)).await?;
             self.publish(AuthState::Ready(auth.clone()));
             Ok(auth)
@@ -293,6 +292,32 @@ impl AuthManager {
         flight
             .await
             .unwrap_or_else(|aborted| Err(interrupted("recovery", aborted)))
+    }
+
+    /// Verifies `token` and registers a task for it, the two round trips overlapped: once the
+    /// token passes every local check, the registration is sent while the key set is fetched and
+    /// the signature checked. The signature's verdict comes first: for a token that fails it the
+    /// registration's outcome is dropped, and the caller publishes and stores nothing.
+    async fn verify_and_register(
+        &self,
+        token: &IdentityJwt,
+    ) -> Result<AgentIdentityAuth, AuthError> {
+        let verifier = &self.inner.verifier;
+        let pending = match verifier.check_locally(token) {
+            Ok(pending) => pending,
+            // The full verification gives the canonical verdict (it checks the signature before
+            // the claims), so a forged token that is also expired is reported as forged.
+            Err(_) => {
+                let record = verify_and_check_key(verifier, token).await?;
+                return self.register(record).await;
+            }
+        };
+        let ahead = pending.insecure_unverified_record().clone();
+        let (verified, registered) =
+            futures_util::future::join(verifier.check_signature(pending), self.register(ahead))
+                .await;
+        verified?;
+        registered
     }
 
     async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
@@ -462,11 +487,7 @@ async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
             _ => {}
         }
     }
-    let record = match verify_and_check_key(&inner.verifier, &token).await {
-        Ok(record) => record,
-        Err(error) => return setup_failed(manager, &current, &token, error),
-    };
-    match manager.register(record).await {
+    match manager.verify_and_register(&token).await {
         Ok(auth) => {
             manager.publish(AuthState::Ready(auth));
             ReloadOutcome::Updated

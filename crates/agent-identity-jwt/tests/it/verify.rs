@@ -350,3 +350,46 @@ fn record_times_are_exposed_as_system_times() {
         Duration::from_secs(60)
     ));
 }
+
+#[tokio::test]
+async fn the_split_verification_agrees_with_verify() {
+    let verifier = verifier();
+    let token = IdentityJwt::new(mint(&claims()));
+    let pending = verifier.check_locally(&token).expect("local checks pass");
+    assert_eq!(
+        pending.insecure_unverified_record().runtime_id().as_str(),
+        "agent-123"
+    );
+    let record = verifier.check_signature(pending).await.expect("signed");
+    let verified = verifier.verify(&token).await.expect("verifies");
+    assert_eq!(record.token(), verified.token());
+    assert_eq!(record.expires_at(), verified.expires_at());
+}
+
+#[tokio::test]
+async fn local_checks_refuse_what_needs_no_key_and_the_signature_check_the_rest() {
+    let verifier = verifier();
+    let expired = IdentityJwt::new(mint(&claims_with("exp", json!(now_secs() - 3600))));
+    assert!(matches!(
+        verifier.check_locally(&expired),
+        Err(JwtError::Expired { .. })
+    ));
+    let text = mint(&claims());
+    let (signed, signature) = text.rsplit_once('.').expect("three segments");
+    let middle = signature.len() / 2;
+    let flipped = if &signature[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let forged = IdentityJwt::new(format!(
+        "{signed}.{}{flipped}{}",
+        &signature[..middle],
+        &signature[middle + 1..]
+    ));
+    let pending = verifier.check_locally(&forged).expect("locally fine");
+    assert!(matches!(
+        verifier.check_signature(pending).await,
+        Err(JwtError::BadSignature)
+    ));
+}

@@ -25,6 +25,8 @@ pub(crate) enum Answer {
     Status(u16),
     /// Never answer.
     Hang,
+    /// 200 with the normal body, after this long.
+    Delay(std::time::Duration),
 }
 
 #[derive(Default)]
@@ -127,6 +129,10 @@ async fn respond(answer: Answer, ok: impl FnOnce() -> Response) -> Response {
             (status, "scripted failure").into_response()
         }
         Answer::Hang => std::future::pending().await,
+        Answer::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            ok()
+        }
     }
 }
 

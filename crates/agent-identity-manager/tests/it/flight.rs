@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use jwks_client_rs::{JsonWebKeySet, JwksClientError};
 use tokio::sync::Notify;
 
-use crate::support::{TestClock, jwks_with_kids, tasks, valid_token, verifier};
+use crate::fake::{Answer, FakeService};
+use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, valid_token, verifier};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_callers_share_one_fetch_and_one_registration() {
@@ -208,4 +209,77 @@ fn a_reload_cut_short_by_runtime_shutdown_costs_one_call() {
             "task-after"
         );
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_start_overlaps_the_key_fetch_and_the_registration() {
+    let delay = std::time::Duration::from_secs(2);
+    let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
+    service.answer_jwks([Answer::Delay(delay)]);
+    service.answer_register([Answer::Delay(delay)]);
+    let started = tokio::time::Instant::now();
+    let manager = AuthManager::new(
+        verifier(&service.jwks_url(), TestClock::new()),
+        tasks(&service.authapi_base(), None),
+        Arc::new(MemoryStore::with_token(valid_token())),
+    )
+    .await
+    .expect("loads");
+    let took = started.elapsed();
+    assert_eq!(manager.state().name(), "ready");
+    assert_eq!((service.jwks_hits(), service.register_hits()), (1, 1));
+    assert!(
+        took >= delay && took < delay * 3 / 2,
+        "one delay, not two: {took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forged_token_leaves_no_trace_though_its_registration_was_sent_ahead() {
+    let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = agent_identity_manager::FileStore::new(home.path());
+    let manager = AuthManager::logged_out(
+        verifier(&service.jwks_url(), TestClock::new()),
+        tasks(&service.authapi_base(), None),
+        Arc::new(store.clone()),
+    );
+    let trusted = valid_token();
+    manager.login(trusted.clone()).await.expect("login");
+    let before = std::fs::read(store.path()).expect("auth.json");
+    let mut updates = manager.subscribe();
+    updates.mark_unchanged();
+    // Well-formed, unexpired, with a usable key: it passes every local check, and is signed
+    // under a kid the key set does not hold.
+    let forged = token("agent-123", "rogue-kid", now_secs() + 3600);
+    // Past the refetch interval, so the unknown kid is looked up afresh: a verdict.
+    tokio::time::advance(agent_identity_jwt::DEFAULT_REFETCH_INTERVAL).await;
+    let error = manager.login(forged.clone()).await.expect_err("forged");
+    assert_eq!(error.kind(), "untrusted_kid");
+    assert_eq!(
+        service.register_hits(),
+        2,
+        "its registration went out ahead"
+    );
+    assert!(
+        !updates.has_changed().expect("alive"),
+        "nothing was published"
+    );
+    assert_eq!(std::fs::read(store.path()).expect("auth.json"), before);
+    assert_eq!(
+        manager
+            .auth()
+            .expect("the trusted identity")
+            .task_id()
+            .as_str(),
+        "task-1"
+    );
+    // The same token reached through a reload: a verdict, never `Ready`.
+    store.save(&forged).expect("plant");
+    tokio::time::advance(agent_identity_jwt::DEFAULT_REFETCH_INTERVAL).await;
+    match manager.reload().await {
+        ReloadOutcome::LoggedOut { .. } => {}
+        other => panic!("expected a logout, got {other:?}"),
+    }
+    assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
 }

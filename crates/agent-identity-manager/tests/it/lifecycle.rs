@@ -26,9 +26,11 @@ async fn login_verifies_registers_then_stores() {
     )
     .await;
     assert_eq!(manager.state().name(), "logged_out");
-    let auth = manager.login(valid_token()).await.expect("login");
+    // One token: `valid_token()` reads the clock, and two calls can straddle a second.
+    let token = valid_token();
+    let auth = manager.login(token.clone()).await.expect("login");
     assert_eq!(auth.task_id().as_str(), "task-1");
-    assert_eq!(store.load().expect("readable"), Some(valid_token()));
+    assert_eq!(store.load().expect("readable"), Some(token));
     assert_eq!(manager.auth().expect("ready").task_id().as_str(), "task-1");
 }
 
@@ -265,14 +267,15 @@ async fn a_login_flow_starts_logged_out_without_touching_the_stored_identity() {
         (0, 0),
         "nothing was set up"
     );
-    let auth = manager.login(valid_token()).await.expect("login");
+    let token = valid_token();
+    let auth = manager.login(token.clone()).await.expect("login");
     assert_eq!(auth.record().runtime_id().as_str(), "agent-123");
     assert_eq!(
         service.register_hits(),
         1,
         "only the new identity was registered"
     );
-    assert_eq!(store.load().expect("memory"), Some(valid_token()));
+    assert_eq!(store.load().expect("memory"), Some(token));
 }
 
 #[tokio::test(start_paused = true)]
