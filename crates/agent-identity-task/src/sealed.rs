@@ -4,8 +4,11 @@
 use agent_identity_jwt::AgentKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use crypto_box::aead::OsRng;
-use crypto_box::{PublicKey, SecretKey};
+use blake2::Blake2b;
+use blake2::digest::Digest as _;
+use blake2::digest::consts::U24;
+use crypto_box::aead::{Aead as _, OsRng};
+use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use serde_json::{Map, Value};
 
@@ -51,13 +54,18 @@ pub fn seal_task_id_for_public_key(
     ed25519_public_key: &[u8; 32],
     task_id: &str,
 ) -> Result<String, TaskError> {
-    let point = CompressedEdwardsY(*ed25519_public_key)
-        .decompress()
-        .ok_or_else(|| {
-            TaskError::new(Operation::SealTaskId, TaskErrorKind::InvalidKey)
-                .with_detail("not an ed25519 public key")
-        })?;
-    seal(&PublicKey::from(point.to_montgomery()), task_id)
+    let recipient = x25519_public_key(ed25519_public_key).ok_or_else(|| {
+        TaskError::new(Operation::SealTaskId, TaskErrorKind::InvalidKey)
+            .with_detail("not an ed25519 public key")
+    })?;
+    seal(&recipient, task_id)
+}
+
+/// The X25519 form of an Ed25519 public key (the birational map of RFC 7748 §4.1, libsodium's
+/// `crypto_sign_ed25519_pk_to_curve25519`), or `None` when the bytes are not a curve point.
+fn x25519_public_key(ed25519_public_key: &[u8; 32]) -> Option<PublicKey> {
+    let point = CompressedEdwardsY(*ed25519_public_key).decompress()?;
+    Some(PublicKey::from(point.to_montgomery()))
 }
 
 fn seal(recipient: &PublicKey, task_id: &str) -> Result<String, TaskError> {
@@ -71,10 +79,8 @@ fn open(key: &AgentKey, encrypted_base64: &str, operation: Operation) -> Result<
     let sealed = STANDARD
         .decode(encrypted_base64.trim())
         .map_err(|_| TaskError::new(operation, TaskErrorKind::BadBase64))?;
-    let secret = SecretKey::from_bytes(*key.x25519_secret());
-    let plaintext = secret
-        .unseal(&sealed)
-        .map_err(|_| TaskError::new(operation, TaskErrorKind::Undecryptable))?;
+    let plaintext = unseal(key, &sealed)
+        .ok_or_else(|| TaskError::new(operation, TaskErrorKind::Undecryptable))?;
     let task_id = String::from_utf8(plaintext)
         .map_err(|_| TaskError::new(operation, TaskErrorKind::NotUtf8))?;
     if task_id.is_empty() {
@@ -93,6 +99,35 @@ fn checked_task_id(task_id: String, operation: Operation) -> Result<TaskId, Task
     }
     Ok(TaskId::new(task_id))
 }
+
+/// libsodium's `crypto_box_seal_open`, with the recipient's X25519 public key (which the nonce
+/// binds) mapped from the agent's Ed25519 public key, which the key keeps once derived, instead of
+/// a second scalar multiplication per registration as `SecretKey::unseal` would do.
+fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
+    let secret = SecretKey::from_bytes(*key.x25519_secret());
+    let Some(recipient) = key
+        .public_key()
+        .ok()
+        .and_then(|public| x25519_public_key(&public))
+    else {
+        // A key that cannot sign still holds its seed: let crypto_box derive the public key.
+        return secret.unseal(sealed).ok();
+    };
+    if sealed.len() < EPHEMERAL_KEY_LEN {
+        return None;
+    }
+    let (ephemeral, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
+    let ephemeral = PublicKey::from_slice(ephemeral).ok()?;
+    let mut nonce = Blake2b::<U24>::new();
+    nonce.update(ephemeral.as_bytes());
+    nonce.update(recipient.as_bytes());
+    SalsaBox::new(&ephemeral, &secret)
+        .decrypt(&nonce.finalize(), ciphertext)
+        .ok()
+}
+
+/// The ephemeral X25519 public key that starts every sealed box.
+const EPHEMERAL_KEY_LEN: usize = 32;
 
 /// Reads the task id out of a 2xx registration response body, trying [`TASK_ID_FIELDS`] in order.
 /// A field that is absent, `null` or empty is skipped; one of another type is an error.

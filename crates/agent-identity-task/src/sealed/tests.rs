@@ -127,3 +127,33 @@ fn malformed_and_empty_responses_are_distinct_errors() {
         .unwrap_or_else(|| panic!("must fail"));
     assert_eq!(error.operation(), Operation::Register);
 }
+
+#[test]
+fn the_mapped_public_key_is_the_one_the_seed_derives() {
+    for seed in [[0u8; 32], [42; 32], [255; 32]] {
+        let key = AgentKey::from_seed(seed);
+        let derived = SecretKey::from_bytes(*key.x25519_secret()).public_key();
+        let public = key.public_key().unwrap_or_else(|e| panic!("{e}"));
+        let mapped = x25519_public_key(&public).unwrap_or_else(|| panic!("on the curve"));
+        assert_eq!(mapped.as_bytes(), derived.as_bytes());
+    }
+}
+
+#[test]
+fn a_box_sealed_for_someone_else_or_cut_short_does_not_open() {
+    let other = AgentKey::from_seed([7; 32]);
+    let sealed = seal_task_id(&other, "task-abc").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        kind(open_task_id(&key(), &sealed)),
+        TaskErrorKind::Undecryptable
+    );
+    let bytes = STANDARD.decode(&sealed).unwrap_or_else(|e| panic!("{e}"));
+    for cut in [0, 16, 31, 32, 47, bytes.len() - 1] {
+        let short = STANDARD.encode(&bytes[..cut]);
+        assert_eq!(
+            kind(open_task_id(&other, &short)),
+            TaskErrorKind::Undecryptable,
+            "cut at {cut}"
+        );
+    }
+}
