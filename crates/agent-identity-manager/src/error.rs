@@ -31,14 +31,15 @@ pub enum AuthError {
 
 impl AuthError {
     /// Whether retrying later may succeed without anything changing on our side: an unreachable
-    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), or a store I/O failure.
+    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), a store locked by another
+    /// process, or a store I/O failure that is not about the path itself
+    /// ([`StoreError::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::NotLoggedIn | Self::Expired => false,
             Self::Token(error) => error.is_transient(),
             Self::Task(error) => error.is_transient(),
-            Self::Store(StoreError::Io { .. }) => true,
-            Self::Store(_) => false,
+            Self::Store(error) => error.is_transient(),
         }
     }
 
@@ -65,6 +66,8 @@ impl AuthError {
             Self::Task(_) => "task_registration_failed",
             Self::Store(StoreError::Corrupt { .. }) => "store_corrupt",
             Self::Store(StoreError::ReadOnly(_)) => "store_read_only",
+            Self::Store(StoreError::Locked { .. }) => "store_locked",
+            Self::Store(StoreError::Insecure { .. }) => "store_insecure",
             Self::Store(_) => "store_io",
         }
     }

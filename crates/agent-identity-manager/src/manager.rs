@@ -211,6 +211,8 @@ impl AuthManager {
         let span = tracing::info_span!("agent_identity.login", outcome = tracing::field::Empty);
         let result = async {
             let record = verify_and_check_key(&self.inner.verifier, &token).await?;
+            // A store that cannot take the token is found before a task is registered for it.
+            store_call(&self.inner.store, |store| store.check_writable()).await?;
             let auth = self.register(record).await?;
             store_call(&self.inner.store, move |store| store.save(&token)).await?;
             self.publish(AuthState::Ready(auth.clone()));
