@@ -534,9 +534,11 @@ impl FileStore {
             serde_json::to_vec_pretty(document).map_err(|_| self.corrupt("unserializable"))?;
         bytes.push(b'\n');
         let temp_path = self.temp_path();
+        // Never through a symlink, and never over anything already there.
+        let temp = safety::create_private(&temp_path)
+            .map_err(|error| self.open_error("creating a temporary file", &temp_path, error))?;
         let result = (|| {
-            let mut temp = safety::create_private(&temp_path)
-                .map_err(|error| self.open_error("creating a temporary file", &temp_path, error))?;
+            let mut temp = temp;
             set_private(&temp).map_err(self.io("setting permissions", &temp_path))?;
             temp.write_all(&bytes)
                 .map_err(self.io("writing", &temp_path))?;
@@ -546,8 +548,9 @@ impl FileStore {
                 .map_err(self.io("renaming into place", &self.path))?;
             sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir))
         })();
-        if result.is_err() && !safety::is_symlink(&temp_path) {
-            // The old file is untouched; do not leave the temporary file behind either.
+        if result.is_err() {
+            // The old file is untouched; do not leave our temporary file behind either (after a
+            // failed rename it is still there; after a failed directory sync it is gone).
             let _ = fs::remove_file(&temp_path);
         }
         result
