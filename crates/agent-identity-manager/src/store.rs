@@ -54,7 +54,10 @@ pub enum StoreError {
     },
     /// Another process held the store's lock for longer than the write was willing to wait
     /// ([`FileStore::with_lock_timeout`]). Transient: the other writer will finish.
-    #[error("credentials are locked by another process (waited {waited:?} for {path})")]
+    #[error(
+        "credentials are locked by another process (gave up on {path} after {seconds:.1} s)",
+        seconds = .waited.as_secs_f64()
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,
