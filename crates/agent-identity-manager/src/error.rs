@@ -40,15 +40,16 @@ pub enum AuthError {
 
 impl AuthError {
     /// Whether retrying later may succeed without anything changing on our side: an unreachable
-    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), or a store I/O failure, or an operation that was interrupted.
+    /// key set or AuthAPI (connect errors, timeouts, 429, 5xx), a store locked by another
+    /// process, a store I/O failure that is not about the path itself
+    /// ([`StoreError::is_transient`]), or an operation that was interrupted.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::NotLoggedIn | Self::Expired => false,
             Self::Token(error) => error.is_transient(),
             Self::Task(error) => error.is_transient(),
-            Self::Store(StoreError::Io { .. }) => true,
+            Self::Store(error) => error.is_transient(),
             Self::Interrupted { .. } => true,
-            Self::Store(_) => false,
         }
     }
 
@@ -75,6 +76,8 @@ impl AuthError {
             Self::Task(_) => "task_registration_failed",
             Self::Store(StoreError::Corrupt { .. }) => "store_corrupt",
             Self::Store(StoreError::ReadOnly(_)) => "store_read_only",
+            Self::Store(StoreError::Locked { .. }) => "store_locked",
+            Self::Store(StoreError::Insecure { .. }) => "store_insecure",
             Self::Store(_) => "store_io",
             Self::Interrupted { .. } => "interrupted",
         }

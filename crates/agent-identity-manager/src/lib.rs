@@ -26,6 +26,6 @@ pub use manager::{
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::Status;
 pub use store::{
-    AUTH_FILE_NAME, CredentialStore, EnvOverride, FileStore, HOME_ENV_VAR, JWT_ENV_VAR,
-    JWT_ENV_VAR_COMPAT, MemoryStore, StoreError,
+    AUTH_FILE_NAME, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride, FileStore,
+    HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore, StoreError,
 };

@@ -238,6 +238,8 @@ impl AuthManager {
         let _ops = self.inner.ops.lock().await;
         let span = tracing::info_span!("agent_identity.login", outcome = tracing::field::Empty);
         let result = async {
+            // A store that cannot take the token is found before a task is registered for it.
+            store_call(&self.inner.store, |store| store.check_writable()).await?;
             let auth = self.verify_and_register(&token).await?;
             store_call(&self.inner.store, move |store| store.save(&token)).await?;
             self.publish(AuthState::Ready(auth.clone()));

@@ -5,7 +5,7 @@ use agent_identity_task::TaskId;
 
 use crate::error::AuthError;
 use crate::state::AuthState;
-use crate::store::CredentialStore;
+use crate::store::{CredentialStore, StoreError};
 
 /// A status report. Building one never touches the network and never registers a task.
 #[derive(Debug, Clone)]
@@ -21,7 +21,9 @@ impl Status {
     /// Status from the store alone, for a process that has not loaded auth (a CLI's `status`).
     ///
     /// The stored token is decoded, not verified: `ready` here means "credentials are stored,
-    /// well-formed and unexpired"; they were verified when they were written by a login.
+    /// well-formed and unexpired"; they were verified when they were written by a login. A
+    /// corrupt credentials file is `corrupt`, and a store that cannot be read (or is refused as
+    /// insecure) is `unavailable`: neither is "logged out", since credentials may be there.
     pub fn read(
         store: &dyn CredentialStore,
         clock: &dyn Clock,
@@ -30,7 +32,10 @@ impl Status {
         let now = clock.now();
         let describe = store.describe();
         let (state, identity, error) = match store.load() {
-            Err(error) => ("logged_out", None, Some(AuthError::Store(error))),
+            Err(error @ StoreError::Corrupt { .. }) => {
+                ("corrupt", None, Some(AuthError::Store(error)))
+            }
+            Err(error) => ("unavailable", None, Some(AuthError::Store(error))),
             Ok(None) => ("logged_out", None, None),
             Ok(Some(token)) => match insecure_decode_unverified(&token) {
                 Err(error) => ("logged_out", None, Some(AuthError::Token(error))),
@@ -67,7 +72,7 @@ impl Status {
         }
     }
 
-    /// `logged_out`, `ready`, `unavailable` or `expired`.
+    /// `logged_out`, `ready`, `unavailable` or `expired`; from [`Status::read`] also `corrupt`.
     pub fn state(&self) -> &'static str {
         self.state
     }
@@ -92,3 +97,6 @@ impl Status {
         self.error.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests;

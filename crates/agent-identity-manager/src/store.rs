@@ -1,11 +1,14 @@
 //! Where credentials live: the `CredentialStore` seam, the durable `auth.json` file store, a memory
 //! store, and the read-only environment source.
 
+mod safety;
+
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use agent_identity_jwt::IdentityJwt;
 use serde_json::{Map, Value};
@@ -24,6 +27,8 @@ const AUTH_MODE_AGENT_IDENTITY: &str = "agentIdentity";
 const MAX_AUTH_FILE_BYTES: u64 = 1 << 20;
 
 /// Why the store could not be read or written.
+///
+/// [`StoreError::is_transient`] says whether trying again later may help.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -47,9 +52,132 @@ pub enum StoreError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// Another process held the store's lock for longer than the write was willing to wait
+    /// ([`FileStore::with_lock_timeout`]). Transient: the other writer will finish.
+    #[error(
+        "credentials are locked by another process (gave up on {path} after {seconds:.1} s)",
+        seconds = .waited.as_secs_f64()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the write waited.
+        waited: Duration,
+    },
+    /// A file or directory of the store failed a safety check: a symlink, not a regular file,
+    /// owned by another user, or writable by group or others. Permanent: a person must fix it,
+    /// and the message says how.
+    #[error("refusing {path}: {problem}; {fix}", fix = .problem.fix(.path))]
+    Insecure {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: Insecurity,
+    },
     /// The credentials come from the environment and cannot be changed here.
     #[error("credentials come from the environment ({0}) and are read-only")]
     ReadOnly(&'static str),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed without anyone changing anything: another process's
+    /// lock, or an I/O failure such as a full disk. A corrupt or insecure file, a read-only
+    /// source, and I/O errors about the path itself (not a directory, a directory, permission
+    /// denied, a name too long, a symlink loop, a read-only file system) are permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Locked { .. } => true,
+            Self::Io { source, .. } => !safety::is_permanent(source),
+            Self::Corrupt { .. } | Self::Insecure { .. } | Self::ReadOnly(_) => false,
+        }
+    }
+}
+
+/// What is wrong with a store file or directory that [`StoreError::Insecure`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Insecurity {
+    /// A symbolic link where a file of ours belongs: writing through it would put credentials
+    /// wherever it points, and replacing it would leave the token in its target.
+    #[error("it is a symbolic link")]
+    Symlink,
+    /// Not a regular file (a directory where a file belongs, a FIFO, a device, a socket).
+    #[error("it is not a regular file")]
+    NotRegularFile,
+    /// Owned by a user other than the current one (or root).
+    #[error("it is owned by uid {owner}, not by the current user (uid {user})")]
+    OwnedByAnotherUser {
+        /// The owner's uid.
+        owner: u32,
+        /// The current (effective) uid.
+        user: u32,
+        /// Whether it is the home directory.
+        directory: bool,
+    },
+    /// Group or others may write it, so they could plant credentials or replace the file.
+    #[error("it is writable by group or others (mode {mode:04o})")]
+    WritableByOthers {
+        /// The permission bits.
+        mode: u32,
+        /// Whether it is the home directory.
+        directory: bool,
+    },
+}
+
+impl Insecurity {
+    /// What a person should do about it, naming `path`.
+    fn fix(&self, path: &Path) -> String {
+        let path = path.display();
+        match self {
+            Self::Symlink => format!("remove the link ({path}) or put the file itself there"),
+            Self::NotRegularFile => format!("remove {path}"),
+            Self::OwnedByAnotherUser {
+                directory: true, ..
+            } => "use a home directory the current user owns (--home or AGENT_IDENTITY_HOME)"
+                .to_owned(),
+            Self::OwnedByAnotherUser {
+                directory: false, ..
+            } => format!("remove {path}, or chown it to the current user"),
+            Self::WritableByOthers {
+                directory: true, ..
+            } => format!("run chmod 700 {path}"),
+            Self::WritableByOthers {
+                directory: false, ..
+            } => format!("run chmod 600 {path}"),
+        }
+    }
+}
+
+/// What [`CredentialStore::clear`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClearOutcome {
+    /// The agent identity was removed: the file deleted, or rewritten with its other fields.
+    Removed,
+    /// A corrupt credentials file was deleted.
+    RemovedCorrupt,
+    /// The file holds another login (Codex's `chatgpt` or `apikey` mode, named here) and no
+    /// agent identity; it was left untouched.
+    KeptOtherLogin(String),
+    /// No agent identity was stored.
+    NothingStored,
+}
+
+impl ClearOutcome {
+    /// Whether credentials were removed.
+    pub fn removed(&self) -> bool {
+        matches!(self, Self::Removed | Self::RemovedCorrupt)
+    }
+
+    /// A stable snake_case name, for machine-readable output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Removed => "removed",
+            Self::RemovedCorrupt => "removed_corrupt",
+            Self::KeptOtherLogin(_) => "kept_other_login",
+            Self::NothingStored => "nothing_stored",
+        }
+    }
 }
 
 /// Where the agent identity JWT is kept. Implementations must be safe to call from several
@@ -59,24 +187,38 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a document that does not parse; [`StoreError::Io`] when it
-    /// cannot be read.
+    /// cannot be read; [`StoreError::Insecure`] when it, or its directory, is refused.
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError>;
 
     /// Stores `token`, replacing any stored one.
     ///
     /// # Errors
-    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`] when writing fails, in
-    /// which case the previous credentials are intact.
+    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`] when writing fails,
+    /// [`StoreError::Locked`] when another process holds the store too long, and
+    /// [`StoreError::Insecure`] when a file of the store is refused; the previous credentials are
+    /// then intact.
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError>;
 
-    /// Removes the stored agent identity (logging out). Clearing a store that holds none
-    /// succeeds. A store shared with other credentials removes only its own: see
-    /// [`FileStore`] for what happens to the rest of `auth.json`.
+    /// Removes the stored agent identity (logging out), and says what it did. Clearing a store
+    /// that holds none succeeds. A store shared with other credentials removes only its own:
+    /// see [`FileStore`] for what happens to the rest of `auth.json`.
     ///
     /// # Errors
-    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`] when reading, rewriting
-    /// or deleting fails, in which case the previous credentials are intact.
-    fn clear(&self) -> Result<(), StoreError>;
+    /// [`StoreError::ReadOnly`] for read-only sources; [`StoreError::Io`],
+    /// [`StoreError::Locked`] or [`StoreError::Insecure`] when reading, rewriting or deleting
+    /// fails or is refused, in which case the previous credentials are intact.
+    fn clear(&self) -> Result<ClearOutcome, StoreError>;
+
+    /// Checks, without writing credentials, that a [`save`](CredentialStore::save) could
+    /// succeed, so that a login finds an unusable store before it registers a task. Defaults to
+    /// `Ok`.
+    ///
+    /// # Errors
+    /// What a save would fail with: [`StoreError::ReadOnly`], [`StoreError::Insecure`], or
+    /// [`StoreError::Io`] (a home that cannot be created, `auth.json` a directory).
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// A short description for status output: a path, "memory" or "environment".
     fn describe(&self) -> String;
@@ -93,7 +235,22 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 /// Writes are atomic (a `0600` temporary file in the same directory, fsync, rename, fsync of the
 /// directory), so a crash leaves the old or the new file, never a torn one. Mode `0600` is set on
 /// every write. Read-modify-write runs under an advisory lock on `auth.json.lock`, so processes
-/// sharing a home do not lose each other's writes, and unknown fields are preserved.
+/// sharing a home do not lose each other's writes, and unknown fields are preserved. A write
+/// waits for that lock at most [`DEFAULT_LOCK_TIMEOUT`] (see
+/// [`with_lock_timeout`](FileStore::with_lock_timeout)) and then fails with
+/// [`StoreError::Locked`]. Reads take no lock at all: the rename is atomic, so a reader sees the
+/// old document or the new one, and never waits for a writer.
+///
+/// Like OpenSSH's StrictModes, the store refuses ([`StoreError::Insecure`]) a home directory
+/// owned by another user (root excepted) or writable by group or others, and a read refuses an
+/// `auth.json` that is. No file of the store is opened through a symlink, and `auth.json` must be
+/// a regular file (a FIFO does not hang a read). The home itself may be a symlink. A write
+/// repairs an `auth.json` that others may read or write: it is replaced by a private one.
+///
+/// A writer killed between creating its temporary file and renaming it leaves that file (which
+/// holds the token) behind; the next write removes it, and so does the next read when no writer
+/// is at work. Only regular files of the current user with the store's temporary name are
+/// removed.
 ///
 /// The file is shared with Codex, so [`clear`](CredentialStore::clear) removes only what is
 /// ours:
@@ -103,23 +260,43 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 ///   file is rewritten atomically, as by a save); a file left empty, or holding only
 ///   `"OPENAI_API_KEY": null`, is deleted instead;
 /// - a corrupt file is deleted: the user asked to log out, and a file that cannot be read holds
-///   nothing that could be kept.
+///   nothing that could be kept;
+/// - a symlinked `auth.json` is refused, never replaced: its target would keep the token.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
     path: PathBuf,
     lock_path: PathBuf,
+    lock_timeout: Duration,
 }
 
+/// 10 s: how long a write waits for another process's lock on `auth.json`. A write holds it for
+/// milliseconds, so a longer wait means a stuck or hostile process, which a person should hear
+/// about rather than wait on.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// 25 ms: the longest pause between two attempts to take the lock (the first pause is 1 ms, then
+/// each doubles), so a released lock is taken soon without spinning.
+const MAX_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(25);
+
 impl FileStore {
-    /// A store for `auth.json` in `home`. The directory is created on first write.
+    /// A store for `auth.json` in `home`. The directory is created on first write. Writes wait
+    /// for another process's lock at most [`DEFAULT_LOCK_TIMEOUT`].
     pub fn new(home: impl Into<PathBuf>) -> Self {
         let dir = home.into();
         Self {
             path: dir.join(AUTH_FILE_NAME),
             lock_path: dir.join(format!("{AUTH_FILE_NAME}.lock")),
             dir,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// How long a write waits for another process's lock before failing with
+    /// [`StoreError::Locked`]. Defaults to [`DEFAULT_LOCK_TIMEOUT`] (10 s); zero tries once.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// The store in the default home: `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
@@ -144,45 +321,132 @@ impl FileStore {
         }
     }
 
-    /// Takes the exclusive advisory lock for a write, creating the directory and lock file if needed.
-    fn lock(&self) -> Result<File, StoreError> {
-        create_private_dir(&self.dir).map_err(self.io("creating the directory", &self.dir))?;
-        let file = open_private(&self.lock_path, false)
+    fn insecure(&self, path: &Path, problem: Insecurity) -> StoreError {
+        StoreError::Insecure {
+            path: path.to_owned(),
+            problem,
+        }
+    }
+
+    /// The error for a failed open of `path`: a refused symlink, or the I/O error.
+    fn open_error(&self, operation: &'static str, path: &Path, error: io::Error) -> StoreError {
+        if safety::is_symlink(path) {
+            self.insecure(path, Insecurity::Symlink)
+        } else {
+            self.io(operation, path)(error)
+        }
+    }
+
+    /// Checks the home for a read; `false` when it does not exist (a read creates nothing).
+    fn home_for_reading(&self) -> Result<bool, StoreError> {
+        match fs::metadata(&self.dir) {
+            Ok(metadata) => self.check_home(&metadata).map(|()| true),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(self.io("opening the directory", &self.dir)(error)),
+        }
+    }
+
+    /// Creates the home (mode 0700) if it does not exist, and checks it, for a write.
+    fn prepare_home(&self) -> Result<(), StoreError> {
+        let metadata = match fs::metadata(&self.dir) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                create_private_dir(&self.dir)
+                    .map_err(self.io("creating the directory", &self.dir))?;
+                fs::metadata(&self.dir).map_err(self.io("opening the directory", &self.dir))?
+            }
+            Err(error) => return Err(self.io("opening the directory", &self.dir)(error)),
+        };
+        self.check_home(&metadata)
+    }
+
+    /// The home (followed if it is a symlink) must be a directory that we, or root, own and
+    /// that nobody else may write.
+    fn check_home(&self, metadata: &fs::Metadata) -> Result<(), StoreError> {
+        if !metadata.is_dir() {
+            return Err(self.io("opening the directory", &self.dir)(
+                safety::not_a_directory(),
+            ));
+        }
+        match safety::trust_problem_of(metadata) {
+            Some(problem) => Err(self.insecure(&self.dir, problem)),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the lock file, creating it if needed, and checks that it is a regular file.
+    fn open_lock_file(&self) -> Result<File, StoreError> {
+        let file = safety::open_lock_file(&self.lock_path, true)
+            .map_err(|error| self.open_error("opening the lock file", &self.lock_path, error))?;
+        let metadata = file
+            .metadata()
             .map_err(self.io("opening the lock file", &self.lock_path))?;
-        file.lock().map_err(self.io("locking", &self.lock_path))?;
+        if !metadata.is_file() {
+            return Err(self.insecure(&self.lock_path, Insecurity::NotRegularFile));
+        }
         Ok(file)
     }
 
-    /// Takes the shared lock for a read, if the lock file exists and can be opened.
+    /// Takes the exclusive advisory lock for a write, creating the directory and lock file if
+    /// needed, and waiting at most `lock_timeout` for another process to release it.
     ///
-    /// A read never creates the home or the lock file, so reading status has no side effects and
-    /// a read-only home (a mounted secret, say) still reads. Reading without the lock is safe:
-    /// writes replace the file by an atomic rename, so a reader sees the old or the new document.
-    fn lock_for_reading(&self) -> Result<Option<File>, StoreError> {
-        let file = match File::open(&self.lock_path) {
-            Ok(file) => file,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-                ) =>
-            {
-                return Ok(None);
+    /// The lock is polled rather than waited on: a blocking `flock` cannot be given up on.
+    fn lock(&self) -> Result<File, StoreError> {
+        self.prepare_home()?;
+        let file = self.open_lock_file()?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(error)) => {
+                    return Err(self.io("locking", &self.lock_path)(error));
+                }
             }
-            Err(error) => return Err(self.io("opening the lock file", &self.lock_path)(error)),
-        };
-        file.lock_shared()
-            .map_err(self.io("locking", &self.lock_path))?;
-        Ok(Some(file))
+            let waited = started.elapsed();
+            if waited >= self.lock_timeout {
+                return Err(StoreError::Locked {
+                    path: self.lock_path.clone(),
+                    waited,
+                });
+            }
+            std::thread::sleep(pause.min(self.lock_timeout - waited));
+            pause = (pause * 2).min(MAX_LOCK_POLL_INTERVAL);
+        }
     }
 
     /// Reads and parses the document; `None` when the file does not exist.
-    fn read_document(&self) -> Result<Option<Map<String, Value>>, StoreError> {
-        let file = match File::open(&self.path) {
+    ///
+    /// Never through a symlink, and only a regular file. `strict` (a read of the token) also
+    /// refuses a file owned by another user or writable by group or others: someone else could
+    /// have planted that token. A write need not refuse those: it replaces the file with a
+    /// private one of ours.
+    fn read_document(&self, strict: bool) -> Result<Option<Map<String, Value>>, StoreError> {
+        let file = match safety::open_for_reading(&self.path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(self.io("reading", &self.path)(error)),
+            Err(error) => return Err(self.open_error("reading", &self.path, error)),
         };
+        let metadata = file.metadata().map_err(self.io("reading", &self.path))?;
+        if metadata.is_dir() {
+            // Linux opens a directory for reading; say what a read of it would.
+            return Err(self.io("reading", &self.path)(safety::is_a_directory()));
+        }
+        if !metadata.is_file() {
+            return Err(self.insecure(&self.path, Insecurity::NotRegularFile));
+        }
+        if strict {
+            if let Some(problem) = safety::trust_problem_of(&metadata) {
+                return Err(self.insecure(&self.path, problem));
+            }
+            if safety::readable_by_others(&metadata) {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "the credentials file is readable by group or others; the next login rewrites it with mode 0600"
+                );
+            }
+        }
         let mut bytes = Vec::new();
         file.take(MAX_AUTH_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
@@ -204,24 +468,57 @@ impl FileStore {
         }
     }
 
+    /// A fresh temporary file's path, next to `auth.json` so that the rename is atomic.
+    fn temp_path(&self) -> PathBuf {
+        self.dir
+            .join(format!(".{AUTH_FILE_NAME}.{}.tmp", unique_suffix()))
+    }
+
+    /// Temporary files of ours in the home: regular files (not symlinks) of the current user
+    /// whose names match [`FileStore::temp_path`]'s pattern.
+    fn temp_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| is_temp_file_name(&entry.file_name().to_string_lossy()))
+            // `DirEntry::metadata` does not follow symlinks.
+            .filter(|entry| {
+                entry
+                    .metadata()
+                    .is_ok_and(|metadata| metadata.is_file() && safety::owned_by_us(&metadata))
+            })
+            .map(|entry| entry.path())
+            .collect()
+    }
+
     /// Deletes temporary files left by writers that died mid-write (they hold a copy of the secret).
     ///
-    /// Called under the exclusive lock: every writer holds it from creating its temporary file to
-    /// renaming it, so any temporary file seen now belongs to a writer that is gone.
+    /// Called under the lock, exclusive or shared: every writer holds the exclusive lock from
+    /// creating its temporary file to renaming it, so any temporary file seen now belongs to a
+    /// writer that is gone.
     fn remove_orphaned_temp_files(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let prefix = format!(".{AUTH_FILE_NAME}.");
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(&prefix)
-                && name.ends_with(".tmp")
-                && let Err(error) = fs::remove_file(entry.path())
-            {
+        for path in self.temp_files() {
+            if let Err(error) = fs::remove_file(&path) {
                 tracing::debug!(error = %error, "could not remove an orphaned temporary file");
             }
+        }
+    }
+
+    /// After a read: removes dead writers' temporary files, if there are any and no writer is
+    /// at work. Never waits (the shared lock is only tried) and never creates a file.
+    fn remove_orphans_if_no_writer(&self) {
+        if self.temp_files().is_empty() {
+            return;
+        }
+        let Ok(lock) = safety::open_lock_file(&self.lock_path, false) else {
+            return;
+        };
+        if lock.metadata().is_ok_and(|metadata| metadata.is_file())
+            && lock.try_lock_shared().is_ok()
+        {
+            self.remove_orphaned_temp_files();
         }
     }
 
@@ -239,12 +536,12 @@ impl FileStore {
         let mut bytes =
             serde_json::to_vec_pretty(document).map_err(|_| self.corrupt("unserializable"))?;
         bytes.push(b'\n');
-        let temp_path = self
-            .dir
-            .join(format!(".{AUTH_FILE_NAME}.{}.tmp", unique_suffix()));
+        let temp_path = self.temp_path();
+        // Never through a symlink, and never over anything already there.
+        let temp = safety::create_private(&temp_path)
+            .map_err(|error| self.open_error("creating a temporary file", &temp_path, error))?;
         let result = (|| {
-            let mut temp = open_private(&temp_path, true)
-                .map_err(self.io("creating a temporary file", &temp_path))?;
+            let mut temp = temp;
             set_private(&temp).map_err(self.io("setting permissions", &temp_path))?;
             temp.write_all(&bytes)
                 .map_err(self.io("writing", &temp_path))?;
@@ -255,7 +552,8 @@ impl FileStore {
             sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir))
         })();
         if result.is_err() {
-            // The old file is untouched; do not leave the temporary file behind either.
+            // The old file is untouched; do not leave our temporary file behind either (after a
+            // failed rename it is still there; after a failed directory sync it is gone).
             let _ = fs::remove_file(&temp_path);
         }
         result
@@ -264,8 +562,14 @@ impl FileStore {
 
 impl CredentialStore for FileStore {
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
-        let _lock = self.lock_for_reading()?;
-        let Some(document) = self.read_document()? else {
+        // No lock: see the type's documentation. A read must answer at once (`status` is
+        // offline) even while another process holds the lock.
+        if !self.home_for_reading()? {
+            return Ok(None);
+        }
+        let document = self.read_document(true);
+        self.remove_orphans_if_no_writer();
+        let Some(document) = document? else {
             return Ok(None);
         };
         token_of(&document).map_err(|reason| self.corrupt(reason))
@@ -277,7 +581,7 @@ impl CredentialStore for FileStore {
         // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
         // explicit login, and the new credentials are known good. A file that cannot be read at
         // all is not replaced: its other fields would be lost, and the caller is told instead.
-        let mut document = match self.read_document() {
+        let mut document = match self.read_document(false) {
             Ok(document) => document.unwrap_or_default(),
             Err(StoreError::Corrupt { .. }) => Map::new(),
             Err(error) => return Err(error),
@@ -294,28 +598,29 @@ impl CredentialStore for FileStore {
         self.write_document(&document)
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    fn clear(&self) -> Result<ClearOutcome, StoreError> {
         let _lock = self.lock()?;
         self.remove_orphaned_temp_files();
-        let mut document = match self.read_document() {
+        let mut document = match self.read_document(false) {
             Ok(Some(document)) => document,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(ClearOutcome::NothingStored),
             // Logging out of a file that cannot be read: nothing in it can be kept, and leaving
             // it would keep the user logged in as far as any other reader is concerned.
-            Err(StoreError::Corrupt { .. }) => return self.delete_file(),
+            Err(StoreError::Corrupt { .. }) => {
+                return self.delete_file().map(|()| ClearOutcome::RemovedCorrupt);
+            }
             Err(error) => return Err(error),
         };
         // A document `load` calls corrupt (a mistyped `auth_mode` or `agent_identity`) is
         // deleted for the same reason.
-        if token_of(&document).is_err() {
-            return self.delete_file();
-        }
-        if matches!(
-            document.get("auth_mode"),
-            Some(Value::String(mode)) if mode != AUTH_MODE_AGENT_IDENTITY
-        ) {
+        let Ok(token) = token_of(&document) else {
+            return self.delete_file().map(|()| ClearOutcome::RemovedCorrupt);
+        };
+        if let Some(Value::String(mode)) = document.get("auth_mode")
+            && mode != AUTH_MODE_AGENT_IDENTITY
+        {
             // Codex's ChatGPT or API-key login: no agent identity here, and not ours to touch.
-            return Ok(());
+            return Ok(ClearOutcome::KeptOtherLogin(login_mode_name(mode)));
         }
         document.remove("agent_identity");
         document.remove("auth_mode");
@@ -323,10 +628,31 @@ impl CredentialStore for FileStore {
         let only_placeholder = document.is_empty()
             || (document.len() == 1 && document.get("OPENAI_API_KEY") == Some(&Value::Null));
         if only_placeholder {
-            self.delete_file()
+            self.delete_file()?;
         } else {
-            self.write_document(&document)
+            self.write_document(&document)?;
         }
+        Ok(if token.is_some() {
+            ClearOutcome::Removed
+        } else {
+            ClearOutcome::NothingStored
+        })
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.prepare_home()?;
+        drop(self.open_lock_file()?);
+        // `auth.json`, if there, must be something a save reads and replaces.
+        match self.read_document(false) {
+            Ok(_) | Err(StoreError::Corrupt { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        // The directory must take a new file: a save writes a temporary file and renames it.
+        let probe = self.temp_path();
+        let file = safety::create_private(&probe)
+            .map_err(|error| self.open_error("creating a temporary file", &probe, error))?;
+        drop(file);
+        fs::remove_file(&probe).map_err(self.io("removing a temporary file", &probe))
     }
 
     fn describe(&self) -> String {
@@ -365,29 +691,34 @@ fn unique_suffix() -> String {
     )
 }
 
-#[cfg(unix)]
-fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).mode(0o600);
-    if create_new {
-        options.create_new(true);
-    } else {
-        options.create(true).truncate(false);
-    }
-    options.open(path)
+/// Whether `name` is a temporary file of [`FileStore`]: `.auth.json.<pid>-<counter>-<nanos>.tmp`.
+fn is_temp_file_name(name: &str) -> bool {
+    let Some(middle) = name
+        .strip_prefix(&format!(".{AUTH_FILE_NAME}."))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = middle.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
-#[cfg(not(unix))]
-fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true);
-    if create_new {
-        options.create_new(true);
+/// Another login mode's name as shown to the user: Codex's are short words; anything else in
+/// the field (it is not ours) is not repeated.
+fn login_mode_name(mode: &str) -> String {
+    let plain = !mode.is_empty()
+        && mode.len() <= 32
+        && mode
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    if plain {
+        mode.to_owned()
     } else {
-        options.create(true).truncate(false);
+        "unknown".to_owned()
     }
-    options.open(path)
 }
 
 /// Sets mode 0600 explicitly: `open`'s mode is filtered by the umask and applies only on creation.
@@ -483,9 +814,11 @@ impl CredentialStore for MemoryStore {
         Ok(())
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
-        *self.slot() = None;
-        Ok(())
+    fn clear(&self) -> Result<ClearOutcome, StoreError> {
+        Ok(match self.slot().take() {
+            Some(_) => ClearOutcome::Removed,
+            None => ClearOutcome::NothingStored,
+        })
     }
 
     fn describe(&self) -> String {
@@ -548,10 +881,17 @@ impl CredentialStore for EnvOverride {
         }
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    fn clear(&self) -> Result<ClearOutcome, StoreError> {
         match &self.env {
             Some((name, _)) => Err(StoreError::ReadOnly(name)),
             None => self.fallback.clear(),
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        match &self.env {
+            Some((name, _)) => Err(StoreError::ReadOnly(name)),
+            None => self.fallback.check_writable(),
         }
     }
 

@@ -137,8 +137,8 @@ pub use agent_identity_jwt::{
     SystemClock, Verifier, VerifierBuilder, insecure_decode_unverified,
 };
 pub use agent_identity_manager::{
-    AgentIdentityAuth, AuthError, AuthManager, AuthState, CredentialStore, EnvOverride, FileStore,
-    LogoutReason, MemoryStore, ReloadOutcome, Status, StoreError,
+    AgentIdentityAuth, AuthError, AuthManager, AuthState, ClearOutcome, CredentialStore,
+    EnvOverride, FileStore, LogoutReason, MemoryStore, ReloadOutcome, Status, StoreError,
 };
 pub use agent_identity_task::{
     AuthApiBaseUrl, RequestHeaders, TaskClient, TaskClientBuilder, TaskError, TaskErrorKind,

@@ -3,6 +3,7 @@
 //! The file is cleared directly rather than through `AuthManager::logout`, because building a
 //! manager loads the stored identity (verify, register): logging out must work offline.
 
+use agent_identity_manager::ClearOutcome;
 use serde_json::json;
 
 use crate::config::Config;
@@ -11,17 +12,29 @@ use crate::output::Output;
 
 pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     let store = config.file_store()?;
-    let stored = store.path().exists();
-    agent_identity_manager::CredentialStore::clear(&store)?;
+    let outcome = agent_identity_manager::CredentialStore::clear(&store)?;
     let path = store.path().display().to_string();
     if out.is_json() {
-        out.json_line(
-            &json!({ "ok": true, "state": "logged_out", "store": path, "removed": stored }),
-        );
-    } else if stored {
-        out.line(format!("logged out: {path} removed"));
-    } else {
-        out.line(format!("logged out: nothing was stored in {path}"));
+        let mut report = json!({
+            "ok": true,
+            "state": "logged_out",
+            "store": path,
+            "removed": outcome.removed(),
+            "outcome": outcome.name(),
+        });
+        if let ClearOutcome::KeptOtherLogin(mode) = &outcome {
+            report["kept"] = json!(mode);
+        }
+        out.json_line(&report);
+        return Ok(Exit::Success);
     }
+    out.line(match &outcome {
+        ClearOutcome::Removed => format!("logged out: removed the agent identity from {path}"),
+        ClearOutcome::RemovedCorrupt => format!("logged out: deleted the corrupt {path}"),
+        ClearOutcome::KeptOtherLogin(mode) => {
+            format!("logged out: no agent identity in {path}; its {mode} login was left untouched")
+        }
+        _ => format!("logged out: nothing was stored in {path}"),
+    });
     Ok(Exit::Success)
 }

@@ -87,3 +87,31 @@ fn kinds_are_stable_snake_case() {
     );
     assert_eq!(AuthError::NotLoggedIn.kind(), "not_logged_in");
 }
+
+#[test]
+fn store_errors_are_classified_by_the_stores_predicate() {
+    let locked = StoreError::Locked {
+        path: PathBuf::from("auth.json.lock"),
+        waited: std::time::Duration::from_secs(10),
+    };
+    let insecure = StoreError::Insecure {
+        path: PathBuf::from("auth.json"),
+        problem: crate::store::Insecurity::Symlink,
+    };
+    let not_a_directory = StoreError::Io {
+        path: PathBuf::from("home/auth.json"),
+        operation: "reading",
+        source: Arc::new(std::io::Error::from(std::io::ErrorKind::NotADirectory)),
+    };
+    // (error, transient, kind)
+    for (error, transient, kind) in [
+        (locked, true, "store_locked"),
+        (insecure, false, "store_insecure"),
+        (not_a_directory, false, "store_io"),
+    ] {
+        let error = AuthError::Store(error);
+        assert_eq!(error.is_transient(), transient, "{error:?}");
+        assert!(!error.revokes_identity(), "{error:?}");
+        assert_eq!(error.kind(), kind);
+    }
+}

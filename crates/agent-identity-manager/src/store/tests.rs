@@ -3,7 +3,7 @@
 
 use super::*;
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 
 use serde_json::json;
 
@@ -566,4 +566,541 @@ fn errors_and_debug_output_never_show_the_token() {
     }
     assert!(!format!("{env:?}").contains(SECRET));
     assert!(!format!("{:?}", MemoryStore::with_token(jwt(SECRET))).contains(SECRET));
+}
+
+/// Runs `call` on a thread and returns its result, or panics if it has not finished within
+/// `bound`: a store call that waits on a lock fails the test instead of hanging it.
+fn within<T: Send + 'static>(bound: Duration, call: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    receiver
+        .recv_timeout(bound)
+        .unwrap_or_else(|_| panic!("the call did not finish within {bound:?}"))
+}
+
+/// 30 s: a hang guard only, far longer than any store call without a lock wait takes.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// Another process's exclusive lock on the store. `flock` locks belong to an open file
+/// description, so a second open of the lock file in this process contends exactly as another
+/// process would.
+fn hold_the_lock(store: &FileStore) -> File {
+    store
+        .save(&jwt(TOKEN))
+        .expect("seed, creating the lock file");
+    let holder = File::open(&store.lock_path).expect("open the lock file");
+    holder.lock().expect("lock");
+    holder
+}
+
+#[test]
+fn a_read_does_not_wait_for_a_writers_lock() {
+    let (_dir, store) = home();
+    let _holder = hold_the_lock(&store);
+    let reader = store.clone();
+    let loaded = within(HANG_GUARD, move || reader.load());
+    assert_eq!(
+        loaded
+            .expect("load while locked")
+            .map(|token| token.expose_secret().to_owned())
+            .as_deref(),
+        Some(TOKEN)
+    );
+}
+
+#[test]
+fn a_write_gives_up_on_a_held_lock_after_its_bound_with_a_transient_error() {
+    let (_dir, store) = home();
+    let _holder = hold_the_lock(&store);
+    let before = fs::read(store.path()).expect("read");
+    let bound = Duration::from_millis(200);
+    let store = store.with_lock_timeout(bound);
+
+    let writer = store.clone();
+    let (save, waited) = within(HANG_GUARD, move || {
+        let started = Instant::now();
+        (writer.save(&jwt(OTHER_TOKEN)), started.elapsed())
+    });
+    let error = save.expect_err("save while locked");
+    assert!(
+        matches!(&error, StoreError::Locked { path, .. } if *path == store.lock_path),
+        "{error:?}"
+    );
+    assert!(
+        waited >= bound,
+        "gave up after {waited:?}, before {bound:?}"
+    );
+    assert!(error.is_transient());
+    assert!(
+        error
+            .to_string()
+            .starts_with("credentials are locked by another process"),
+        "{error}"
+    );
+
+    let clearer = store.clone();
+    let error = within(HANG_GUARD, move || clearer.clear()).expect_err("clear while locked");
+    assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
+    assert_eq!(
+        fs::read(store.path()).expect("read"),
+        before,
+        "a write got through"
+    );
+}
+
+#[test]
+fn a_zero_lock_timeout_tries_once() {
+    let (_dir, store) = home();
+    let _holder = hold_the_lock(&store);
+    let store = store.with_lock_timeout(Duration::ZERO);
+    let error = within(HANG_GUARD, move || store.clear()).expect_err("clear while locked");
+    assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
+}
+
+#[test]
+fn a_write_proceeds_once_the_lock_is_released() {
+    let (_dir, store) = home();
+    let holder = hold_the_lock(&store);
+    let writer = store.clone();
+    let saving = std::thread::spawn(move || writer.save(&jwt(OTHER_TOKEN)));
+    drop(holder);
+    saving
+        .join()
+        .expect("the writer does not panic")
+        .expect("save once the lock is free");
+    assert_eq!(loaded(&store).as_deref(), Some(OTHER_TOKEN));
+}
+
+#[test]
+fn the_default_lock_timeout_is_ten_seconds() {
+    assert_eq!(DEFAULT_LOCK_TIMEOUT, Duration::from_secs(10));
+    let (_dir, store) = home();
+    assert_eq!(store.lock_timeout, DEFAULT_LOCK_TIMEOUT);
+}
+
+fn insecurity(result: Result<impl std::fmt::Debug, StoreError>) -> (PathBuf, Insecurity) {
+    match result {
+        Err(StoreError::Insecure { path, problem }) => (path, problem),
+        other => panic!("expected Insecure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dangling_lock_symlink_is_refused_and_nothing_is_created_where_it_points() {
+    let (dir, store) = home();
+    store.save(&jwt(TOKEN)).expect("seed");
+    fs::remove_file(&store.lock_path).expect("remove the lock file");
+    let target = dir.path().join("elsewhere");
+    std::os::unix::fs::symlink(&target, &store.lock_path).expect("symlink");
+
+    for (name, result) in [
+        ("clear", store.clear().map(|_| ())),
+        ("save", store.save(&jwt(OTHER_TOKEN))),
+        ("check_writable", store.check_writable()),
+    ] {
+        let (path, problem) = insecurity(result);
+        assert_eq!(path, store.lock_path, "{name}");
+        assert_eq!(problem, Insecurity::Symlink, "{name}");
+        assert!(!target.exists(), "{name} created the symlink's target");
+    }
+    assert_eq!(
+        loaded(&store).as_deref(),
+        Some(TOKEN),
+        "the token was touched"
+    );
+}
+
+#[test]
+fn a_symlinked_auth_json_is_refused_never_replaced() {
+    let (dir, store) = home();
+    let target = dir.path().join("real-auth.json");
+    let document = json!({"auth_mode": "agentIdentity", "agent_identity": TOKEN}).to_string();
+    fs::write(&target, &document).expect("target");
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::symlink(&target, store.path()).expect("symlink");
+
+    let (path, problem) = insecurity(store.load());
+    assert_eq!(
+        (path, problem),
+        (store.path().to_owned(), Insecurity::Symlink)
+    );
+    for (name, result) in [
+        ("clear", store.clear().map(|_| ())),
+        ("save", store.save(&jwt(OTHER_TOKEN))),
+        ("check_writable", store.check_writable()),
+    ] {
+        let (path, problem) = insecurity(result);
+        assert_eq!(path, store.path(), "{name}");
+        assert_eq!(problem, Insecurity::Symlink, "{name}");
+        assert!(
+            fs::symlink_metadata(store.path())
+                .expect("still there")
+                .file_type()
+                .is_symlink(),
+            "{name} replaced the link"
+        );
+        assert_eq!(
+            fs::read_to_string(&target).expect("target"),
+            document,
+            "{name}"
+        );
+    }
+    let error = store.clear().expect_err("refused");
+    assert!(!error.is_transient());
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+}
+
+#[test]
+fn a_fifo_auth_json_is_refused_without_hanging() {
+    let (_dir, store) = home();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        store.path(),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let reader = store.clone();
+    let (path, problem) = insecurity(within(HANG_GUARD, move || reader.load()));
+    assert_eq!(
+        (path, problem),
+        (store.path().to_owned(), Insecurity::NotRegularFile)
+    );
+    let clearer = store.clone();
+    let (_, problem) = insecurity(within(HANG_GUARD, move || clearer.clear()));
+    assert_eq!(problem, Insecurity::NotRegularFile);
+    let checker = store.clone();
+    let (_, problem) = insecurity(within(HANG_GUARD, move || checker.check_writable()));
+    assert_eq!(problem, Insecurity::NotRegularFile);
+    assert!(
+        fs::symlink_metadata(store.path())
+            .expect("still there")
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn a_home_writable_by_others_is_refused_with_the_fix() {
+    for mode in [0o777, 0o770, 0o1777, 0o702] {
+        let (dir, store) = home();
+        store.save(&jwt(TOKEN)).expect("seed");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).expect("chmod");
+        for (name, result) in [
+            ("load", store.load().map(|_| ())),
+            ("save", store.save(&jwt(OTHER_TOKEN))),
+            ("clear", store.clear().map(|_| ())),
+            ("check_writable", store.check_writable()),
+        ] {
+            let error = result.expect_err(name);
+            assert!(!error.is_transient(), "{name}");
+            let (path, problem) = insecurity(Err::<(), _>(error.clone()));
+            assert_eq!(path, dir.path(), "{name} {mode:o}");
+            assert_eq!(
+                problem,
+                Insecurity::WritableByOthers {
+                    mode,
+                    directory: true
+                },
+                "{name}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!("chmod 700 {}", dir.path().display())),
+                "{message}"
+            );
+        }
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert_eq!(loaded(&store).as_deref(), Some(TOKEN), "{mode:o}");
+    }
+}
+
+#[test]
+fn a_credentials_file_writable_by_others_is_refused_on_read_and_repaired_by_a_write() {
+    for mode in [0o666, 0o620, 0o602, 0o622] {
+        let (_dir, store) = home();
+        store.save(&jwt(TOKEN)).expect("seed");
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(mode)).expect("chmod");
+        let error = store.load().expect_err("refused");
+        let (path, problem) = insecurity(Err::<(), _>(error.clone()));
+        assert_eq!(path, store.path());
+        assert_eq!(
+            problem,
+            Insecurity::WritableByOthers {
+                mode,
+                directory: false
+            }
+        );
+        assert!(!error.is_transient());
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("chmod 600 {}", store.path().display())),
+            "{error}"
+        );
+        // A login replaces it with a private file of ours.
+        store.save(&jwt(OTHER_TOKEN)).expect("save repairs it");
+        assert_eq!(mode_of(store.path()), 0o600);
+        assert_eq!(loaded(&store).as_deref(), Some(OTHER_TOKEN));
+    }
+}
+
+/// The ownership check needs a file owned by someone else, which only root can make; the rule
+/// itself is unit-tested for every (owner, mode, euid) in `safety`'s tests.
+#[test]
+fn a_file_or_home_owned_by_another_user_is_refused_when_root_can_make_one() {
+    let (dir, store) = home();
+    store.save(&jwt(TOKEN)).expect("seed");
+    let stranger = 4_000_123;
+    if std::os::unix::fs::chown(store.path(), Some(stranger), None).is_err() {
+        // Not root: the rule's unit test covers it.
+        assert_ne!(safety::euid(), Some(0), "root could not chown");
+        return;
+    }
+    let (path, problem) = insecurity(store.load());
+    assert_eq!(path, store.path());
+    assert!(
+        matches!(problem, Insecurity::OwnedByAnotherUser { owner, directory: false, .. } if owner == stranger),
+        "{problem:?}"
+    );
+    fs::remove_file(store.path()).expect("remove");
+    std::os::unix::fs::chown(dir.path(), Some(stranger), None).expect("chown the home");
+    let (path, problem) = insecurity(store.save(&jwt(TOKEN)));
+    assert_eq!(path, dir.path());
+    assert!(
+        matches!(
+            problem,
+            Insecurity::OwnedByAnotherUser {
+                directory: true,
+                ..
+            }
+        ),
+        "{problem:?}"
+    );
+    assert!(!store.path().exists());
+}
+
+#[test]
+fn permanent_local_errors_are_not_transient() {
+    let (dir, store) = home();
+    // `auth.json` a directory.
+    fs::create_dir(store.path()).expect("directory in the file's place");
+    for (name, result) in [
+        ("load", store.load().map(|_| ())),
+        ("save", store.save(&jwt(TOKEN))),
+        ("clear", store.clear().map(|_| ())),
+        ("check_writable", store.check_writable()),
+    ] {
+        let error = result.expect_err(name);
+        assert!(matches!(error, StoreError::Io { .. }), "{name}: {error:?}");
+        assert!(!error.is_transient(), "{name}: {error:?}");
+    }
+
+    // The home a regular file.
+    let file = dir.path().join("a-file");
+    fs::write(&file, "x").expect("file");
+    let in_a_file = FileStore::new(&file);
+    // A name too long for the file system.
+    let too_long = FileStore::new(dir.path().join("n".repeat(300)));
+    for (case, store) in [("home a file", &in_a_file), ("name too long", &too_long)] {
+        for (name, result) in [
+            ("load", store.load().map(|_| ())),
+            ("save", store.save(&jwt(TOKEN))),
+            ("clear", store.clear().map(|_| ())),
+            ("check_writable", store.check_writable()),
+        ] {
+            let error = result.expect_err(name);
+            assert!(!error.is_transient(), "{case}, {name}: {error:?}");
+        }
+    }
+}
+
+#[test]
+fn transient_store_errors_are_only_locks_and_passing_io_failures() {
+    let io = |error: io::Error| StoreError::Io {
+        path: PathBuf::from("auth.json"),
+        operation: "writing",
+        source: Arc::new(error),
+    };
+    let cases = [
+        (
+            StoreError::Locked {
+                path: PathBuf::from("auth.json.lock"),
+                waited: DEFAULT_LOCK_TIMEOUT,
+            },
+            true,
+        ),
+        (io(io::Error::other("disk")), true),
+        (io(io::Error::from(io::ErrorKind::Interrupted)), true),
+        (io(io::Error::from(io::ErrorKind::PermissionDenied)), false),
+        (io(io::Error::from(io::ErrorKind::NotADirectory)), false),
+        (
+            StoreError::Corrupt {
+                path: PathBuf::from("auth.json"),
+                reason: "torn",
+            },
+            false,
+        ),
+        (
+            StoreError::Insecure {
+                path: PathBuf::from("auth.json"),
+                problem: Insecurity::Symlink,
+            },
+            false,
+        ),
+        (StoreError::ReadOnly(JWT_ENV_VAR), false),
+    ];
+    for (error, transient) in cases {
+        assert_eq!(error.is_transient(), transient, "{error:?}");
+    }
+}
+
+#[test]
+fn check_writable_writes_no_credentials() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let home = dir.path().join("new-home");
+    let store = FileStore::new(&home);
+    store.check_writable().expect("a new home is writable");
+    assert!(home.is_dir());
+    assert_eq!(mode_of(&home), 0o700);
+    assert!(!store.path().exists(), "credentials were written");
+    assert_eq!(temp_files_in(&home), Vec::<String>::new());
+
+    // A corrupt file is no obstacle: a save replaces it.
+    fs::write(store.path(), "{ torn").expect("seed");
+    store
+        .check_writable()
+        .expect("a corrupt file is replaceable");
+    assert_eq!(fs::read(store.path()).expect("read"), b"{ torn");
+    assert_eq!(temp_files_in(&home), Vec::<String>::new());
+
+    // The environment is never written.
+    let env = EnvOverride::from_lookup(Arc::new(store), |name| {
+        (name == JWT_ENV_VAR).then(|| TOKEN.to_owned())
+    });
+    assert!(matches!(
+        env.check_writable(),
+        Err(StoreError::ReadOnly(JWT_ENV_VAR))
+    ));
+    assert!(MemoryStore::new().check_writable().is_ok());
+}
+
+#[test]
+fn clear_reports_what_it_did() {
+    let cases: [(Option<Value>, ClearOutcome); 7] = [
+        (None, ClearOutcome::NothingStored),
+        (
+            Some(
+                json!({"auth_mode": "agentIdentity", "OPENAI_API_KEY": null, "agent_identity": TOKEN}),
+            ),
+            ClearOutcome::Removed,
+        ),
+        (
+            Some(json!({"agent_identity": TOKEN, "keep_me": 1})),
+            ClearOutcome::Removed,
+        ),
+        (
+            Some(json!({"auth_mode": "agentIdentity", "agent_identity": null})),
+            ClearOutcome::NothingStored,
+        ),
+        (
+            Some(json!({"auth_mode": "chatgpt", "tokens": {"id_token": "x"}})),
+            ClearOutcome::KeptOtherLogin("chatgpt".into()),
+        ),
+        // A mode name that is not a plain word is not repeated to the user.
+        (
+            Some(json!({"auth_mode": format!("x {TOKEN}"), "OPENAI_API_KEY": "sk-x"})),
+            ClearOutcome::KeptOtherLogin("unknown".into()),
+        ),
+        (
+            Some(json!(["not", "an", "object"])),
+            ClearOutcome::RemovedCorrupt,
+        ),
+    ];
+    for (document, expected) in cases {
+        let (_dir, store) = home();
+        if let Some(document) = &document {
+            fs::write(store.path(), document.to_string()).expect("seed");
+        }
+        let outcome = store.clear().expect("clear");
+        assert_eq!(outcome, expected, "{document:?}");
+        assert_eq!(
+            outcome.removed(),
+            matches!(
+                expected,
+                ClearOutcome::Removed | ClearOutcome::RemovedCorrupt
+            )
+        );
+    }
+
+    let memory = MemoryStore::with_token(jwt(TOKEN));
+    assert_eq!(memory.clear().expect("clear"), ClearOutcome::Removed);
+    assert_eq!(memory.clear().expect("clear"), ClearOutcome::NothingStored);
+    assert_eq!(
+        ClearOutcome::KeptOtherLogin("apikey".into()).name(),
+        "kept_other_login"
+    );
+}
+
+/// A temporary file as a writer killed between creating it and renaming it leaves it.
+fn orphan(store: &FileStore) -> PathBuf {
+    let path = store.dir.join(".auth.json.4242-0-123456789.tmp");
+    fs::write(&path, json!({"agent_identity": OTHER_TOKEN}).to_string()).expect("orphan");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}
+
+#[test]
+fn a_read_removes_a_dead_writers_temporary_file() {
+    let (dir, store) = home();
+    store.save(&jwt(TOKEN)).expect("seed");
+    let orphan = orphan(&store);
+    // Look-alikes that are not ours to delete.
+    let foreign = dir.path().join(".auth.json.someone-else.tmp");
+    fs::write(&foreign, "x").expect("foreign");
+    let decoy = dir.path().join("decoy");
+    fs::write(&decoy, "x").expect("decoy");
+    let link = dir.path().join(".auth.json.4242-1-123456789.tmp");
+    std::os::unix::fs::symlink(&decoy, &link).expect("symlink");
+
+    assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
+    assert!(!orphan.exists(), "the orphan survived a read");
+    assert!(
+        foreign.exists(),
+        "a file not matching our pattern was removed"
+    );
+    assert!(
+        fs::symlink_metadata(&link).is_ok(),
+        "a symlink with our pattern was removed"
+    );
+    assert!(decoy.exists());
+}
+
+#[test]
+fn a_read_leaves_a_live_writers_temporary_file_alone() {
+    let (_dir, store) = home();
+    let _holder = hold_the_lock(&store);
+    let in_flight = orphan(&store);
+    assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
+    assert!(
+        in_flight.exists(),
+        "a read removed a file a writer holding the lock may rename"
+    );
+}
+
+#[test]
+fn a_read_of_a_home_without_a_lock_file_creates_nothing() {
+    let (dir, store) = home();
+    fs::write(
+        store.path(),
+        json!({"auth_mode": "agentIdentity", "agent_identity": TOKEN}).to_string(),
+    )
+    .expect("seed");
+    orphan(&store);
+    assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
+    assert!(!store.lock_path.exists(), "a read created the lock file");
+    assert_eq!(temp_files_in(dir.path()).len(), 1);
 }

@@ -92,7 +92,7 @@ impl CredentialStore for PanickyStore {
         self.inner.save(token)
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    fn clear(&self) -> Result<agent_identity_manager::ClearOutcome, StoreError> {
         self.inner.clear()
     }
 
