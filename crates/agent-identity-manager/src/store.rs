@@ -1,14 +1,17 @@
 //! Where credentials live: the `CredentialStore` seam, the durable `auth.json` file store, a memory
 //! store, and the read-only environment source.
 
+mod private_file;
 mod safety;
 
+use private_file::PrivateJsonFile;
+
 use std::fmt;
-use std::fs::{self, File, TryLockError};
-use std::io::{self, Read as _, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_identity_jwt::IdentityJwt;
 use serde_json::{Map, Value};
@@ -23,8 +26,6 @@ pub const HOME_ENV_VAR: &str = "AGENT_IDENTITY_HOME";
 pub const AUTH_FILE_NAME: &str = "auth.json";
 /// `auth_mode` of an agent identity in `auth.json` (wire-format §6).
 const AUTH_MODE_AGENT_IDENTITY: &str = "agentIdentity";
-/// 1 MiB: an `auth.json` is a few KiB; a larger file is not ours and is not read whole.
-const MAX_AUTH_FILE_BYTES: u64 = 1 << 20;
 
 /// Why the store could not be read or written.
 ///
@@ -264,30 +265,20 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 /// - a symlinked `auth.json` is refused, never replaced: its target would keep the token.
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    dir: PathBuf,
-    path: PathBuf,
-    lock_path: PathBuf,
-    lock_timeout: Duration,
+    file: PrivateJsonFile,
 }
 
 /// 10 s: how long a write waits for another process's lock on `auth.json`. A write holds it for
 /// milliseconds, so a longer wait means a stuck or hostile process, which a person should hear
 /// about rather than wait on.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
-/// 25 ms: the longest pause between two attempts to take the lock (the first pause is 1 ms, then
-/// each doubles), so a released lock is taken soon without spinning.
-const MAX_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 impl FileStore {
     /// A store for `auth.json` in `home`. The directory is created on first write. Writes wait
     /// for another process's lock at most [`DEFAULT_LOCK_TIMEOUT`].
     pub fn new(home: impl Into<PathBuf>) -> Self {
-        let dir = home.into();
         Self {
-            path: dir.join(AUTH_FILE_NAME),
-            lock_path: dir.join(format!("{AUTH_FILE_NAME}.lock")),
-            dir,
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            file: PrivateJsonFile::new(home.into(), AUTH_FILE_NAME),
         }
     }
 
@@ -295,7 +286,7 @@ impl FileStore {
     /// [`StoreError::Locked`]. Defaults to [`DEFAULT_LOCK_TIMEOUT`] (10 s); zero tries once.
     #[must_use]
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
+        self.file = self.file.with_lock_timeout(timeout);
         self
     }
 
@@ -309,254 +300,7 @@ impl FileStore {
 
     /// The path of `auth.json`.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn io(&self, operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
-        let path = path.to_owned();
-        move |source| StoreError::Io {
-            path,
-            operation,
-            source: Arc::new(source),
-        }
-    }
-
-    fn insecure(&self, path: &Path, problem: Insecurity) -> StoreError {
-        StoreError::Insecure {
-            path: path.to_owned(),
-            problem,
-        }
-    }
-
-    /// The error for a failed open of `path`: a refused symlink, or the I/O error.
-    fn open_error(&self, operation: &'static str, path: &Path, error: io::Error) -> StoreError {
-        if safety::is_symlink(path) {
-            self.insecure(path, Insecurity::Symlink)
-        } else {
-            self.io(operation, path)(error)
-        }
-    }
-
-    /// Checks the home for a read; `false` when it does not exist (a read creates nothing).
-    fn home_for_reading(&self) -> Result<bool, StoreError> {
-        match fs::metadata(&self.dir) {
-            Ok(metadata) => self.check_home(&metadata).map(|()| true),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(error) => Err(self.io("opening the directory", &self.dir)(error)),
-        }
-    }
-
-    /// Creates the home (mode 0700) if it does not exist, and checks it, for a write.
-    fn prepare_home(&self) -> Result<(), StoreError> {
-        let metadata = match fs::metadata(&self.dir) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                create_private_dir(&self.dir)
-                    .map_err(self.io("creating the directory", &self.dir))?;
-                fs::metadata(&self.dir).map_err(self.io("opening the directory", &self.dir))?
-            }
-            Err(error) => return Err(self.io("opening the directory", &self.dir)(error)),
-        };
-        self.check_home(&metadata)
-    }
-
-    /// The home (followed if it is a symlink) must be a directory that we, or root, own and
-    /// that nobody else may write.
-    fn check_home(&self, metadata: &fs::Metadata) -> Result<(), StoreError> {
-        if !metadata.is_dir() {
-            return Err(self.io("opening the directory", &self.dir)(
-                safety::not_a_directory(),
-            ));
-        }
-        match safety::trust_problem_of(metadata) {
-            Some(problem) => Err(self.insecure(&self.dir, problem)),
-            None => Ok(()),
-        }
-    }
-
-    /// Opens the lock file, creating it if needed, and checks that it is a regular file.
-    fn open_lock_file(&self) -> Result<File, StoreError> {
-        let file = safety::open_lock_file(&self.lock_path, true)
-            .map_err(|error| self.open_error("opening the lock file", &self.lock_path, error))?;
-        let metadata = file
-            .metadata()
-            .map_err(self.io("opening the lock file", &self.lock_path))?;
-        if !metadata.is_file() {
-            return Err(self.insecure(&self.lock_path, Insecurity::NotRegularFile));
-        }
-        Ok(file)
-    }
-
-    /// Takes the exclusive advisory lock for a write, creating the directory and lock file if
-    /// needed, and waiting at most `lock_timeout` for another process to release it.
-    ///
-    /// The lock is polled rather than waited on: a blocking `flock` cannot be given up on.
-    fn lock(&self) -> Result<File, StoreError> {
-        self.prepare_home()?;
-        let file = self.open_lock_file()?;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(error)) => {
-                    return Err(self.io("locking", &self.lock_path)(error));
-                }
-            }
-            let waited = started.elapsed();
-            if waited >= self.lock_timeout {
-                return Err(StoreError::Locked {
-                    path: self.lock_path.clone(),
-                    waited,
-                });
-            }
-            std::thread::sleep(pause.min(self.lock_timeout - waited));
-            pause = (pause * 2).min(MAX_LOCK_POLL_INTERVAL);
-        }
-    }
-
-    /// Reads and parses the document; `None` when the file does not exist.
-    ///
-    /// Never through a symlink, and only a regular file. `strict` (a read of the token) also
-    /// refuses a file owned by another user or writable by group or others: someone else could
-    /// have planted that token. A write need not refuse those: it replaces the file with a
-    /// private one of ours.
-    fn read_document(&self, strict: bool) -> Result<Option<Map<String, Value>>, StoreError> {
-        let file = match safety::open_for_reading(&self.path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(self.open_error("reading", &self.path, error)),
-        };
-        let metadata = file.metadata().map_err(self.io("reading", &self.path))?;
-        if metadata.is_dir() {
-            // Linux opens a directory for reading; say what a read of it would.
-            return Err(self.io("reading", &self.path)(safety::is_a_directory()));
-        }
-        if !metadata.is_file() {
-            return Err(self.insecure(&self.path, Insecurity::NotRegularFile));
-        }
-        if strict {
-            if let Some(problem) = safety::trust_problem_of(&metadata) {
-                return Err(self.insecure(&self.path, problem));
-            }
-            if safety::readable_by_others(&metadata) {
-                tracing::warn!(
-                    path = %self.path.display(),
-                    "the credentials file is readable by group or others; the next login rewrites it with mode 0600"
-                );
-            }
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_AUTH_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(self.io("reading", &self.path))?;
-        if bytes.len() as u64 > MAX_AUTH_FILE_BYTES {
-            return Err(self.corrupt("larger than 1 MiB"));
-        }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
-            Ok(_) => Err(self.corrupt("not a JSON object")),
-            Err(_) => Err(self.corrupt("not valid JSON (torn or truncated?)")),
-        }
-    }
-
-    fn corrupt(&self, reason: &'static str) -> StoreError {
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            reason,
-        }
-    }
-
-    /// A fresh temporary file's path, next to `auth.json` so that the rename is atomic.
-    fn temp_path(&self) -> PathBuf {
-        self.dir
-            .join(format!(".{AUTH_FILE_NAME}.{}.tmp", unique_suffix()))
-    }
-
-    /// Temporary files of ours in the home: regular files (not symlinks) of the current user
-    /// whose names match [`FileStore::temp_path`]'s pattern.
-    fn temp_files(&self) -> Vec<PathBuf> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|entry| is_temp_file_name(&entry.file_name().to_string_lossy()))
-            // `DirEntry::metadata` does not follow symlinks.
-            .filter(|entry| {
-                entry
-                    .metadata()
-                    .is_ok_and(|metadata| metadata.is_file() && safety::owned_by_us(&metadata))
-            })
-            .map(|entry| entry.path())
-            .collect()
-    }
-
-    /// Deletes temporary files left by writers that died mid-write (they hold a copy of the secret).
-    ///
-    /// Called under the lock, exclusive or shared: every writer holds the exclusive lock from
-    /// creating its temporary file to renaming it, so any temporary file seen now belongs to a
-    /// writer that is gone.
-    fn remove_orphaned_temp_files(&self) {
-        for path in self.temp_files() {
-            if let Err(error) = fs::remove_file(&path) {
-                tracing::debug!(error = %error, "could not remove an orphaned temporary file");
-            }
-        }
-    }
-
-    /// After a read: removes dead writers' temporary files, if there are any and no writer is
-    /// at work. Never waits (the shared lock is only tried) and never creates a file.
-    fn remove_orphans_if_no_writer(&self) {
-        if self.temp_files().is_empty() {
-            return;
-        }
-        let Ok(lock) = safety::open_lock_file(&self.lock_path, false) else {
-            return;
-        };
-        if lock.metadata().is_ok_and(|metadata| metadata.is_file())
-            && lock.try_lock_shared().is_ok()
-        {
-            self.remove_orphaned_temp_files();
-        }
-    }
-
-    /// Deletes `auth.json` (absent already is fine) and makes the deletion durable.
-    fn delete_file(&self) -> Result<(), StoreError> {
-        match fs::remove_file(&self.path) {
-            Ok(()) => sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(self.io("deleting", &self.path)(error)),
-        }
-    }
-
-    /// Writes `document` atomically with mode 0600.
-    fn write_document(&self, document: &Map<String, Value>) -> Result<(), StoreError> {
-        let mut bytes =
-            serde_json::to_vec_pretty(document).map_err(|_| self.corrupt("unserializable"))?;
-        bytes.push(b'\n');
-        let temp_path = self.temp_path();
-        // Never through a symlink, and never over anything already there.
-        let temp = safety::create_private(&temp_path)
-            .map_err(|error| self.open_error("creating a temporary file", &temp_path, error))?;
-        let result = (|| {
-            let mut temp = temp;
-            set_private(&temp).map_err(self.io("setting permissions", &temp_path))?;
-            temp.write_all(&bytes)
-                .map_err(self.io("writing", &temp_path))?;
-            temp.sync_all().map_err(self.io("syncing", &temp_path))?;
-            drop(temp);
-            fs::rename(&temp_path, &self.path)
-                .map_err(self.io("renaming into place", &self.path))?;
-            sync_dir(&self.dir).map_err(self.io("syncing the directory", &self.dir))
-        })();
-        if result.is_err() {
-            // The old file is untouched; do not leave our temporary file behind either (after a
-            // failed rename it is still there; after a failed directory sync it is gone).
-            let _ = fs::remove_file(&temp_path);
-        }
-        result
+        self.file.path()
     }
 }
 
@@ -564,24 +308,24 @@ impl CredentialStore for FileStore {
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
         // No lock: see the type's documentation. A read must answer at once (`status` is
         // offline) even while another process holds the lock.
-        if !self.home_for_reading()? {
+        if !self.file.home_for_reading()? {
             return Ok(None);
         }
-        let document = self.read_document(true);
-        self.remove_orphans_if_no_writer();
+        let document = self.file.read_document(true);
+        self.file.remove_orphans_if_no_writer();
         let Some(document) = document? else {
             return Ok(None);
         };
-        token_of(&document).map_err(|reason| self.corrupt(reason))
+        token_of(&document).map_err(|reason| self.file.corrupt(reason))
     }
 
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
-        let _lock = self.lock()?;
-        self.remove_orphaned_temp_files();
+        let _lock = self.file.lock()?;
+        self.file.remove_orphaned_temp_files();
         // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
         // explicit login, and the new credentials are known good. A file that cannot be read at
         // all is not replaced: its other fields would be lost, and the caller is told instead.
-        let mut document = match self.read_document(false) {
+        let mut document = match self.file.read_document(false) {
             Ok(document) => document.unwrap_or_default(),
             Err(StoreError::Corrupt { .. }) => Map::new(),
             Err(error) => return Err(error),
@@ -595,26 +339,32 @@ impl CredentialStore for FileStore {
             "agent_identity".into(),
             Value::String(token.expose_secret().to_owned()),
         );
-        self.write_document(&document)
+        self.file.write_document(&document)
     }
 
     fn clear(&self) -> Result<ClearOutcome, StoreError> {
-        let _lock = self.lock()?;
-        self.remove_orphaned_temp_files();
-        let mut document = match self.read_document(false) {
+        let _lock = self.file.lock()?;
+        self.file.remove_orphaned_temp_files();
+        let mut document = match self.file.read_document(false) {
             Ok(Some(document)) => document,
             Ok(None) => return Ok(ClearOutcome::NothingStored),
             // Logging out of a file that cannot be read: nothing in it can be kept, and leaving
             // it would keep the user logged in as far as any other reader is concerned.
             Err(StoreError::Corrupt { .. }) => {
-                return self.delete_file().map(|()| ClearOutcome::RemovedCorrupt);
+                return self
+                    .file
+                    .delete_file()
+                    .map(|()| ClearOutcome::RemovedCorrupt);
             }
             Err(error) => return Err(error),
         };
         // A document `load` calls corrupt (a mistyped `auth_mode` or `agent_identity`) is
         // deleted for the same reason.
         let Ok(token) = token_of(&document) else {
-            return self.delete_file().map(|()| ClearOutcome::RemovedCorrupt);
+            return self
+                .file
+                .delete_file()
+                .map(|()| ClearOutcome::RemovedCorrupt);
         };
         if let Some(Value::String(mode)) = document.get("auth_mode")
             && mode != AUTH_MODE_AGENT_IDENTITY
@@ -628,9 +378,9 @@ impl CredentialStore for FileStore {
         let only_placeholder = document.is_empty()
             || (document.len() == 1 && document.get("OPENAI_API_KEY") == Some(&Value::Null));
         if only_placeholder {
-            self.delete_file()?;
+            self.file.delete_file()?;
         } else {
-            self.write_document(&document)?;
+            self.file.write_document(&document)?;
         }
         Ok(if token.is_some() {
             ClearOutcome::Removed
@@ -640,23 +390,25 @@ impl CredentialStore for FileStore {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        self.prepare_home()?;
-        drop(self.open_lock_file()?);
+        self.file.prepare_home()?;
+        drop(self.file.open_lock_file()?);
         // `auth.json`, if there, must be something a save reads and replaces.
-        match self.read_document(false) {
+        match self.file.read_document(false) {
             Ok(_) | Err(StoreError::Corrupt { .. }) => {}
             Err(error) => return Err(error),
         }
         // The directory must take a new file: a save writes a temporary file and renames it.
-        let probe = self.temp_path();
-        let file = safety::create_private(&probe)
-            .map_err(|error| self.open_error("creating a temporary file", &probe, error))?;
+        let probe = self.file.temp_path();
+        let file = safety::create_private(&probe).map_err(|error| {
+            self.file
+                .open_error("creating a temporary file", &probe, error)
+        })?;
         drop(file);
-        fs::remove_file(&probe).map_err(self.io("removing a temporary file", &probe))
+        fs::remove_file(&probe).map_err(self.file.io("removing a temporary file", &probe))
     }
 
     fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.file.path().display().to_string()
     }
 }
 
@@ -677,35 +429,6 @@ fn token_of(document: &Map<String, Value>) -> Result<Option<IdentityJwt>, &'stat
     }
 }
 
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Whether `name` is a temporary file of [`FileStore`]: `.auth.json.<pid>-<counter>-<nanos>.tmp`.
-fn is_temp_file_name(name: &str) -> bool {
-    let Some(middle) = name
-        .strip_prefix(&format!(".{AUTH_FILE_NAME}."))
-        .and_then(|rest| rest.strip_suffix(".tmp"))
-    else {
-        return false;
-    };
-    let parts: Vec<&str> = middle.split('-').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
-}
-
 /// Another login mode's name as shown to the user: Codex's are short words; anything else in
 /// the field (it is not ours) is not repeated.
 fn login_mode_name(mode: &str) -> String {
@@ -719,43 +442,6 @@ fn login_mode_name(mode: &str) -> String {
     } else {
         "unknown".to_owned()
     }
-}
-
-/// Sets mode 0600 explicitly: `open`'s mode is filtered by the umask and applies only on creation.
-#[cfg(unix)]
-fn set_private(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn set_private(_file: &File) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)
-}
-
-/// Makes a rename durable: on Unix the directory entry is only on disk once the directory is synced.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 /// `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.

@@ -3,6 +3,9 @@
 
 use super::*;
 
+use std::fs::File;
+use std::time::Instant;
+
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 
 use serde_json::json;
@@ -189,10 +192,7 @@ fn corrupt_files_are_reported_never_read_as_logged_out() {
             .map(|(name, bytes)| (name.to_owned(), bytes)),
     );
     let mut oversized = valid.clone().into_bytes();
-    oversized.resize(
-        usize::try_from(MAX_AUTH_FILE_BYTES).expect("fits") + 1,
-        b' ',
-    );
+    oversized.resize(usize::try_from(1u64 << 20).expect("fits") + 1, b' ');
     cases.push(("larger than 1 MiB".to_owned(), oversized));
 
     let (_dir, store) = home();
@@ -386,6 +386,7 @@ fn a_failed_write_removes_its_temporary_file() {
     document.insert("agent_identity".into(), json!(TOKEN));
 
     let error = store
+        .file
         .write_document(&document)
         .expect_err("rename over a directory fails");
     assert!(matches!(error, StoreError::Io { .. }), "{error:?}");
@@ -590,7 +591,7 @@ fn hold_the_lock(store: &FileStore) -> File {
     store
         .save(&jwt(TOKEN))
         .expect("seed, creating the lock file");
-    let holder = File::open(&store.lock_path).expect("open the lock file");
+    let holder = File::open(store.file.lock_path()).expect("open the lock file");
     holder.lock().expect("lock");
     holder
 }
@@ -625,7 +626,7 @@ fn a_write_gives_up_on_a_held_lock_after_its_bound_with_a_transient_error() {
     });
     let error = save.expect_err("save while locked");
     assert!(
-        matches!(&error, StoreError::Locked { path, .. } if *path == store.lock_path),
+        matches!(&error, StoreError::Locked { path, .. } if path == store.file.lock_path()),
         "{error:?}"
     );
     assert!(
@@ -677,7 +678,7 @@ fn a_write_proceeds_once_the_lock_is_released() {
 fn the_default_lock_timeout_is_ten_seconds() {
     assert_eq!(DEFAULT_LOCK_TIMEOUT, Duration::from_secs(10));
     let (_dir, store) = home();
-    assert_eq!(store.lock_timeout, DEFAULT_LOCK_TIMEOUT);
+    assert_eq!(store.file.lock_timeout(), DEFAULT_LOCK_TIMEOUT);
 }
 
 fn insecurity(result: Result<impl std::fmt::Debug, StoreError>) -> (PathBuf, Insecurity) {
@@ -691,9 +692,9 @@ fn insecurity(result: Result<impl std::fmt::Debug, StoreError>) -> (PathBuf, Ins
 fn a_dangling_lock_symlink_is_refused_and_nothing_is_created_where_it_points() {
     let (dir, store) = home();
     store.save(&jwt(TOKEN)).expect("seed");
-    fs::remove_file(&store.lock_path).expect("remove the lock file");
+    fs::remove_file(store.file.lock_path()).expect("remove the lock file");
     let target = dir.path().join("elsewhere");
-    std::os::unix::fs::symlink(&target, &store.lock_path).expect("symlink");
+    std::os::unix::fs::symlink(&target, store.file.lock_path()).expect("symlink");
 
     for (name, result) in [
         ("clear", store.clear().map(|_| ())),
@@ -701,7 +702,7 @@ fn a_dangling_lock_symlink_is_refused_and_nothing_is_created_where_it_points() {
         ("check_writable", store.check_writable()),
     ] {
         let (path, problem) = insecurity(result);
-        assert_eq!(path, store.lock_path, "{name}");
+        assert_eq!(path, store.file.lock_path(), "{name}");
         assert_eq!(problem, Insecurity::Symlink, "{name}");
         assert!(!target.exists(), "{name} created the symlink's target");
     }
@@ -1047,7 +1048,7 @@ fn clear_reports_what_it_did() {
 
 /// A temporary file as a writer killed between creating it and renaming it leaves it.
 fn orphan(store: &FileStore) -> PathBuf {
-    let path = store.dir.join(".auth.json.4242-0-123456789.tmp");
+    let path = store.file.dir().join(".auth.json.4242-0-123456789.tmp");
     fs::write(&path, json!({"agent_identity": OTHER_TOKEN}).to_string()).expect("orphan");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
     path
@@ -1101,6 +1102,6 @@ fn a_read_of_a_home_without_a_lock_file_creates_nothing() {
     .expect("seed");
     orphan(&store);
     assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
-    assert!(!store.lock_path.exists(), "a read created the lock file");
+    assert!(!store.file.lock_path().exists(), "a read created the lock file");
     assert_eq!(temp_files_in(dir.path()).len(), 1);
 }

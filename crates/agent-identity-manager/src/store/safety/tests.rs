@@ -157,6 +157,10 @@ fn temporary_file_names_match_only_our_pattern() {
         (".auth.json.lock", false),
         ("auth.json", false),
     ] {
-        assert_eq!(super::super::is_temp_file_name(name), ours, "{name}");
+        assert_eq!(
+            super::super::private_file::is_temp_file_name(super::super::AUTH_FILE_NAME, name),
+            ours,
+            "{name}"
+        );
     }
 }
