@@ -8,6 +8,7 @@ mod demo;
 mod emulator;
 mod header;
 mod login;
+mod sanitize;
 mod secrets;
 mod status;
 mod support;
