@@ -46,19 +46,13 @@ impl<'a> Config<'a> {
 
     /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
     /// keys from `--jwks-file`, else `--jwks-url`, else production (which of a flag and a
-    /// variable applies was settled by [`Cli::parse_from_iter`](crate::cli::Cli::parse_from_iter);
-    /// an empty value counts as unset).
+    /// variable applies was settled by [`Cli::parse_from_iter`](crate::cli::Cli::parse_from_iter)).
     ///
     /// # Errors
     /// A usage failure for an unusable JWKS URL; the key set's error for a JWKS file that cannot
     /// be read or parsed.
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
-        let file = self
-            .global
-            .jwks_file
-            .as_deref()
-            .filter(|path| !path.as_os_str().is_empty());
-        let source: Arc<dyn JwksSource + Send + Sync> = match file {
+        let source: Arc<dyn JwksSource + Send + Sync> = match &self.global.jwks_file {
             Some(path) => Arc::new(StaticJwksSource::from_file(path)?),
             None => {
                 let url = self

@@ -8,6 +8,7 @@ mod demo;
 mod emulator;
 mod header;
 mod login;
+mod precedence;
 mod sanitize;
 mod secrets;
 mod status;

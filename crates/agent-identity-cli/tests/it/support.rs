@@ -161,7 +161,13 @@ impl Cli {
         let mut child = command.spawn().expect("the binary starts");
         if let Some(text) = &self.stdin {
             let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin.write_all(text.as_bytes()).await.expect("write stdin");
+            // A child that exits without reading (a usage error) closes the pipe first.
+            match stdin.write_all(text.as_bytes()).await {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    panic!("write stdin: {error}")
+                }
+                _ => {}
+            }
             drop(stdin);
         }
         let output = tokio::time::timeout(RUN_TIMEOUT, child.wait_with_output())
