@@ -16,6 +16,9 @@ enum Keys {
     Usage,
 }
 
+/// One row of the table: flags, variables, and the source that must be used.
+type Row<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Keys);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_url_variable() {
     let fixture = Fixture::new().await;
@@ -33,8 +36,7 @@ async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_ur
     let good_url = fixture.emulator.jwks_url();
     let dead_url = format!("http://127.0.0.1:{}/jwks", closed_port());
 
-    // (flags, variables, the source that must be used)
-    let table: Vec<(Vec<&str>, Vec<(&str, &str)>, Keys)> = vec![
+    let table: Vec<Row<'_>> = vec![
         // A flag beats the variable of the other kind (this was the bug: the file variable won).
         (
             vec!["--jwks-url", &good_url],
