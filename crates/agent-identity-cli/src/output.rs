@@ -211,7 +211,13 @@ pub(crate) fn redact(text: &str) -> String {
     }
     for (start, end) in runs(bytes, is_base64_byte) {
         if looks_like_key(&text[start..end]) {
-            hidden[start..end].fill(true);
+            // `=` is only padding, at the end; outside a run it is `NAME=value`, which stays.
+            let padding = bytes[end..]
+                .iter()
+                .take(2)
+                .take_while(|&&b| b == b'=')
+                .count();
+            hidden[start..end + padding].fill(true);
         }
     }
     // Hidden spans are ASCII, so every span boundary is a character boundary.
@@ -257,8 +263,9 @@ fn is_jws_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.')
 }
 
+/// The base64 and base64url alphabets, without the padding `=`.
 fn is_base64_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'+' | b'/' | b'=')
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'+' | b'/')
 }
 
 fn looks_like_jws(word: &str) -> bool {

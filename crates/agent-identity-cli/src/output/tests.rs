@@ -60,6 +60,16 @@ fn a_key_is_redacted_in_either_base64_alphabet() {
 }
 
 #[test]
+fn a_variable_name_before_a_secret_is_kept() {
+    assert_eq!(
+        redact(&format!(
+            "[env: AGENT_IDENTITY_HOME={TOKEN}] [env: KEY={KEY}==]"
+        )),
+        format!("[env: AGENT_IDENTITY_HOME={REDACTED}] [env: KEY={REDACTED}]")
+    );
+}
+
+#[test]
 fn ordinary_text_is_left_alone() {
     for text in [
         "invalid value 'abc' for '--leeway <SECONDS>': 127.0.0.1 example.com a.b.c",

@@ -311,3 +311,31 @@ async fn a_token_or_key_given_as_any_argument_is_never_echoed_by_any_command() {
     }
     assert_eq!(count, COMMANDS.len() * (PLACES.len() + 5 * 2) * 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_never_shows_a_token_or_key_held_in_a_configuration_variable() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let key = minted.key.to_pkcs8_base64().as_str().to_owned();
+    for args in [
+        vec!["--help"],
+        vec!["status", "--help"],
+        vec!["help", "login"],
+    ] {
+        let run = fixture
+            .cli()
+            .args(args.iter().copied())
+            .env("AGENT_IDENTITY_HOME", minted.token.expose_secret())
+            .env("AGENT_IDENTITY_JWKS_FILE", &key)
+            .env("AGENT_IDENTITY_ISSUER", minted.token.expose_secret())
+            .run()
+            .await;
+        run.assert_code(0);
+        assert_no_secrets(&run, &minted);
+        // clap shows the variables' values in help: here they are redacted, not dropped.
+        assert!(
+            run.stdout.contains("[env: AGENT_IDENTITY_HOME=<redacted>]"),
+            "{args:?}: {run:#?}"
+        );
+    }
+}
