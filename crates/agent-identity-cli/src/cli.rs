@@ -15,7 +15,7 @@ pub(crate) const MAX_LEEWAY_SECS: u64 = 86_400;
 ///
 /// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
 /// local emulator signs with). Configuration flags can also be set through the environment
-/// variables shown; a flag wins over its variable.
+/// variables shown; a flag wins over any variable.
 // Not `Debug`: the global flags hold the `--jwt` secret.
 #[derive(Parser)]
 #[command(name = "agent-identity", version, propagate_version = true)]
@@ -30,9 +30,12 @@ pub(crate) struct Cli {
 impl Cli {
     /// Parses the process's arguments.
     ///
-    /// `--jwks-file` and `--jwks-url` are alternatives on the command line; when one of them comes
-    /// from the environment, the file wins. (clap's `conflicts_with` would also count values from
-    /// the environment, so a set `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
+    /// Where the key set comes from: a flag wins over any variable, so `--jwks-url` on the command
+    /// line beats `AGENT_IDENTITY_JWKS_FILE` and `--jwks-file` beats `AGENT_IDENTITY_JWKS_URL`;
+    /// both flags together are a usage error; with neither flag, `AGENT_IDENTITY_JWKS_FILE` beats
+    /// `AGENT_IDENTITY_JWKS_URL`, a file being the deliberate offline choice. (clap's
+    /// `conflicts_with` would also count values from the environment, so a set
+    /// `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
     ///
     /// # Errors
     /// clap's error for a usage error, `--help` or `--version`.
@@ -47,13 +50,23 @@ impl Cli {
         let mut matches = command.try_get_matches_from_mut(args)?;
         let from_command_line =
             |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-        if from_command_line("jwks_file") && from_command_line("jwks_url") {
+        let file_flag = from_command_line("jwks_file");
+        let url_flag = from_command_line("jwks_url");
+        let jwt_flag = from_command_line("jwt");
+        if file_flag && url_flag {
             return Err(command.error(
                 ErrorKind::ArgumentConflict,
                 "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'",
             ));
         }
-        Self::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut command))
+        let mut cli =
+            Self::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut command))?;
+        if url_flag {
+            // The flag beats the variable of the other kind too.
+            cli.global.jwks_file = None;
+        }
+        cli.global.jwt_from_command_line = jwt_flag;
+        Ok(cli)
     }
 }
 
@@ -82,7 +95,8 @@ pub(crate) struct Global {
     )]
     pub(crate) jwks_url: Option<String>,
 
-    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url)
+    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
+    /// the two variables, this one wins), at most 1 MiB
     #[arg(
         long,
         global = true,
@@ -120,7 +134,8 @@ pub(crate) struct Global {
     pub(crate) audience: Option<String>,
 
     /// The agent identity JWT itself, overriding stored credentials. A secret: prefer the
-    /// environment variable or --jwt-file to a flag other users can see
+    /// environment variable or --jwt-file to a flag other users can see. `login` stores --jwt,
+    /// never the variable
     #[arg(
         long,
         global = true,
@@ -129,6 +144,11 @@ pub(crate) struct Global {
         value_name = "JWT"
     )]
     pub(crate) jwt: Option<String>,
+
+    /// Whether `jwt` came from `--jwt` rather than `AGENT_IDENTITY_JWT`: `login` stores a token
+    /// given explicitly, never the variable's.
+    #[arg(skip)]
+    pub(crate) jwt_from_command_line: bool,
 
     /// Clock leeway for exp and nbf, in seconds (at most 86400, one day)
     // Bounded so that adding it to a time cannot overflow `SystemTime` (a huge value panicked);

@@ -10,7 +10,9 @@ use agent_identity_jwt::{
     HttpJwksSource, IdentityJwt, JwksSource, MAX_TOKEN_BYTES, PRODUCTION_JWKS_URL,
     SigningAlgorithm, StaticJwksSource, Verifier,
 };
-use agent_identity_manager::{CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR};
+use agent_identity_manager::{
+    CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
+};
 use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::{Host, Url};
 
@@ -43,7 +45,8 @@ impl<'a> Config<'a> {
     }
 
     /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
-    /// keys from `--jwks-file`, else `--jwks-url`, else production.
+    /// keys from `--jwks-file`, else `--jwks-url`, else production (which of a flag and a
+    /// variable applies was settled by [`Cli::parse_from_iter`](crate::cli::Cli::parse_from_iter)).
     ///
     /// # Errors
     /// A usage failure for an unusable JWKS URL; the key set's error for a JWKS file that cannot
@@ -120,17 +123,13 @@ impl<'a> Config<'a> {
         })))
     }
 
-    /// The token of `verify` or `login`: from `--jwt-file` (`-` for stdin), else `--jwt`.
+    /// The token of `verify`: from `--jwt-file` (`-` for stdin), else `--jwt` or its variable.
     ///
     /// # Errors
     /// A failure naming the file when it cannot be read, and a usage failure when no token was given.
     pub(crate) fn token(&self, args: &TokenArgs) -> Result<IdentityJwt, Failure> {
         match &args.jwt_file {
-            Some(path) if path.as_os_str() == "-" => read_token(std::io::stdin().lock(), "stdin"),
-            Some(path) => {
-                let file = std::fs::File::open(path).map_err(|error| unreadable(path, &error))?;
-                read_token(file, &path.display().to_string())
-            }
+            Some(path) => read_token_file(path),
             None => match non_empty(self.global.jwt.as_deref()) {
                 Some(token) => Ok(IdentityJwt::new(token)),
                 None => Err(Failure::usage(
@@ -139,6 +138,47 @@ impl<'a> Config<'a> {
             },
         }
     }
+
+    /// The token `login` stores: from `--jwt-file` (`-` for stdin), else `--jwt`, and never from
+    /// `AGENT_IDENTITY_JWT`, which the README promises is never written to disk.
+    ///
+    /// # Errors
+    /// A failure naming the file when it cannot be read; a usage failure when no token was given,
+    /// saying so when the variable is set.
+    pub(crate) fn login_token(&self, args: &TokenArgs) -> Result<IdentityJwt, Failure> {
+        if let Some(path) = &args.jwt_file {
+            return read_token_file(path);
+        }
+        let jwt = non_empty(self.global.jwt.as_deref());
+        match jwt {
+            Some(token) if self.global.jwt_from_command_line => Ok(IdentityJwt::new(token)),
+            Some(_) => Err(Failure::usage(format!(
+                "login stores only a token given with --jwt-file FILE (or - for stdin) or --jwt; \
+                 {JWT_ENV_VAR} is never written to disk (while it is set, it overrides the stored \
+                 credentials)"
+            ))),
+            None => Err(Failure::usage(
+                "no token given: pass --jwt-file FILE (or - for stdin), or --jwt",
+            )),
+        }
+    }
+
+    /// The first variable that overrides the stored credentials and is set, if any: what makes a
+    /// freshly stored token unused until it is unset.
+    pub(crate) fn overriding_variable(&self) -> Option<&'static str> {
+        [JWT_ENV_VAR, JWT_ENV_VAR_COMPAT]
+            .into_iter()
+            .find(|name| non_empty(std::env::var(name).ok().as_deref()).is_some())
+    }
+}
+
+/// Reads the token of `--jwt-file`: `-` is stdin.
+fn read_token_file(path: &Path) -> Result<IdentityJwt, Failure> {
+    if path.as_os_str() == "-" {
+        return read_token(std::io::stdin().lock(), "stdin");
+    }
+    let file = std::fs::File::open(path).map_err(|error| unreadable(path, &error))?;
+    read_token(file, &path.display().to_string())
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {

@@ -7,6 +7,8 @@ use agent_identity_jwt::JwtError;
 use agent_identity_manager::{AuthError, StoreError};
 use agent_identity_task::{TaskError, TaskErrorKind};
 
+use crate::output::redact;
+
 /// The exit codes of the CLI, documented in the README's CLI reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -39,7 +41,8 @@ impl From<Exit> for ExitCode {
 }
 
 /// A failed command. The message comes from our own error types, which never contain a token or
-/// a key, or is written here; it is shown as one line.
+/// a key, or is written here; it is shown as one line, redacted and sanitized by
+/// [`Output::failure`](crate::output::Output::failure) in case it quotes what the user typed.
 #[derive(Debug)]
 pub(crate) struct Failure {
     kind: &'static str,
@@ -96,7 +99,7 @@ fn exit_for(transient: bool) -> Exit {
 }
 
 /// The message of `error` and its sources, joined with `: ` on one line, skipping a source whose
-/// text the message already contains.
+/// text the message already contains, and [`redact`]ed: a cause may quote a path the user gave.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
@@ -108,7 +111,7 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    one_line(&message)
+    redact(&one_line(&message))
 }
 
 /// Replaces line breaks and other control characters, so an error is always one line.
@@ -116,33 +119,6 @@ pub(crate) fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
-}
-
-/// Replaces every word shaped like a compact JWS (three dot-separated base64url segments, the
-/// first two non-empty, 20 characters or more) with `<redacted token>`.
-pub(crate) fn redact_tokens(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            word.push(c);
-            continue;
-        }
-        if looks_like_jws(&word) {
-            out.push_str("<redacted token>");
-        } else {
-            out.push_str(&word);
-        }
-        word.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
-}
-
-fn looks_like_jws(word: &str) -> bool {
-    let segments: Vec<&str> = word.trim_matches('.').split('.').collect();
-    word.len() >= 20 && segments.len() == 3 && segments[..2].iter().all(|s| !s.is_empty())
 }
 
 impl From<JwtError> for Failure {

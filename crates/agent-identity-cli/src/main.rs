@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 
 use crate::cli::Cli;
-use crate::error::{Exit, Failure, redact_tokens};
-use crate::output::Output;
+use crate::error::{Exit, Failure};
+use crate::output::{LogWriter, Output, redact};
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_args() {
@@ -50,14 +50,22 @@ fn main() -> ExitCode {
 }
 
 /// Prints clap's help and version as clap does; turns a usage error into one line (and a JSON
-/// object with `--json`) with exit code 2. Anything shaped like a token is redacted, in case one
-/// was pasted where an argument was expected.
+/// object with `--json`) with exit code 2. Anything shaped like a token or a key is redacted, in
+/// case one was pasted where an argument was expected (or sits in a variable help shows).
 fn usage_error(error: &clap::Error) -> ExitCode {
     if matches!(
         error.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
-        let _ = error.print();
+        // Help shows the values of the configuration variables; print it as clap would unless
+        // one of them needs redacting, and then as plain redacted text.
+        let rendered = error.render().to_string();
+        let redacted = redact(&rendered);
+        if redacted == rendered {
+            let _ = error.print();
+        } else {
+            Output::new(false).line(redacted.trim_end());
+        }
         return ExitCode::SUCCESS;
     }
     let rendered = error.render().to_string();
@@ -65,16 +73,15 @@ fn usage_error(error: &clap::Error) -> ExitCode {
     let message = rendered.split("\n\n").next().unwrap_or_default();
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    let failure = Failure::usage(format!(
-        "{} (see agent-identity --help)",
-        redact_tokens(&message)
-    ));
+    // `Output::failure` sanitizes and redacts the message.
+    let failure = Failure::usage(format!("{message} (see agent-identity --help)"));
     let json = std::env::args_os().any(|arg| arg == "--json");
     Output::new(json).failure(&failure);
     failure.exit().into()
 }
 
-/// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv.
+/// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv. Every
+/// event passes through [`LogWriter`], which sanitizes and redacts it.
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => return,
@@ -84,6 +91,6 @@ fn init_logging(verbose: u8) {
     };
     tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(LogWriter)
         .init();
 }

@@ -26,6 +26,10 @@ pub enum EmulatorError {
     /// A token could not be signed.
     #[error("cannot sign the token")]
     Signing,
+    /// The token's lifetime added to the current time overflows the system's time type, so no
+    /// `exp` can be written for it.
+    #[error("the token lifetime is too long: its expiry overflows")]
+    LifetimeOverflow,
     /// The emulator only signs with EdDSA and RS256.
     #[error("the emulator cannot sign with {0}; use EdDSA or RS256")]
     UnsupportedAlgorithm(agent_identity_jwt::SigningAlgorithm),

@@ -63,7 +63,13 @@
 //!
 //! The admin endpoints (`/_emulator/…`) are for driving an emulator from another process (the
 //! `agent-identity emulator` command). They answer loopback peers only (403 otherwise), and they
-//! are never delayed or dropped by the fault knobs, so a test can always reach them.
+//! are never delayed or dropped by the fault knobs, so a test can always reach them. So that a
+//! web page in a browser on the same machine cannot drive them (CSRF) or read a minted token
+//! through DNS rebinding, they also require a `Host` of `127.0.0.1`, `localhost` or `[::1]` (any
+//! port) and, when sent, a loopback `Origin` (403 `{"error":"admin_host_not_loopback"}`
+//! otherwise), and every `POST` must say `Content-Type: application/json`, even with an empty
+//! body (415 `{"error":"admin_body_must_be_json"}`). A `lifetime_seconds` whose `exp` would pass
+//! 9999-12-31T23:59:59Z is refused with 400.
 //!
 //! # Secrets
 //!

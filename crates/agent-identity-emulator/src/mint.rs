@@ -163,7 +163,8 @@ impl<'a> MintRequest<'a> {
     ///
     /// # Errors
     /// [`EmulatorError::Random`] when the system random source fails (for a runtime id or a key),
-    /// [`EmulatorError::Signing`] when the token cannot be signed.
+    /// [`EmulatorError::LifetimeOverflow`] when now plus the [`lifetime`](Self::lifetime) cannot
+    /// be represented, [`EmulatorError::Signing`] when the token cannot be signed.
     pub fn issue(self) -> Result<MintedIdentity, EmulatorError> {
         let runtime_id = match self.runtime_id {
             Some(runtime_id) => runtime_id,
@@ -177,9 +178,13 @@ impl<'a> MintRequest<'a> {
         )?;
 
         let now = SystemTime::now();
-        let expires_at = self
-            .expires_at
-            .unwrap_or_else(|| now.checked_add(self.lifetime).unwrap_or(now));
+        // An overflowing lifetime is an error: falling back to `now` made `exp == iat` silently.
+        let expires_at = match self.expires_at {
+            Some(at) => at,
+            None => now
+                .checked_add(self.lifetime)
+                .ok_or(EmulatorError::LifetimeOverflow)?,
+        };
         let config = &self.shared.config;
         let mut claims = Map::new();
         claims.insert("iss".into(), config.issuer.clone().into());

@@ -12,7 +12,7 @@ use agent_identity_task::{
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,7 +40,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/mint", post(admin_mint))
         .route("/_emulator/faults", post(admin_faults))
         .route("/_emulator/counters", get(admin_counters))
-        .route_layer(middleware::from_fn(loopback_only));
+        .route_layer(middleware::from_fn(admin_guard));
     Router::new()
         .route(JWKS_PATH, get(jwks))
         .route(
@@ -195,8 +195,17 @@ fn assertion_error_kind(error: &AssertionError) -> &'static str {
     }
 }
 
-/// Refuses the admin endpoints to any peer that is not on a loopback address.
-async fn loopback_only(request: Request, next: Next) -> Response {
+/// Guards the admin endpoints, which hand out tokens and change behaviour:
+///
+/// - the peer must be on a loopback address (403 `admin_endpoints_are_loopback_only`);
+/// - the `Host` header (and an absolute request target, if any) must name `127.0.0.1`,
+///   `localhost` or `[::1]`, any port, and an `Origin`, if sent, a loopback origin too (403
+///   `admin_host_not_loopback`): with DNS rebinding a web page reaches 127.0.0.1 under its own
+///   host name, which this refuses;
+/// - a request that may carry a body (anything but `GET` and `HEAD`) must say
+///   `Content-Type: application/json` (415 `admin_body_must_be_json`): a page can send
+///   `text/plain` or a form across origins without asking, but not JSON.
+async fn admin_guard(request: Request, next: Next) -> Response {
     let loopback = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -204,7 +213,67 @@ async fn loopback_only(request: Request, next: Next) -> Response {
     if !loopback {
         return error_response(StatusCode::FORBIDDEN, "admin_endpoints_are_loopback_only");
     }
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let target = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str());
+    let origin = headers.get(header::ORIGIN);
+    let host_ok = host.is_some_and(is_loopback_authority)
+        && target.is_none_or(is_loopback_authority)
+        && origin.is_none_or(|origin| origin.to_str().is_ok_and(is_loopback_origin));
+    if !host_ok {
+        return error_response(StatusCode::FORBIDDEN, "admin_host_not_loopback");
+    }
+    let may_have_body = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if may_have_body && !is_json(headers.get(header::CONTENT_TYPE)) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "admin_body_must_be_json",
+        );
+    }
     next.run(request).await
+}
+
+/// Whether an authority (`Host` header value) is `127.0.0.1`, `localhost` or `[::1]`, with or
+/// without a port. Nothing else: not other names, not other addresses, no user info.
+pub(crate) fn is_loopback_authority(authority: &str) -> bool {
+    // `port` is empty or `:` and the digits.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some(split) => split,
+            None => return false,
+        },
+        None => match authority.find(':') {
+            Some(colon) => authority.split_at(colon),
+            None => (authority, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    // "::1" can only have come from between brackets: unbracketed, the host ends at its first `:`.
+    port_ok && (host == "127.0.0.1" || host == "::1" || host.eq_ignore_ascii_case("localhost"))
+}
+
+/// Whether an `Origin` is `http://` (or `https://`) and a loopback authority.
+fn is_loopback_origin(origin: &str) -> bool {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(is_loopback_authority)
+}
+
+/// Whether a `Content-Type` is `application/json`, with any parameters (`; charset=utf-8`).
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Loopback, counting IPv4 addresses mapped into IPv6 (a dual-stack listener reports them so).
@@ -245,6 +314,19 @@ struct MintBody {
     lifetime_seconds: Option<u64>,
 }
 
+/// 9999-12-31T23:59:59Z: the latest `exp` the verifier accepts; a later one could only mint a
+/// token nothing trusts, and a lifetime overflowing the clock made `exp == iat` silently.
+const MAX_EXP: u64 = 253_402_300_799;
+
+/// Whether a token minted at `now` with a lifetime of `seconds` has an `exp` of at most
+/// [`MAX_EXP`].
+fn lifetime_fits(seconds: u64, now: SystemTime) -> bool {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    now.checked_add(seconds).is_some_and(|exp| exp <= MAX_EXP)
+}
+
 async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let body: MintBody = match parse_body(&body) {
         Ok(body) => body,
@@ -267,6 +349,11 @@ async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         request = request.fedramp(fedramp);
     }
     if let Some(seconds) = body.lifetime_seconds {
+        if !lifetime_fits(seconds, SystemTime::now()) {
+            return malformed_body(format!(
+                "lifetime_seconds is too large: exp must not pass {MAX_EXP} (9999-12-31T23:59:59Z)"
+            ));
+        }
         request = request.lifetime(Duration::from_secs(seconds));
     }
     match request.issue() {
@@ -279,6 +366,9 @@ async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
                 "kid": minted.kid,
             }),
         ),
+        Err(crate::EmulatorError::LifetimeOverflow) => {
+            malformed_body("lifetime_seconds is too large: exp overflows".to_owned())
+        }
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "mint_failed"),
     }
 }

@@ -1,5 +1,6 @@
 //! Where verification keys come from: implementations of `jwks_client_rs`'s `JwksSource` seam.
 
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,6 +10,10 @@ use jwks_client_rs::{JsonWebKeySet, JwksClientError};
 
 use crate::error::JwtError;
 use crate::jwks::parse_key_set;
+
+/// 1 MiB: the most of a key set read, from a file or over HTTP. A real key set is a few KiB;
+/// anything near this is not one.
+const MAX_KEY_SET_BYTES: usize = 1 << 20;
 
 /// A fixed key set, from a JWKS file or JSON text, for machines that cannot reach the endpoint.
 ///
@@ -28,17 +33,54 @@ impl StaticJwksSource {
         Ok(Self { set: Arc::new(set) })
     }
 
-    /// Reads and parses a JWKS file.
+    /// Reads and parses a JWKS file of at most 1 MiB, the cap of the HTTP source.
+    ///
+    /// Only a regular file is read (a symbolic link to one is followed). The file is opened
+    /// without blocking, so a FIFO is refused rather than waited on, and a device such as
+    /// `/dev/zero` is refused before a byte is read.
     ///
     /// # Errors
-    /// [`JwtError::InvalidKeySet`] when the file cannot be read or is not a JWK Set.
+    /// [`JwtError::InvalidKeySet`] when the file cannot be opened or read, is not a regular file,
+    /// is over 1 MiB, or is not a JWK Set.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, JwtError> {
         let path = path.as_ref();
-        let json = std::fs::read(path).map_err(|error| {
+        let unreadable = |error: std::io::Error| {
             JwtError::InvalidKeySet(format!("cannot read {}: {error}", path.display()))
-        })?;
+        };
+        let file = open_without_blocking(path).map_err(unreadable)?;
+        // fstat on the opened file, so what is checked is what is read.
+        if !file.metadata().map_err(unreadable)?.is_file() {
+            return Err(JwtError::InvalidKeySet(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let mut json = Vec::new();
+        // One byte over the cap tells a file at the cap from a larger one without reading it all.
+        file.take(MAX_KEY_SET_BYTES as u64 + 1)
+            .read_to_end(&mut json)
+            .map_err(unreadable)?;
+        if json.len() > MAX_KEY_SET_BYTES {
+            return Err(JwtError::InvalidKeySet(format!(
+                "{} is over the {MAX_KEY_SET_BYTES}-byte limit of a key set",
+                path.display()
+            )));
+        }
         Self::from_json(json)
     }
+}
+
+/// Opens `path` for reading with `O_NONBLOCK` where there is such a thing: opening a FIFO then
+/// returns at once instead of waiting for a writer. (It changes nothing for a regular file.)
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 #[async_trait]
@@ -62,12 +104,12 @@ mod http {
     use jwks_client_rs::{JsonWebKeySet, JwksClientError};
     use url::Url;
 
-    use super::parse_key_set;
+    use super::{MAX_KEY_SET_BYTES, parse_key_set};
 
     /// 10 s: the reference client's JWKS timeout.
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-    /// 1 MiB: a real key set is a few KiB; anything near this is not one.
-    const DEFAULT_MAX_BODY: usize = 1 << 20;
+    /// 1 MiB, as for a key set file.
+    const DEFAULT_MAX_BODY: usize = MAX_KEY_SET_BYTES;
 
     /// Fetches the key set with `GET` on a shared `reqwest::Client`.
     ///
@@ -214,3 +256,6 @@ mod http {
         new_error(ErrorKind::Provider(message.into())).into()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,18 +8,19 @@ use serde_json::json;
 use crate::cli::TokenArgs;
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::{Output, aligned};
+use crate::output::{Output, aligned, redact};
 
 pub(crate) async fn run(
     config: &Config<'_>,
     args: &TokenArgs,
     out: Output,
 ) -> Result<Exit, Failure> {
-    let token = config.token(args)?;
+    let token = config.login_token(args)?;
     let verifier = config.verifier()?;
     let tasks = config.task_client()?;
     let file = config.file_store()?;
-    let path = file.path().display().to_string();
+    // The home may be anything the user typed, a pasted token included.
+    let path = redact(&file.path().display().to_string());
     // Starts logged out: no point setting up the identity this login replaces.
     let manager = AuthManager::logged_out(verifier, tasks, Arc::new(file));
     // `AuthManager::login` verifies, registers, and only then saves: a failure writes nothing.
@@ -42,6 +43,11 @@ pub(crate) async fn run(
             ("task id", auth.task_id().to_string()),
             ("stored in", path),
         ]));
+    }
+    if let Some(variable) = config.overriding_variable() {
+        out.warning(&format!(
+            "{variable} is set and overrides the stored credentials until it is unset"
+        ));
     }
     Ok(Exit::Success)
 }

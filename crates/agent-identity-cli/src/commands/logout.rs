@@ -8,12 +8,13 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::Output;
+use crate::output::{Output, redact};
 
 pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     let store = config.file_store()?;
     let outcome = agent_identity_manager::CredentialStore::clear(&store)?;
-    let path = store.path().display().to_string();
+    // The home may be anything the user typed, a pasted token included.
+    let path = redact(&store.path().display().to_string());
     if out.is_json() {
         let mut report = json!({
             "ok": true,

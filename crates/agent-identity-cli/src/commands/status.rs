@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::commands::object;
 use crate::config::Config;
 use crate::error::{Exit, Failure, chain};
-use crate::output::{Output, aligned, rfc3339};
+use crate::output::{Output, aligned, redact, rfc3339};
 
 pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     let store = config.store()?;
@@ -22,7 +22,8 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     if out.is_json() {
         let mut fields = vec![
             ("state", json!(status.state())),
-            ("store", json!(status.store())),
+            // The home may be anything the user typed, a pasted token included.
+            ("store", json!(redact(status.store()))),
         ];
         if let Some(identity) = status.identity() {
             fields.extend(identity_fields(identity));
@@ -49,7 +50,7 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
             ("expires", expiry(identity)),
         ]);
     }
-    rows.push(("store", status.store().to_owned()));
+    rows.push(("store", redact(status.store())));
     if let Some(error) = status.error() {
         rows.push(("problem", chain(error)));
     }

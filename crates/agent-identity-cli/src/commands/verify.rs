@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::cli::TokenArgs;
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::{Output, aligned};
+use crate::output::{Output, aligned, sanitize};
 
 pub(crate) async fn run(
     config: &Config<'_>,
@@ -27,10 +27,11 @@ pub(crate) async fn run(
         out.json_line(&json!({ "ok": true, "claims": claims }));
         return Ok(Exit::Success);
     }
+    // Claims are the issuer's text: sanitized one by one, so none can break the line.
     out.line(format!(
         "ok: the token verifies; runtime {} in account {}",
-        record.runtime_id(),
-        record.account_id()
+        sanitize(record.runtime_id().as_str()),
+        sanitize(record.account_id().as_str())
     ));
     if let Value::Object(claims) = claims {
         let rows: Vec<(&str, String)> = claims

@@ -1,10 +1,10 @@
-//! Unit tests of the exit-code mapping and the redaction of pasted tokens.
+//! Unit tests of the exit-code mapping.
 
 use agent_identity_jwt::JwtError;
 use agent_identity_manager::AuthError;
 use agent_identity_task::AuthApiBaseUrl;
 
-use super::{Exit, Failure, redact_tokens};
+use super::{Exit, Failure};
 
 #[test]
 fn permanent_token_errors_exit_1_with_their_kind() {
@@ -42,22 +42,4 @@ fn not_logged_in_exits_1() {
 fn messages_are_one_line() {
     let failure = Failure::from(JwtError::InvalidKeySet("line one\nline two".into()));
     assert!(!failure.message().contains('\n'), "{}", failure.message());
-}
-
-#[test]
-fn pasted_tokens_are_redacted() {
-    let token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
-    let text = format!("unexpected argument '{token}' found; tip: use '-- {token}'");
-    let redacted = redact_tokens(&text);
-    assert!(!redacted.contains(token), "{redacted}");
-    assert_eq!(
-        redacted,
-        "unexpected argument '<redacted token>' found; tip: use '-- <redacted token>'"
-    );
-}
-
-#[test]
-fn ordinary_words_are_not_redacted() {
-    let text = "invalid value 'abc' for '--leeway <SECONDS>': 127.0.0.1 example.com a.b.c";
-    assert_eq!(redact_tokens(text), text);
 }

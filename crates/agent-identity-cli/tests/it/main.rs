@@ -8,6 +8,8 @@ mod demo;
 mod emulator;
 mod header;
 mod login;
+mod precedence;
+mod sanitize;
 mod secrets;
 mod status;
 mod support;

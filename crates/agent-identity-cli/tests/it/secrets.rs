@@ -1,8 +1,13 @@
 //! No output, at the most verbose logging, ever contains the token or the private key.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use agent_identity_emulator::MintedIdentity;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::support::{Cli, Fixture, Run, assert_no_secrets, closed_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
@@ -125,5 +130,212 @@ async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
     // A token pasted as an argument is reported, redacted.
     let pasted = &runs[12];
     pasted.assert_failure(2);
-    assert!(pasted.stderr.contains("<redacted token>"), "{pasted:#?}");
+    assert!(pasted.stderr.contains("<redacted>"), "{pasted:#?}");
+}
+
+/// Where a secret can land: every flag and variable that takes a value, and a stray argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    HomeFlag,
+    HomeVariable,
+    JwksFileFlag,
+    JwksFileVariable,
+    JwksUrlFlag,
+    AuthapiFlag,
+    IssuerFlag,
+    AudienceFlag,
+    Leeway,
+    Stray,
+    JwtFile,
+    Listen,
+}
+
+const PLACES: [Place; 12] = [
+    Place::HomeFlag,
+    Place::HomeVariable,
+    Place::JwksFileFlag,
+    Place::JwksFileVariable,
+    Place::JwksUrlFlag,
+    Place::AuthapiFlag,
+    Place::IssuerFlag,
+    Place::AudienceFlag,
+    Place::Leeway,
+    Place::Stray,
+    Place::JwtFile,
+    Place::Listen,
+];
+
+const COMMANDS: [&str; 7] = [
+    "verify", "login", "status", "header", "logout", "demo", "emulator",
+];
+
+/// The places where the value is quoted back whatever the secret (the store's path printed by
+/// `login`, `status` and `logout`, a file that cannot be read, a usage error), so the run must
+/// show the redaction marker: proof that the echo path itself was exercised.
+fn echoes(command: &str, place: Place) -> bool {
+    match place {
+        Place::HomeFlag | Place::HomeVariable => matches!(command, "login" | "status" | "logout"),
+        Place::JwksFileFlag | Place::JwksFileVariable => {
+            matches!(command, "verify" | "login" | "header")
+        }
+        Place::JwtFile => matches!(command, "verify" | "login"),
+        Place::Leeway | Place::Stray => true,
+        Place::Listen => command == "emulator",
+        Place::JwksUrlFlag | Place::AuthapiFlag | Place::IssuerFlag | Place::AudienceFlag => false,
+    }
+}
+
+/// One invocation: `-vvv`, the command with what it needs, and `secret` at `place`.
+fn invocation(
+    fixture: &Fixture,
+    token_file: &std::path::Path,
+    command: &str,
+    place: Place,
+    json: bool,
+    secret: &str,
+) -> Cli {
+    let mut cli = fixture
+        .cli()
+        .current_dir(fixture.scratch.path())
+        .arg("-vvv");
+    if json {
+        cli = cli.arg("--json");
+    }
+    cli = cli.arg(command);
+    match command {
+        "verify" | "login" if place != Place::JwtFile => {
+            cli = cli.arg("--jwt-file").arg(token_file);
+        }
+        "emulator" if place != Place::Listen => cli = cli.args(["--listen", "127.0.0.1:0"]),
+        _ => {}
+    }
+    if !matches!(
+        place,
+        Place::JwksFileFlag | Place::JwksFileVariable | Place::JwksUrlFlag
+    ) {
+        cli = cli.arg("--jwks-url").arg(fixture.emulator.jwks_url());
+    }
+    if place != Place::AuthapiFlag {
+        cli = cli
+            .arg("--authapi-base-url")
+            .arg(fixture.emulator.authapi_base_url());
+    }
+    match place {
+        Place::HomeFlag => cli.arg("--home").arg(secret),
+        Place::HomeVariable => cli.env("AGENT_IDENTITY_HOME", secret),
+        Place::JwksFileFlag => cli.arg("--jwks-file").arg(secret),
+        Place::JwksFileVariable => cli.env("AGENT_IDENTITY_JWKS_FILE", secret),
+        Place::JwksUrlFlag => cli.arg("--jwks-url").arg(secret),
+        Place::AuthapiFlag => cli.arg("--authapi-base-url").arg(secret),
+        Place::IssuerFlag => cli.arg("--issuer").arg(secret),
+        Place::AudienceFlag => cli.arg("--audience").arg(secret),
+        Place::Leeway => cli.arg("--leeway").arg(secret),
+        Place::Stray => cli.arg(secret),
+        Place::JwtFile => cli.arg("--jwt-file").arg(secret),
+        Place::Listen => cli.arg("--listen").arg(secret),
+    }
+}
+
+#[track_caller]
+fn assert_secret_not_printed(run: &Run, minted: &MintedIdentity, extra: &str) {
+    assert_no_secrets(run, minted);
+    assert!(
+        !run.stdout.contains(extra) && !run.stderr.contains(extra),
+        "a secret was printed by {:?}",
+        run.args
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_or_key_given_as_any_argument_is_never_echoed_by_any_command() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let token_file = fixture.token_file(&minted);
+    // Logged in, so that the commands that read the home do their full work and log it.
+    fixture.login(&minted).await;
+    let token = minted.token.expose_secret().to_owned();
+    let key = minted.key.to_pkcs8_base64().as_str().to_owned();
+    let url_safe_key = key.replace('+', "-").replace('/', "_");
+
+    // Two processes at a time: the machine is shared, and a demo takes a while.
+    let permits = Arc::new(Semaphore::new(2));
+    let mut runs = JoinSet::new();
+    for command in COMMANDS {
+        for place in PLACES {
+            // Keys in the places a path or a free value goes; the token everywhere.
+            let key_place = matches!(
+                place,
+                Place::HomeFlag
+                    | Place::JwksFileFlag
+                    | Place::JwtFile
+                    | Place::Leeway
+                    | Place::Stray
+            );
+            let secrets = if key_place {
+                vec![&token, &key, &url_safe_key]
+            } else {
+                vec![&token]
+            };
+            for secret in secrets {
+                for json in [false, true] {
+                    let cli = invocation(&fixture, &token_file, command, place, json, secret);
+                    let permits = Arc::clone(&permits);
+                    runs.spawn(async move {
+                        let _permit = permits.acquire_owned().await.expect("semaphore");
+                        let run = if command == "emulator" {
+                            cli.run_until_first_line().await
+                        } else {
+                            cli.run().await
+                        };
+                        (command, place, run)
+                    });
+                }
+            }
+        }
+    }
+    let mut count = 0;
+    while let Some(joined) = runs.join_next().await {
+        let (command, place, run) = joined.expect("a run");
+        count += 1;
+        assert_secret_not_printed(&run, &minted, &url_safe_key);
+        assert!(
+            !run.stdout.is_empty() || !run.stderr.is_empty(),
+            "{command} {place:?} printed nothing: {run:#?}"
+        );
+        if echoes(command, place) {
+            assert!(
+                run.stdout.contains("<redacted>") || run.stderr.contains("<redacted>"),
+                "{command} {place:?} did not show the redaction: {run:#?}"
+            );
+        }
+    }
+    assert_eq!(count, COMMANDS.len() * (PLACES.len() + 5 * 2) * 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_never_shows_a_token_or_key_held_in_a_configuration_variable() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let key = minted.key.to_pkcs8_base64().as_str().to_owned();
+    for args in [
+        vec!["--help"],
+        vec!["status", "--help"],
+        vec!["help", "login"],
+    ] {
+        let run = fixture
+            .cli()
+            .args(args.iter().copied())
+            .env("AGENT_IDENTITY_HOME", minted.token.expose_secret())
+            .env("AGENT_IDENTITY_JWKS_FILE", &key)
+            .env("AGENT_IDENTITY_ISSUER", minted.token.expose_secret())
+            .run()
+            .await;
+        run.assert_code(0);
+        assert_no_secrets(&run, &minted);
+        // clap shows the variables' values in help: here they are redacted, not dropped.
+        assert!(
+            run.stdout.contains("[env: AGENT_IDENTITY_HOME=<redacted>]"),
+            "{args:?}: {run:#?}"
+        );
+    }
 }

@@ -85,6 +85,7 @@ pub(crate) struct Cli {
     args: Vec<OsString>,
     env: Vec<(String, OsString)>,
     stdin: Option<String>,
+    cwd: Option<PathBuf>,
 }
 
 impl Cli {
@@ -96,6 +97,7 @@ impl Cli {
                 home.as_os_str().to_owned(),
             )],
             stdin: None,
+            cwd: None,
         }
     }
 
@@ -119,6 +121,13 @@ impl Cli {
         self
     }
 
+    /// The child's working directory, where relative paths (a `--home` that is not a path at
+    /// all, say) land. Defaults to the test's.
+    pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_owned());
+        self
+    }
+
     /// The command, with the test process's `AGENT_IDENTITY_*` and `CODEX_*` variables removed.
     pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_agent-identity"));
@@ -131,6 +140,9 @@ impl Cli {
         command.args(&self.args);
         for (name, value) in &self.env {
             command.env(name, value);
+        }
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
         }
         command.kill_on_drop(true);
         command
@@ -149,7 +161,13 @@ impl Cli {
         let mut child = command.spawn().expect("the binary starts");
         if let Some(text) = &self.stdin {
             let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin.write_all(text.as_bytes()).await.expect("write stdin");
+            // A child that exits without reading (a usage error) closes the pipe first.
+            match stdin.write_all(text.as_bytes()).await {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    panic!("write stdin: {error}")
+                }
+                _ => {}
+            }
             drop(stdin);
         }
         let output = tokio::time::timeout(RUN_TIMEOUT, child.wait_with_output())
@@ -161,6 +179,53 @@ impl Cli {
             code: output.status.code(),
             stdout: String::from_utf8(output.stdout).expect("stdout is utf-8"),
             stderr: String::from_utf8(output.stderr).expect("stderr is utf-8"),
+        }
+    }
+}
+
+impl Cli {
+    /// Runs a command that may serve until stopped (`emulator`): waits for its first stdout line
+    /// or its exit, then kills it and returns everything it printed. `code` is the exit code if it
+    /// exited by itself, `None` if it was killed.
+    pub(crate) async fn run_until_first_line(self) -> Run {
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stderr = tokio::spawn(async move {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text).await;
+            text
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        tokio::time::timeout(RUN_TIMEOUT, stdout.read_line(&mut first))
+            .await
+            .expect("a first line or an exit in time")
+            .expect("read stdout");
+        let code = match child.try_wait().expect("poll the child") {
+            Some(status) => status.code(),
+            None => {
+                child.kill().await.expect("kill the child");
+                None
+            }
+        };
+        let mut rest = String::new();
+        let _ = tokio::time::timeout(RUN_TIMEOUT, stdout.read_to_string(&mut rest)).await;
+        let stderr = tokio::time::timeout(RUN_TIMEOUT, stderr)
+            .await
+            .expect("stderr closes in time")
+            .expect("the stderr reader");
+        Run {
+            args: self.args,
+            code,
+            stdout: first + &rest,
+            stderr: String::from_utf8(stderr).expect("stderr is utf-8"),
         }
     }
 }

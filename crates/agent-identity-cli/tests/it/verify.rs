@@ -254,3 +254,33 @@ async fn a_jwks_endpoint_answering_503_exits_75() {
         .await;
     assert_eq!(run.assert_failure(75), "key_source_unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_file_that_is_a_fifo_a_device_or_too_large_is_refused_at_once() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let fifo = fixture.scratch.path().join("keys.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo failed");
+    let large = fixture.write("large.json", &" ".repeat((1 << 20) + 1));
+    for (file, why) in [
+        (fifo.as_path(), "not a regular file"),
+        (std::path::Path::new("/dev/zero"), "not a regular file"),
+        (large.as_path(), "over the 1048576-byte limit"),
+    ] {
+        // A FIFO without a writer would block the open, and /dev/zero never ends: the run's
+        // timeout turns either regression into a failure.
+        let run = fixture
+            .cli()
+            .args(["verify", "--json", "--jwt-file", "-", "--jwks-file"])
+            .arg(file)
+            .stdin(minted.token.expose_secret())
+            .run()
+            .await;
+        assert_eq!(run.assert_failure(1), "invalid_key_set", "{file:?}");
+        assert!(run.stderr.contains(why), "{run:#?}");
+    }
+}

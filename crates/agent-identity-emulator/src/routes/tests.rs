@@ -1,4 +1,4 @@
-//! Unit tests for the router: the loopback guard of the admin endpoints, driven without a socket.
+//! Unit tests for the router: the guard of the admin endpoints, driven without a socket.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 
-use super::{is_loopback, router};
+use super::{is_loopback, is_loopback_authority, router};
 use crate::state::{Config, RegistrationForm, Shared};
 
 fn app() -> axum::Router {
@@ -30,6 +30,8 @@ async fn status_from(peer: Option<SocketAddr>, method: &str, path: &str) -> Stat
     let mut request = Request::builder()
         .method(method)
         .uri(path)
+        .header("host", "127.0.0.1:5555")
+        .header("content-type", "application/json")
         .body(Body::empty())
         .expect("request");
     if let Some(peer) = peer {
@@ -96,4 +98,38 @@ fn loopback_includes_ipv6_and_mapped_ipv4() {
         Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(),
         1
     ))));
+}
+
+#[test]
+fn only_loopback_names_with_any_port_are_loopback_authorities() {
+    for authority in [
+        "127.0.0.1",
+        "127.0.0.1:8080",
+        "localhost",
+        "LocalHost:1",
+        "[::1]",
+        "[::1]:65535",
+    ] {
+        assert!(is_loopback_authority(authority), "{authority}");
+    }
+    for authority in [
+        "",
+        "example.com",
+        "example.com:80",
+        "localhost.example.com",
+        "127.0.0.1.nip.io",
+        "127.0.0.2:80",
+        "0.0.0.0:80",
+        "::1",
+        "[::1",
+        "[::2]:80",
+        "[::1]80",
+        "127.0.0.1:",
+        "127.0.0.1:123456",
+        "127.0.0.1:80:80",
+        "user@127.0.0.1",
+        "localhost:http",
+    ] {
+        assert!(!is_loopback_authority(authority), "{authority:?}");
+    }
 }

@@ -1,4 +1,5 @@
-//! The admin endpoints under `/_emulator/`: minting, faults and counters over HTTP.
+//! The admin endpoints under `/_emulator/`: minting, faults and counters over HTTP, and their
+//! guard against other hosts, origins and body types.
 
 use agent_identity_emulator::Emulator;
 use agent_identity_jwt::IdentityJwt;
@@ -39,7 +40,12 @@ async fn admin_mint_returns_a_token_the_verifier_trusts() {
         .expect("the runtime is on record");
 
     // An empty body mints with every default; an unknown field is refused.
-    let response = client.post(&url).send().await.expect("mint");
+    let response = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("mint");
     assert_eq!(response.status().as_u16(), 200);
     let (status, body) = post_json(&client, &url, &json!({ "runtimeid": "typo" })).await;
     assert_eq!(status, 400);
@@ -154,4 +160,180 @@ async fn admin_endpoints_ignore_faults() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// Sends `method` to an admin `path` with the given headers; returns the status and JSON body.
+async fn admin_request(
+    emulator: &Emulator,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = fresh_connections()
+        .request(method, format!("{}{path}", emulator.base_url()))
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let body = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&body).expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn admin_endpoints_refuse_a_host_or_origin_that_is_not_loopback() {
+    let emulator = Emulator::start().await.expect("start");
+    let port = emulator
+        .base_url()
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_owned();
+    let json = ("content-type", "application/json");
+    // What DNS rebinding looks like: the right socket, a foreign name.
+    for host in [
+        format!("rebind.attacker.example:{port}"),
+        "attacker.example".to_owned(),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
+        for (method, path) in [
+            (reqwest::Method::POST, "/_emulator/mint"),
+            (reqwest::Method::POST, "/_emulator/faults"),
+            (reqwest::Method::GET, "/_emulator/counters"),
+        ] {
+            let (status, body) =
+                admin_request(&emulator, method, path, &[("host", &host), json], "{}").await;
+            assert_eq!(status, 403, "{host} {path}: {body}");
+            assert_eq!(body["error"], "admin_host_not_loopback", "{body}");
+        }
+    }
+    // A page on another origin, even with the right Host.
+    let (status, body) = admin_request(
+        &emulator,
+        reqwest::Method::POST,
+        "/_emulator/mint",
+        &[("origin", "http://attacker.example"), json],
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "admin_host_not_loopback");
+    // Every loopback spelling, any port, and a loopback origin, are accepted.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "localhost".to_owned(),
+    ] {
+        let (status, body) = admin_request(
+            &emulator,
+            reqwest::Method::POST,
+            "/_emulator/mint",
+            &[("host", &host), ("origin", &format!("http://{host}")), json],
+            "{}",
+        )
+        .await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    assert_eq!(emulator.jwks_fetches(), 0);
+}
+
+#[tokio::test]
+async fn admin_bodies_must_be_declared_json() {
+    let emulator = Emulator::start().await.expect("start");
+    let kid = emulator.current_kid();
+    // What a web page can send across origins without a preflight, and no type at all.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        None,
+    ] {
+        for path in ["/_emulator/mint", "/_emulator/faults"] {
+            let headers: Vec<(&str, &str)> = content_type
+                .map(|value| ("content-type", value))
+                .into_iter()
+                .collect();
+            let (status, body) = admin_request(
+                &emulator,
+                reqwest::Method::POST,
+                path,
+                &headers,
+                r#"{"rotate_signing_key":true}"#,
+            )
+            .await;
+            assert_eq!(status, 415, "{content_type:?} {path}: {body}");
+            assert_eq!(body["error"], "admin_body_must_be_json", "{body}");
+        }
+    }
+    assert_eq!(
+        emulator.current_kid(),
+        kid,
+        "a refused request rotated the key"
+    );
+    let (status, body) = admin_request(
+        &emulator,
+        reqwest::Method::POST,
+        "/_emulator/faults",
+        &[("content-type", "Application/JSON; charset=utf-8")],
+        r#"{"rotate_signing_key":true}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(
+        emulator.current_kid(),
+        kid,
+        "the accepted request rotated the key"
+    );
+    // A GET has no body to declare.
+    let (status, _) = admin_request(
+        &emulator,
+        reqwest::Method::GET,
+        "/_emulator/counters",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn admin_mint_refuses_a_lifetime_whose_exp_overflows() {
+    let emulator = Emulator::start().await.expect("start");
+    let client = fresh_connections();
+    let url = format!("{}/_emulator/mint", emulator.base_url());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    // The last second of 9999 is the latest exp the verifier accepts.
+    let max_exp: u64 = 253_402_300_799;
+    for lifetime in [u64::MAX, i64::MAX as u64, max_exp - now + 3600] {
+        let (status, body) =
+            post_json(&client, &url, &json!({ "lifetime_seconds": lifetime })).await;
+        assert_eq!(status, 400, "{lifetime}: {body}");
+        assert_eq!(body["error"], "malformed");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("lifetime_seconds")),
+            "{body}"
+        );
+    }
+    // A long lifetime that fits gives exactly the exp asked for.
+    let lifetime = 10 * 365 * 86_400;
+    let (status, body) = post_json(&client, &url, &json!({ "lifetime_seconds": lifetime })).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = agent_identity_jwt::insecure_decode_unverified(&IdentityJwt::new(
+        body["token"].as_str().expect("token"),
+    ))
+    .expect("decodes");
+    let claims = serde_json::to_value(&claims).expect("claims");
+    assert_eq!(
+        claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
+        lifetime
+    );
 }

@@ -221,3 +221,24 @@ async fn minted_identity_debug_redacts_the_token_and_the_key() {
     );
     assert!(!request.contains("SECRETVALUE"));
 }
+
+#[tokio::test]
+async fn a_lifetime_that_overflows_the_clock_is_an_error_not_exp_equal_to_iat() {
+    let emulator = Emulator::start().await.expect("start");
+    let error = emulator
+        .mint()
+        .lifetime(Duration::MAX)
+        .issue()
+        .expect_err("no exp can be written");
+    assert!(
+        matches!(
+            error,
+            agent_identity_emulator::EmulatorError::LifetimeOverflow
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the token lifetime is too long: its expiry overflows"
+    );
+}

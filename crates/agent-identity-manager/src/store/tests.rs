@@ -1102,6 +1102,9 @@ fn a_read_of_a_home_without_a_lock_file_creates_nothing() {
     .expect("seed");
     orphan(&store);
     assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
-    assert!(!store.file.lock_path().exists(), "a read created the lock file");
+    assert!(
+        !store.file.lock_path().exists(),
+        "a read created the lock file"
+    );
     assert_eq!(temp_files_in(dir.path()).len(), 1);
 }
