@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use agent_identity_flight::{Cooldown, Flight, SingleFlight};
 use arc_swap::ArcSwapOption;
@@ -17,7 +17,8 @@ use jwks_client_rs::source::JwksSource;
 use tokio::time::Instant;
 
 use crate::error::JwtError;
-use crate::jwks::{VerifyingKey, build_keys};
+use crate::jwks::{VerifyingKey, build_keys, key_set_json, parse_key_set};
+use crate::types::Clock;
 use crate::verify::FETCH_FAILURE_COOLDOWN;
 
 /// How long fetched keys are fresh, and how far past that they may still be used.
@@ -34,6 +35,38 @@ type FetchResult = Result<Arc<Snapshot>, JwtError>;
 pub(crate) struct Snapshot {
     keys: HashMap<String, Arc<VerifyingKey>>,
     fetched_at: Instant,
+    /// The usable keys as a JWK Set document, and the wall-clock time they were fetched: what a
+    /// [`KeySetSnapshot`] carries to another process.
+    document: Arc<str>,
+    fetched_wall: SystemTime,
+}
+
+/// A key set as fetched, to persist and seed another verifier's cache with (a process restart
+/// need not fetch keys it fetched a moment ago). Public keys only: not a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySetSnapshot {
+    json: Arc<str>,
+    fetched_at: SystemTime,
+}
+
+impl KeySetSnapshot {
+    /// A snapshot of the JWK Set document `json`, fetched at `fetched_at`.
+    pub fn new(json: impl Into<String>, fetched_at: SystemTime) -> Self {
+        Self {
+            json: Arc::from(json.into()),
+            fetched_at,
+        }
+    }
+
+    /// The JWK Set document.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// When the keys were fetched.
+    pub fn fetched_at(&self) -> SystemTime {
+        self.fetched_at
+    }
 }
 
 pub(crate) struct KeyCache {
@@ -43,6 +76,7 @@ pub(crate) struct KeyCache {
 struct CacheShared {
     source: Arc<dyn JwksSource + Send + Sync>,
     policy: CachePolicy,
+    clock: Arc<dyn Clock>,
     snapshot: ArcSwapOption<Snapshot>,
     /// The fetch in flight, if any.
     flight: SingleFlight<FetchResult>,
@@ -54,11 +88,16 @@ struct CacheShared {
 }
 
 impl KeyCache {
-    pub(crate) fn new(source: Arc<dyn JwksSource + Send + Sync>, policy: CachePolicy) -> Self {
+    pub(crate) fn new(
+        source: Arc<dyn JwksSource + Send + Sync>,
+        policy: CachePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             shared: Arc::new(CacheShared {
                 source,
                 policy,
+                clock,
                 snapshot: ArcSwapOption::empty(),
                 flight: SingleFlight::new(),
                 failures: Cooldown::new(FETCH_FAILURE_COOLDOWN, policy.refetch_interval),
@@ -117,6 +156,60 @@ impl KeyCache {
             .ok_or_else(|| JwtError::untrusted_kid(kid))
     }
 
+    /// The key set last fetched (or seeded), if any.
+    pub(crate) fn snapshot(&self) -> Option<KeySetSnapshot> {
+        self.shared
+            .snapshot
+            .load()
+            .as_ref()
+            .map(|snapshot| KeySetSnapshot {
+                json: Arc::clone(&snapshot.document),
+                fetched_at: snapshot.fetched_wall,
+            })
+    }
+
+    /// Fills an empty cache with `snapshot`, aged by the time since it was fetched, so that
+    /// within the TTL no fetch is needed and past it the usual refresh rules apply. Returns
+    /// whether it was used: not when the cache holds keys already, the snapshot is past the
+    /// maximum staleness or not a usable key set, or its age cannot be placed on this process's
+    /// monotonic clock.
+    pub(crate) fn seed(&self, snapshot: &KeySetSnapshot) -> bool {
+        let shared = &self.shared;
+        if shared.snapshot.load().is_some() {
+            return false;
+        }
+        // A fetch time in the future is not trusted as fresh: it is due for a refresh.
+        let age = shared
+            .clock
+            .now()
+            .duration_since(snapshot.fetched_at)
+            .unwrap_or(shared.policy.ttl);
+        if age >= shared.policy.max_staleness {
+            return false;
+        }
+        let Some(fetched_at) = Instant::now().checked_sub(age) else {
+            return false;
+        };
+        let Ok(set) = parse_key_set(snapshot.json.as_bytes()) else {
+            return false;
+        };
+        let keys = build_keys(set);
+        if keys.is_empty() {
+            return false;
+        }
+        let seeded = Arc::new(Snapshot {
+            keys,
+            fetched_at,
+            document: Arc::clone(&snapshot.json),
+            fetched_wall: snapshot.fetched_at,
+        });
+        // Another seed or a fetch may have landed meanwhile; the first one stays.
+        let previous = shared
+            .snapshot
+            .compare_and_swap(&None::<Arc<Snapshot>>, Some(seeded));
+        previous.is_none()
+    }
+
     fn flight_for_unknown_kid(&self, now: Instant) -> Option<Flight<FetchResult>> {
         if let Some(flight) = self.shared.flight.current() {
             return Some(flight);
@@ -159,6 +252,7 @@ impl KeyCache {
         shared.flight.join_or_start(|| {
             *lock(&shared.last_attempt) = Some(now);
             let source = Arc::clone(&shared.source);
+            let clock = Arc::clone(&shared.clock);
             let fetch_timeout = shared.policy.fetch_timeout;
             // The flight must not keep the cache alive: a cache dropped mid-fetch is freed when
             // the fetch ends.
@@ -166,7 +260,8 @@ impl KeyCache {
             async move {
                 // The source's own timeout may be missing (a custom source) or longer: a fetch
                 // that never ends would hold the flight slot, and so every refresh, forever.
-                let outcome = match tokio::time::timeout(fetch_timeout, fetch(&*source)).await {
+                let fetched = fetch(&*source, &*clock);
+                let outcome = match tokio::time::timeout(fetch_timeout, fetched).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         tracing::warn!(?fetch_timeout, "fetching the key set timed out");
@@ -200,10 +295,12 @@ fn unavailable(why: &'static str) -> JwtError {
     JwtError::KeySourceUnavailable(Some(Arc::new(FetchFailure(why))))
 }
 
-async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
+async fn fetch(source: &(dyn JwksSource + Send + Sync), clock: &dyn Clock) -> FetchResult {
     match source.fetch_keys().await {
         Ok(set) => {
-            let keys = build_keys(set);
+            let listed = set.keys();
+            let document = Arc::from(key_set_json(&listed));
+            let keys = build_keys(listed.into());
             // An answer with no usable key is more likely a broken endpoint than every key revoked
             // at once; it must not replace a good snapshot and turn every token untrusted.
             if keys.is_empty() {
@@ -214,6 +311,8 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync)) -> FetchResult {
             Ok(Arc::new(Snapshot {
                 keys,
                 fetched_at: Instant::now(),
+                document,
+                fetched_wall: clock.now(),
             }))
         }
         Err(error) => {

@@ -92,6 +92,32 @@ impl VerifyingKey {
 }
 
 /// Builds the verification keys of a set, keyed by `kid`, keeping the first of any duplicates.
+/// A JWK Set document of `keys`, as JSON: what the cache persists and [`parse_key_set`] reads
+/// back. Only the fields verification uses are written.
+pub(crate) fn key_set_json(keys: &[JsonWebKey]) -> String {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|jwk| {
+            let mut key = match jwk {
+                JsonWebKey::Rsa(rsa) => serde_json::json!({
+                    "kty": "RSA", "kid": rsa.key_id(), "n": rsa.modulus(), "e": rsa.exponent(),
+                }),
+                JsonWebKey::Ec(ec) => serde_json::json!({
+                    "kty": "EC", "kid": ec.key_id(), "crv": ec.curve(), "x": ec.x(), "y": ec.y(),
+                }),
+                JsonWebKey::Okp(okp) => serde_json::json!({
+                    "kty": "OKP", "kid": okp.key_id(), "crv": okp.curve(), "x": okp.x(),
+                }),
+            };
+            if let Some(alg) = jwk.alg() {
+                key["alg"] = Value::String(alg.to_owned());
+            }
+            key
+        })
+        .collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
 pub(crate) fn build_keys(set: JsonWebKeySet) -> HashMap<String, Arc<VerifyingKey>> {
     let mut out = HashMap::new();
     for jwk in set.keys() {

@@ -25,6 +25,7 @@ mod url;
 mod verify;
 
 pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
+pub use cache::KeySetSnapshot;
 pub use error::JwtError;
 pub use jwks_client_rs::source::JwksSource;
 pub use key::{AgentKey, KeyError};

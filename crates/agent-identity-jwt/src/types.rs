@@ -163,6 +163,17 @@ impl IdentityJwt {
     pub fn expose_secret(&self) -> &str {
         &self.0
     }
+
+    /// The lowercase hex SHA-256 of the token text: names this token (to bind a cached task to
+    /// it, or tell two tokens apart) without revealing it.
+    pub fn fingerprint(&self) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes());
+        digest
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
 }
 
 impl fmt::Debug for IdentityJwt {

@@ -8,10 +8,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwks_client_rs::source::JwksSource;
 use serde::Deserialize;
+use url::Url;
 use zeroize::Zeroizing;
 
 use crate::algorithm::SigningAlgorithm;
-use crate::cache::{CachePolicy, KeyCache};
+use crate::cache::{CachePolicy, KeyCache, KeySetSnapshot};
 use crate::error::JwtError;
 use crate::record::AgentIdentityRecord;
 use crate::types::{Audience, Clock, IdentityJwt, Issuer, SystemClock};
@@ -66,6 +67,7 @@ struct Inner {
     max_token_bytes: usize,
     clock: Arc<dyn Clock>,
     cache: KeyCache,
+    key_set_url: Option<Url>,
 }
 
 /// Configures a [`Verifier`]. Every setting has a documented default.
@@ -78,12 +80,18 @@ pub struct VerifierBuilder {
     max_token_bytes: usize,
     policy: CachePolicy,
     clock: Arc<dyn Clock>,
+    key_set_url: Option<Url>,
 }
 
 impl Verifier {
-    /// Starts configuring a verifier whose keys come from `source`.
+    /// Starts configuring a verifier whose keys come from `source`. For an
+    /// [`HttpJwksSource`](crate::HttpJwksSource), its URL becomes the verifier's
+    /// [`key_set_url`](Verifier::key_set_url).
     pub fn builder(source: impl JwksSource + Send + Sync + 'static) -> VerifierBuilder {
-        Self::builder_from_arc(Arc::new(source))
+        let url = http_source_url(&source);
+        let mut builder = Self::builder_from_arc(Arc::new(source));
+        builder.key_set_url = url;
+        builder
     }
 
     /// Like [`Verifier::builder`], for a source already behind an `Arc`.
@@ -102,12 +110,33 @@ impl Verifier {
                 fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             },
             clock: Arc::new(SystemClock),
+            key_set_url: None,
         }
     }
 
     /// The clock leeway applied to `exp` and `nbf`.
     pub fn leeway(&self) -> Duration {
         self.inner.leeway
+    }
+
+    /// Where the keys come from, when that is a URL: the name a persisted key set snapshot is
+    /// kept under. Set by [`Verifier::builder`] for an `HttpJwksSource`, or by
+    /// [`VerifierBuilder::key_set_url`].
+    pub fn key_set_url(&self) -> Option<&Url> {
+        self.inner.key_set_url.as_ref()
+    }
+
+    /// The key set last fetched (or seeded), to persist for the next process.
+    pub fn key_set_snapshot(&self) -> Option<KeySetSnapshot> {
+        self.inner.cache.snapshot()
+    }
+
+    /// Fills the still empty key cache with a snapshot persisted earlier, aged by the time since
+    /// it was fetched: within the TTL, verification then makes no fetch; past it, the usual
+    /// stale-while-revalidate rules apply. Returns whether it was used: not when the cache holds
+    /// keys already, or the snapshot is past the maximum staleness or holds no usable key.
+    pub fn seed_key_set(&self, snapshot: &KeySetSnapshot) -> bool {
+        self.inner.cache.seed(snapshot)
     }
 
     /// The clock this verifier reads "now" from.
@@ -301,6 +330,14 @@ impl VerifierBuilder {
         self
     }
 
+    /// Names the key set's URL (see [`Verifier::key_set_url`]), for a source that
+    /// [`Verifier::builder`] cannot see the URL of (one given to `builder_from_arc`, or a
+    /// custom source).
+    pub fn key_set_url(mut self, url: Url) -> Self {
+        self.key_set_url = Some(url);
+        self
+    }
+
     /// Builds the verifier. No key is fetched until the first verification.
     ///
     /// Also installs aws-lc-rs as jsonwebtoken's process-wide crypto provider, unless one is
@@ -316,8 +353,9 @@ impl VerifierBuilder {
                 leeway: self.leeway,
                 algorithms: self.algorithms,
                 max_token_bytes: self.max_token_bytes,
+                cache: KeyCache::new(self.source, self.policy, Arc::clone(&self.clock)),
                 clock: self.clock,
-                cache: KeyCache::new(self.source, self.policy),
+                key_set_url: self.key_set_url,
             }),
         }
     }
@@ -419,6 +457,16 @@ impl Parts<'_> {
             .map(Zeroizing::new)
             .map_err(|_| JwtError::Malformed("payload is not base64url"))
     }
+}
+
+/// The URL of an [`HttpJwksSource`](crate::HttpJwksSource), the one source whose URL we know.
+fn http_source_url(source: &dyn std::any::Any) -> Option<Url> {
+    #[cfg(feature = "http")]
+    if let Some(http) = source.downcast_ref::<crate::HttpJwksSource>() {
+        return Some(http.url().clone());
+    }
+    let _ = source;
+    None
 }
 
 /// Makes aws-lc-rs jsonwebtoken's provider for this process. A provider installed earlier (by the

@@ -9,7 +9,7 @@ use agent_identity::{
     AuthError, AuthState, CredentialStore, MemoryStore, ReloadOutcome, TaskErrorKind,
 };
 
-use crate::support::{echo, manager};
+use crate::support::{echo, manager, quick_tasks};
 
 fn store_with(emulator: &Emulator) -> Arc<MemoryStore> {
     Arc::new(MemoryStore::with_token(
@@ -68,7 +68,7 @@ async fn refused_registration_logs_out() {
     assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn key_set_outage_at_start_is_unavailable_until_it_returns() {
     let emulator = Emulator::start().await.expect("emulator");
     emulator.fail_next_jwks(1, 500);
@@ -79,6 +79,8 @@ async fn key_set_outage_at_start_is_unavailable_until_it_returns() {
     }
     let error = manager.auth().expect_err("not ready");
     assert!(error.is_transient());
+    // Once the failure's cooldown is over, first use reloads and finds the key set back.
+    tokio::time::advance(agent_identity::manager::RELOAD_FAILURE_COOLDOWN).await;
     manager.auth_or_reload().await.expect("the key set is back");
     assert_eq!(emulator.jwks_fetches(), 2);
 }
@@ -109,16 +111,34 @@ async fn slow_authapi_times_out_and_recovers() {
     assert!(matches!(manager.reload().await, ReloadOutcome::Updated));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn dropped_connection_during_the_key_fetch_is_transient() {
     let emulator = Emulator::start().await.expect("emulator");
+    let store = store_with(&emulator);
+    let token = store.load().expect("memory").expect("a token");
+    // The verifier alone, so that the dropped connection is the key fetch's and no other.
+    let verifier = emulator.verifier();
     emulator.drop_next_connections(1);
-    let manager = manager(&emulator, store_with(&emulator)).await;
-    assert_eq!(manager.state().name(), "unavailable");
-    manager
-        .auth_or_reload()
+    let error = verifier
+        .verify(&token)
         .await
-        .expect("the next fetch goes through");
+        .expect_err("the fetch was cut");
+    assert!(error.is_transient(), "{error}");
+    // A manager over the same verifier gets that failure until its cooldown is over, as an
+    // `unavailable` state, then loads.
+    let early = agent_identity::AuthManager::new(
+        verifier.clone(),
+        quick_tasks(&emulator),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+    )
+    .await
+    .expect("loads");
+    assert_eq!(early.state().name(), "unavailable");
+    tokio::time::advance(agent_identity::jwt::FETCH_FAILURE_COOLDOWN).await;
+    let manager = agent_identity::AuthManager::new(verifier, quick_tasks(&emulator), store)
+        .await
+        .expect("loads");
+    assert_eq!(manager.state().name(), "ready");
 }
 
 #[tokio::test(start_paused = true)]

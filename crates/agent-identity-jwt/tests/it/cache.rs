@@ -542,3 +542,54 @@ async fn a_key_set_redirect_is_refused_and_not_followed() {
     let error = following.fetch_keys().await.expect_err("refused");
     assert!(error.to_string().contains("redirect"), "{error}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_seeded_key_set_verifies_without_a_fetch_until_its_ttl() {
+    let source = ScriptedSource::new();
+    let first = verifier_over(Arc::clone(&source));
+    let token = IdentityJwt::new(mint(&claims()));
+    first.verify(&token).await.expect("fetched");
+    let snapshot = first.key_set_snapshot().expect("a snapshot of the fetch");
+    assert_eq!(source.fetches(), 1);
+    // A new process: an empty cache, seeded with what the first one fetched.
+    let second = verifier_over(Arc::clone(&source));
+    assert!(second.seed_key_set(&snapshot));
+    assert!(
+        !second.seed_key_set(&snapshot),
+        "only an empty cache is seeded"
+    );
+    second.verify(&token).await.expect("seeded keys verify");
+    assert_eq!(source.fetches(), 1, "no fetch within the TTL");
+    assert_eq!(second.key_set_snapshot(), Some(snapshot));
+    // Past the TTL (counted from the original fetch) the refresh rules apply as usual.
+    tokio::time::advance(TTL).await;
+    second.verify(&token).await.expect("stale keys still serve");
+    tokio::task::yield_now().await;
+    assert_eq!(source.fetches(), 2, "a background refresh ran");
+}
+
+#[test]
+fn a_snapshot_too_old_or_holding_no_usable_key_is_not_seeded() {
+    let fetched = std::time::SystemTime::now() - MAX_STALE;
+    let verifier = verifier_over(ScriptedSource::new());
+    let stale = agent_identity_jwt::KeySetSnapshot::new(jwks_json(), fetched);
+    assert!(!verifier.seed_key_set(&stale));
+    let now = std::time::SystemTime::now();
+    for json in [
+        "{}",
+        "not json",
+        r#"{"keys":[{"kty":"oct","kid":"x","k":"c2VjcmV0"}]}"#,
+    ] {
+        let snapshot = agent_identity_jwt::KeySetSnapshot::new(json, now);
+        assert!(!verifier.seed_key_set(&snapshot), "{json}");
+    }
+    assert!(verifier.key_set_snapshot().is_none());
+}
+
+#[test]
+fn an_http_source_names_the_key_set_url() {
+    let url: url::Url = "https://example.test/jwks".parse().expect("url");
+    let verifier = Verifier::builder(HttpJwksSource::new(url.clone())).build();
+    assert_eq!(verifier.key_set_url(), Some(&url));
+    assert_eq!(verifier_over(ScriptedSource::new()).key_set_url(), None);
+}

@@ -393,3 +393,19 @@ async fn local_checks_refuse_what_needs_no_key_and_the_signature_check_the_rest(
         Err(JwtError::BadSignature)
     ));
 }
+
+#[test]
+fn a_fingerprint_is_the_tokens_sha256_in_hex() {
+    assert_eq!(
+        IdentityJwt::new("abc").fingerprint(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let token = mint(&claims());
+    let fingerprint = IdentityJwt::new(token.as_str()).fingerprint();
+    assert_eq!(fingerprint.len(), 64);
+    assert!(!fingerprint.contains(&token[..20]));
+    assert_ne!(
+        fingerprint,
+        IdentityJwt::new(format!("{token}x")).fingerprint()
+    );
+}
