@@ -165,6 +165,10 @@ pub(crate) struct Global {
     /// Task registration attempts (the first and its retries)
     #[arg(long, global = true, hide = true, value_name = "N")]
     pub(crate) max_attempts: Option<u32>,
+
+    /// Register a task of this process's own instead of reusing the one cached in the home
+    #[arg(long, global = true)]
+    pub(crate) fresh_task: bool,
 }
 
 /// The commands.

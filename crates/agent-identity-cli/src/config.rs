@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_jwt::{
-    HttpJwksSource, IdentityJwt, JwksSource, MAX_TOKEN_BYTES, PRODUCTION_JWKS_URL,
-    SigningAlgorithm, StaticJwksSource, Verifier,
+    HttpJwksSource, IdentityJwt, MAX_TOKEN_BYTES, PRODUCTION_JWKS_URL, SigningAlgorithm,
+    StaticJwksSource, Verifier,
 };
 use agent_identity_manager::{
-    CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
+    CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, TaskReuse,
 };
 use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::{Host, Url};
@@ -52,8 +52,8 @@ impl<'a> Config<'a> {
     /// A usage failure for an unusable JWKS URL; the key set's error for a JWKS file that cannot
     /// be read or parsed.
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
-        let source: Arc<dyn JwksSource + Send + Sync> = match &self.global.jwks_file {
-            Some(path) => Arc::new(StaticJwksSource::from_file(path)?),
+        let mut builder = match &self.global.jwks_file {
+            Some(path) => Verifier::builder(StaticJwksSource::from_file(path)?),
             None => {
                 let url = self
                     .global
@@ -61,12 +61,13 @@ impl<'a> Config<'a> {
                     .as_deref()
                     .filter(|url| !url.trim().is_empty())
                     .unwrap_or(PRODUCTION_JWKS_URL);
-                Arc::new(HttpJwksSource::new(jwks_url(url)?))
+                // Through `builder`, so the verifier knows its key set's URL (the runtime
+                // cache keeps the fetched keys under it).
+                Verifier::builder(HttpJwksSource::new(jwks_url(url)?))
             }
-        };
-        let mut builder = Verifier::builder_from_arc(source)
-            .leeway(self.leeway())
-            .algorithms(ALGORITHMS);
+        }
+        .leeway(self.leeway())
+        .algorithms(ALGORITHMS);
         if let Some(issuer) = non_empty(self.global.issuer.as_deref()) {
             builder = builder.issuer(issuer);
         }
@@ -81,6 +82,15 @@ impl<'a> Config<'a> {
     ///
     /// # Errors
     /// A usage failure when the base URL is not acceptable.
+    /// One task per home, unless `--fresh-task` asks for one of this process's own.
+    pub(crate) fn task_reuse(&self) -> TaskReuse {
+        if self.global.fresh_task {
+            TaskReuse::PerProcess
+        } else {
+            TaskReuse::default()
+        }
+    }
+
     pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
         let base = AuthApiBaseUrl::resolve(self.global.authapi_base_url.as_deref())?;
         let mut builder = TaskClient::builder(base);

@@ -21,11 +21,13 @@ mod store;
 pub use auth::AgentIdentityAuth;
 pub use error::AuthError;
 pub use manager::{
-    AuthManager, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, RELOAD_FAILURE_COOLDOWN,
+    AuthManager, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, REGISTRATION_LOCK_WAIT,
+    RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::Status;
 pub use store::{
-    AUTH_FILE_NAME, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride, FileStore,
-    HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore, StoreError,
+    AUTH_FILE_NAME, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride,
+    FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
+    RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
 };

@@ -8,7 +8,7 @@ use agent_identity_flight::{Aborted, Cooldown, SingleFlight};
 use agent_identity_jwt::{
     AgentIdentityRecord, IdentityJwt, JwtError, Verifier, insecure_decode_unverified,
 };
-use agent_identity_task::TaskClient;
+use agent_identity_task::{TaskClient, TaskId};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ use crate::auth::AgentIdentityAuth;
 use crate::error::AuthError;
 use crate::state::{AuthState, LogoutReason, ReloadOutcome};
 use crate::status::Status;
-use crate::store::{CredentialStore, StoreError};
+use crate::store::{CredentialStore, RegistrationLock, RuntimeCache, StoreError, TaskBinding};
 
 /// 1 s: after a reload that failed and kept the cached state, [`AuthManager::auth_or_reload`]
 /// starts no new reload for this long; the cooldown doubles with each failure in a row, up to
@@ -27,6 +27,34 @@ pub const RELOAD_FAILURE_COOLDOWN: Duration = Duration::from_secs(1);
 /// 30 s: the longest cooldown after reloads that failed in a row (the key cache's refetch
 /// interval).
 pub const MAX_RELOAD_FAILURE_COOLDOWN: Duration = Duration::from_secs(30);
+/// 30 s: how long a process that needs a task waits for another process of the same home that is
+/// registering one, before it registers its own rather than hang.
+pub const REGISTRATION_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether processes sharing a home share one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskReuse {
+    /// One task per home (the default), when the store has a runtime cache
+    /// ([`CredentialStore::runtime_cache`]): loading reuses the task cached for the same token,
+    /// runtime and AuthAPI, and of the processes that start at once on a home without one, one
+    /// registers while the others wait for its task. `max_age`: a cached task older than this is
+    /// not reused.
+    PerHome {
+        /// The oldest cached task that is still reused; `None` for any age.
+        max_age: Option<Duration>,
+    },
+    /// A task of its own for every process (every manager): the cached tasks are neither read
+    /// nor written. The cached key set is still used.
+    PerProcess,
+}
+
+impl Default for TaskReuse {
+    fn default() -> Self {
+        Self::PerHome { max_age: None }
+    }
+}
+
 /// 10 s: after a recovery, [`AuthManager::recover_unauthorized`] registers no new task for this
 /// long, so a resource server that answers 401 to everything cannot turn a "401, recover,
 /// retry" loop into a registration per request.
@@ -82,6 +110,11 @@ struct Inner {
     reload_failures: Cooldown<()>,
     /// When the last recovery finished, and how.
     last_recovery: Mutex<Option<(Instant, Result<(), AuthError>)>>,
+    /// The store's runtime cache, if it has one.
+    runtime_cache: Option<RuntimeCache>,
+    task_reuse: TaskReuse,
+    /// When the key set last written to (or read from) the runtime cache was fetched.
+    key_set_cached: Mutex<Option<std::time::SystemTime>>,
     /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
     logout_reason: Mutex<Option<LogoutReason>>,
 }
@@ -102,7 +135,24 @@ impl AuthManager {
         tasks: TaskClient,
         store: Arc<dyn CredentialStore>,
     ) -> Result<Self, AuthError> {
-        let manager = Self::logged_out(verifier, tasks, store);
+        Self::with_task_reuse(verifier, tasks, store, TaskReuse::default()).await
+    }
+
+    /// As [`AuthManager::new`], choosing whether processes of the same home share one task.
+    ///
+    /// With a runtime cache (a file store's home), the cached key set is used first: on a warm
+    /// home, loading makes no network request at all.
+    ///
+    /// # Errors
+    /// As [`AuthManager::new`].
+    pub async fn with_task_reuse(
+        verifier: Verifier,
+        tasks: TaskClient,
+        store: Arc<dyn CredentialStore>,
+        task_reuse: TaskReuse,
+    ) -> Result<Self, AuthError> {
+        let manager = Self::logged_out_with_task_reuse(verifier, tasks, store, task_reuse);
+        manager.seed_key_set().await;
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
         let outcome = manager.reload().instrument(span.clone()).await;
         span.record("outcome", outcome_name(&outcome));
@@ -122,7 +172,19 @@ impl AuthManager {
         tasks: TaskClient,
         store: Arc<dyn CredentialStore>,
     ) -> Self {
+        Self::logged_out_with_task_reuse(verifier, tasks, store, TaskReuse::default())
+    }
+
+    /// As [`AuthManager::logged_out`], choosing whether processes of the same home share one
+    /// task.
+    pub fn logged_out_with_task_reuse(
+        verifier: Verifier,
+        tasks: TaskClient,
+        store: Arc<dyn CredentialStore>,
+        task_reuse: TaskReuse,
+    ) -> Self {
         let initial = Arc::new(AuthState::LoggedOut);
+        let runtime_cache = store.runtime_cache();
         Self {
             inner: Arc::new(Inner {
                 verifier,
@@ -139,6 +201,9 @@ impl AuthManager {
                     MAX_RELOAD_FAILURE_COOLDOWN,
                 ),
                 last_recovery: Mutex::new(None),
+                runtime_cache,
+                task_reuse,
+                key_set_cached: Mutex::new(None),
                 logout_reason: Mutex::new(None),
             }),
         }
@@ -296,30 +361,153 @@ impl AuthManager {
             .unwrap_or_else(|aborted| Err(interrupted("recovery", aborted)))
     }
 
-    /// Verifies `token` and registers a task for it, the two round trips overlapped: once the
-    /// token passes every local check, the registration is sent while the key set is fetched and
-    /// the signature checked. The signature's verdict comes first: for a token that fails it the
-    /// registration's outcome is dropped, and the caller publishes and stores nothing.
+    /// Verifies `token` and gets a task for it: the home's cached one, or a registration, the
+    /// two round trips overlapped. Once the token passes every local check, the task is sought
+    /// while the key set is fetched and the signature checked. The signature's verdict comes
+    /// first: for a token that fails it the task is dropped, and nothing is published, stored or
+    /// cached.
     async fn verify_and_register(
         &self,
         token: &IdentityJwt,
     ) -> Result<AgentIdentityAuth, AuthError> {
         let verifier = &self.inner.verifier;
-        let pending = match verifier.check_locally(token) {
-            Ok(pending) => pending,
+        let obtained = match verifier.check_locally(token) {
+            Ok(pending) => {
+                let ahead = pending.insecure_unverified_record().clone();
+                let (verified, obtained) = futures_util::future::join(
+                    verifier.check_signature(pending),
+                    self.obtain_task(ahead),
+                )
+                .await;
+                verified?;
+                obtained?
+            }
             // The full verification gives the canonical verdict (it checks the signature before
             // the claims), so a forged token that is also expired is reported as forged.
             Err(_) => {
                 let record = verify_and_check_key(verifier, token).await?;
-                return self.register(record).await;
+                self.obtain_task(record).await?
             }
         };
-        let ahead = pending.insecure_unverified_record().clone();
-        let (verified, registered) =
-            futures_util::future::join(verifier.check_signature(pending), self.register(ahead))
-                .await;
-        verified?;
-        registered
+        self.save_key_set().await;
+        Ok(self.commit(obtained).await)
+    }
+
+    /// The runtime cache and this record's binding in it, when tasks are shared per home.
+    fn task_cache(&self, record: &AgentIdentityRecord) -> Option<(RuntimeCache, TaskBinding)> {
+        if self.inner.task_reuse == TaskReuse::PerProcess {
+            return None;
+        }
+        let cache = self.inner.runtime_cache.clone()?;
+        let binding = TaskBinding::new(
+            record.runtime_id().as_str(),
+            record.token().fingerprint(),
+            self.inner.tasks.base_url().to_string(),
+        );
+        Some((cache, binding))
+    }
+
+    /// The task cached for `binding`, if it may be reused.
+    async fn cached_task(&self, cache: &RuntimeCache, binding: &TaskBinding) -> Option<TaskId> {
+        let (cache, key) = (cache.clone(), binding.clone());
+        let cached = blocking(move || cache.task(&key)).await.flatten()?;
+        if let TaskReuse::PerHome {
+            max_age: Some(max_age),
+        } = self.inner.task_reuse
+        {
+            let age = self
+                .inner
+                .verifier
+                .clock()
+                .now()
+                .duration_since(cached.registered_at());
+            // A registration time in the future is not trusted to be young.
+            if age.map_or(true, |age| age > max_age) {
+                return None;
+            }
+        }
+        Some(cached.task_id().clone())
+    }
+
+    /// A task for `record`: the home's cached one, or (waiting first for another process of the
+    /// home that is registering one) a new registration, to be cached by [`AuthManager::commit`].
+    async fn obtain_task(&self, record: AgentIdentityRecord) -> Result<Obtained, AuthError> {
+        let Some((cache, binding)) = self.task_cache(&record) else {
+            return Ok(Obtained::registered(self.register(record).await?));
+        };
+        if let Some(task_id) = self.cached_task(&cache, &binding).await {
+            tracing::debug!(task_id = %task_id, "reusing the home's task");
+            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+                record, task_id,
+            )));
+        }
+        let lock = cache.lock_registration(REGISTRATION_LOCK_WAIT).await;
+        if lock.is_some()
+            && let Some(task_id) = self.cached_task(&cache, &binding).await
+        {
+            tracing::debug!(task_id = %task_id, "reusing the task another process registered");
+            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+                record, task_id,
+            )));
+        }
+        let auth = self.register(record).await?;
+        Ok(Obtained {
+            auth,
+            to_cache: Some((cache, binding, lock)),
+        })
+    }
+
+    /// Caches a newly registered task for the home (then lets the next process in), and returns
+    /// the auth.
+    async fn commit(&self, obtained: Obtained) -> AgentIdentityAuth {
+        let Obtained { auth, to_cache } = obtained;
+        if let Some((cache, binding, lock)) = to_cache {
+            let task_id = auth.task_id().clone();
+            let now = self.inner.verifier.clock().now();
+            blocking(move || {
+                cache.put_task(&binding, &task_id, now);
+                drop(lock);
+            })
+            .await;
+        }
+        auth
+    }
+
+    /// Seeds the verifier's empty key cache with the key set in the runtime cache.
+    async fn seed_key_set(&self) {
+        let (Some(cache), Some(url)) = (
+            self.inner.runtime_cache.clone(),
+            self.inner.verifier.key_set_url(),
+        ) else {
+            return;
+        };
+        let url = url.to_string();
+        let Some(snapshot) = blocking(move || cache.key_set(&url)).await.flatten() else {
+            return;
+        };
+        if self.inner.verifier.seed_key_set(&snapshot) {
+            *lock(&self.inner.key_set_cached) = Some(snapshot.fetched_at());
+        }
+    }
+
+    /// Writes the verifier's key set to the runtime cache, if it was fetched since the one there.
+    async fn save_key_set(&self) {
+        let (Some(cache), Some(url), Some(snapshot)) = (
+            self.inner.runtime_cache.clone(),
+            self.inner.verifier.key_set_url(),
+            self.inner.verifier.key_set_snapshot(),
+        ) else {
+            return;
+        };
+        {
+            let mut cached = lock(&self.inner.key_set_cached);
+            if *cached == Some(snapshot.fetched_at()) {
+                return;
+            }
+            *cached = Some(snapshot.fetched_at());
+        }
+        let url = url.to_string();
+        blocking(move || cache.put_key_set(&url, &snapshot)).await;
     }
 
     async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
@@ -558,8 +746,9 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
     let result = async {
         let _ops = manager.inner.ops.lock().await;
         let current = manager.auth()?;
-        match manager.register(current.record().clone()).await {
-            Ok(auth) => {
+        match manager.recover(&current).await {
+            Ok(obtained) => {
+                let auth = manager.commit(obtained).await;
                 manager.publish(AuthState::Ready(auth.clone()));
                 Ok(auth)
             }
@@ -576,6 +765,60 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
     let finished = result.as_ref().map(|_| ()).map_err(AuthError::clone);
     *lock(&manager.inner.last_recovery) = Some((Instant::now(), finished));
     result
+}
+
+impl AuthManager {
+    /// A replacement for `current`'s task, which a resource server refused: the task another
+    /// process of the home recovered to already (adopted without registering), or a new one.
+    async fn recover(&self, current: &AgentIdentityAuth) -> Result<Obtained, AuthError> {
+        let record = current.record().clone();
+        let Some((cache, binding)) = self.task_cache(&record) else {
+            return Ok(Obtained::registered(self.register(record).await?));
+        };
+        let adoptable = |task_id: Option<TaskId>| task_id.filter(|task| task != current.task_id());
+        if let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await) {
+            tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
+            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+                record, task_id,
+            )));
+        }
+        let lock = cache.lock_registration(REGISTRATION_LOCK_WAIT).await;
+        if lock.is_some()
+            && let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await)
+        {
+            tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
+            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+                record, task_id,
+            )));
+        }
+        let auth = self.register(record).await?;
+        Ok(Obtained {
+            auth,
+            to_cache: Some((cache, binding, lock)),
+        })
+    }
+}
+
+/// A task for an identity, and, when it was just registered for a home, where to cache it (with
+/// the home's registration lock, held until it is cached).
+struct Obtained {
+    auth: AgentIdentityAuth,
+    to_cache: Option<(RuntimeCache, TaskBinding, Option<RegistrationLock>)>,
+}
+
+impl Obtained {
+    fn registered(auth: AgentIdentityAuth) -> Self {
+        Self {
+            auth,
+            to_cache: None,
+        }
+    }
+}
+
+/// Runs blocking file I/O (the runtime cache) off the async threads; `None` if the runtime shut
+/// down under it.
+async fn blocking<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(call).await.ok()
 }
 
 /// The error waiters get when a flight panicked or was cancelled: transient, so the cached state

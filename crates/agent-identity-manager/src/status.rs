@@ -13,6 +13,7 @@ pub struct Status {
     state: &'static str,
     identity: Option<AgentIdentityRecord>,
     task_id: Option<TaskId>,
+    task_registered_at: Option<std::time::SystemTime>,
     store: String,
     error: Option<AuthError>,
 }
@@ -23,7 +24,8 @@ impl Status {
     /// The stored token is decoded, not verified: `ready` here means "credentials are stored,
     /// well-formed and unexpired"; they were verified when they were written by a login. A
     /// corrupt credentials file is `corrupt`, and a store that cannot be read (or is refused as
-    /// insecure) is `unavailable`: neither is "logged out", since credentials may be there.
+    /// insecure) is `unavailable`: neither is "logged out", since credentials may be there. The
+    /// task id is the one the home's runtime cache holds for the stored token, if any.
     pub fn read(
         store: &dyn CredentialStore,
         clock: &dyn Clock,
@@ -45,10 +47,19 @@ impl Status {
                 Ok(identity) => ("ready", Some(identity), None),
             },
         };
+        // The home's task, as the runtime cache holds it for this token: a file read, no network.
+        let cached = match (&identity, store.runtime_cache()) {
+            (Some(identity), Some(cache)) => cache.newest_task_for(
+                identity.runtime_id().as_str(),
+                &identity.token().fingerprint(),
+            ),
+            _ => None,
+        };
         Self {
             state,
             identity,
-            task_id: None,
+            task_id: cached.as_ref().map(|task| task.task_id().clone()),
+            task_registered_at: cached.map(|task| task.registered_at()),
             store: describe,
             error,
         }
@@ -67,6 +78,7 @@ impl Status {
             state: state.name(),
             identity: state.identity().cloned(),
             task_id,
+            task_registered_at: None,
             store: store.describe(),
             error,
         }
@@ -82,9 +94,15 @@ impl Status {
         self.identity.as_ref()
     }
 
-    /// The registered task, when loaded in this process.
+    /// The registered task: when loaded in this process, its task; from [`Status::read`], the
+    /// task the home's runtime cache holds for the stored token (offline, from the file).
     pub fn task_id(&self) -> Option<&TaskId> {
         self.task_id.as_ref()
+    }
+
+    /// When the cached task was registered ([`Status::read`] only).
+    pub fn task_registered_at(&self) -> Option<std::time::SystemTime> {
+        self.task_registered_at
     }
 
     /// Where the credentials are kept.

@@ -2,9 +2,13 @@
 //! store, and the read-only environment source.
 
 mod private_file;
+mod runtime_cache;
 mod safety;
 
 use private_file::PrivateJsonFile;
+pub use runtime_cache::{
+    CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
+};
 
 use std::fmt;
 use std::fs;
@@ -229,6 +233,13 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     fn may_block(&self) -> bool {
         true
     }
+
+    /// The runtime cache that goes with these credentials (the registered task and the last key
+    /// set, for restarts without a round trip), if the store has a home for one. Defaults to
+    /// `None`: a store without one registers a task per process.
+    fn runtime_cache(&self) -> Option<RuntimeCache> {
+        None
+    }
 }
 
 /// `auth.json` in a home directory, in Codex's format (wire-format §6).
@@ -302,47 +313,9 @@ impl FileStore {
     pub fn path(&self) -> &Path {
         self.file.path()
     }
-}
 
-impl CredentialStore for FileStore {
-    fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
-        // No lock: see the type's documentation. A read must answer at once (`status` is
-        // offline) even while another process holds the lock.
-        if !self.file.home_for_reading()? {
-            return Ok(None);
-        }
-        let document = self.file.read_document(true);
-        self.file.remove_orphans_if_no_writer();
-        let Some(document) = document? else {
-            return Ok(None);
-        };
-        token_of(&document).map_err(|reason| self.file.corrupt(reason))
-    }
-
-    fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
-        let _lock = self.file.lock()?;
-        self.file.remove_orphaned_temp_files();
-        // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
-        // explicit login, and the new credentials are known good. A file that cannot be read at
-        // all is not replaced: its other fields would be lost, and the caller is told instead.
-        let mut document = match self.file.read_document(false) {
-            Ok(document) => document.unwrap_or_default(),
-            Err(StoreError::Corrupt { .. }) => Map::new(),
-            Err(error) => return Err(error),
-        };
-        document.insert(
-            "auth_mode".into(),
-            Value::String(AUTH_MODE_AGENT_IDENTITY.into()),
-        );
-        document.entry("OPENAI_API_KEY").or_insert(Value::Null);
-        document.insert(
-            "agent_identity".into(),
-            Value::String(token.expose_secret().to_owned()),
-        );
-        self.file.write_document(&document)
-    }
-
-    fn clear(&self) -> Result<ClearOutcome, StoreError> {
+    /// Removes the agent identity from `auth.json`: see the type's documentation.
+    fn clear_document(&self) -> Result<ClearOutcome, StoreError> {
         let _lock = self.file.lock()?;
         self.file.remove_orphaned_temp_files();
         let mut document = match self.file.read_document(false) {
@@ -388,6 +361,52 @@ impl CredentialStore for FileStore {
             ClearOutcome::NothingStored
         })
     }
+}
+
+impl CredentialStore for FileStore {
+    fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
+        // No lock: see the type's documentation. A read must answer at once (`status` is
+        // offline) even while another process holds the lock.
+        if !self.file.home_for_reading()? {
+            return Ok(None);
+        }
+        let document = self.file.read_document(true);
+        self.file.remove_orphans_if_no_writer();
+        let Some(document) = document? else {
+            return Ok(None);
+        };
+        token_of(&document).map_err(|reason| self.file.corrupt(reason))
+    }
+
+    fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
+        let _lock = self.file.lock()?;
+        self.file.remove_orphaned_temp_files();
+        // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
+        // explicit login, and the new credentials are known good. A file that cannot be read at
+        // all is not replaced: its other fields would be lost, and the caller is told instead.
+        let mut document = match self.file.read_document(false) {
+            Ok(document) => document.unwrap_or_default(),
+            Err(StoreError::Corrupt { .. }) => Map::new(),
+            Err(error) => return Err(error),
+        };
+        document.insert(
+            "auth_mode".into(),
+            Value::String(AUTH_MODE_AGENT_IDENTITY.into()),
+        );
+        document.entry("OPENAI_API_KEY").or_insert(Value::Null);
+        document.insert(
+            "agent_identity".into(),
+            Value::String(token.expose_secret().to_owned()),
+        );
+        self.file.write_document(&document)
+    }
+
+    fn clear(&self) -> Result<ClearOutcome, StoreError> {
+        let outcome = self.clear_document()?;
+        // Logging out forgets the home's task too; the key set stays (public keys).
+        RuntimeCache::in_home(self.file.dir()).clear_tasks();
+        Ok(outcome)
+    }
 
     fn check_writable(&self) -> Result<(), StoreError> {
         self.file.prepare_home()?;
@@ -409,6 +428,10 @@ impl CredentialStore for FileStore {
 
     fn describe(&self) -> String {
         self.file.path().display().to_string()
+    }
+
+    fn runtime_cache(&self) -> Option<RuntimeCache> {
+        Some(RuntimeCache::in_home(self.file.dir()))
     }
 }
 
@@ -590,6 +613,12 @@ impl CredentialStore for EnvOverride {
 
     fn may_block(&self) -> bool {
         self.env.is_none() && self.fallback.may_block()
+    }
+
+    /// The fallback store's: a token from the environment is never written, but the task it
+    /// registered and the key set are cached in the home all the same.
+    fn runtime_cache(&self) -> Option<RuntimeCache> {
+        self.fallback.runtime_cache()
     }
 }
 

@@ -43,15 +43,18 @@ async fn full_flow_from_login_to_logout() {
     let status = Status::read(&*store, &SystemClock, Duration::from_secs(60));
     assert_eq!(status.state(), "ready");
 
-    // A second process on the same home loads the identity with its own task.
+    // A second process on the same home loads the identity with the home's task: no round trip.
+    let jwks_fetches = emulator.jwks_fetches();
     let other = manager_for_home(&emulator, home.path()).await;
     let other_auth = other.auth().expect("ready");
-    assert_ne!(other_auth.task_id(), auth.task_id());
+    assert_eq!(other_auth.task_id(), auth.task_id());
     assert_eq!(echo(&emulator, &other_auth).await.0, 200);
+    assert_eq!(emulator.registrations(), 1);
+    assert_eq!(emulator.jwks_fetches(), jwks_fetches, "the cached key set served");
 
     // Reload with nothing changed registers nothing.
     assert!(matches!(manager.reload().await, ReloadOutcome::Unchanged));
-    assert_eq!(emulator.registrations(), 2);
+    assert_eq!(emulator.registrations(), 1);
 
     // After a resource server's 401, a fresh task.
     let recovered = manager.recover_unauthorized().await.expect("recovered");

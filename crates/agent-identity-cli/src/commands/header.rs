@@ -13,7 +13,7 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
     let verifier = config.verifier()?;
     let tasks = config.task_client()?;
     let store = config.store()?;
-    let manager = AuthManager::new(verifier, tasks, store).await?;
+    let manager = AuthManager::with_task_reuse(verifier, tasks, store, config.task_reuse()).await?;
     let auth = match manager.auth() {
         Ok(auth) => auth,
         Err(AuthError::NotLoggedIn) => return Err(why_logged_out(&manager)),

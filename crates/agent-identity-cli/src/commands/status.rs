@@ -28,6 +28,14 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
         if let Some(identity) = status.identity() {
             fields.extend(identity_fields(identity));
         }
+        if let Some(task_id) = status.task_id() {
+            fields.push(("task_id", json!(task_id.as_str())));
+            let registered = status.task_registered_at().and_then(unix_seconds);
+            fields.push((
+                "task_registered_at",
+                json!(registered.and_then(|at| i64::try_from(at).ok()).and_then(rfc3339)),
+            ));
+        }
         if let Some(error) = status.error() {
             fields.push(("error", json!(error.kind())));
             fields.push(("message", json!(chain(error))));
@@ -50,12 +58,27 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
             ("expires", expiry(identity)),
         ]);
     }
+    if let Some(task_id) = status.task_id() {
+        let registered = status
+            .task_registered_at()
+            .and_then(unix_seconds)
+            .and_then(|at| i64::try_from(at).ok())
+            .and_then(rfc3339)
+            .unwrap_or_else(|| "-".to_owned());
+        rows.push(("task", format!("{task_id} (registered {registered})")));
+    }
     rows.push(("store", redact(status.store())));
     if let Some(error) = status.error() {
         rows.push(("problem", chain(error)));
     }
     out.line(aligned(&rows));
     Ok(exit)
+}
+
+fn unix_seconds(time: SystemTime) -> Option<u64> {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|since| since.as_secs())
 }
 
 fn identity_fields(identity: &AgentIdentityRecord) -> Vec<(&'static str, Value)> {

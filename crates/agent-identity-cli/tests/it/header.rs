@@ -181,7 +181,7 @@ async fn header_exits_75_while_the_authapi_answers_503() {
     fixture.emulator.fail_next_registrations(2, 503);
     let run = fixture
         .cli_with_emulator()
-        .args(["header", "--json", "--max-attempts", "2"])
+        .args(["header", "--json", "--max-attempts", "2", "--fresh-task"])
         .run()
         .await;
     assert_eq!(run.assert_failure(75), "authapi_unavailable");

@@ -56,7 +56,6 @@ impl PrivateJsonFile {
         &self.lock_path
     }
 
-    #[cfg(test)]
     pub(super) fn dir(&self) -> &Path {
         &self.dir
     }
