@@ -50,7 +50,11 @@ async fn full_flow_from_login_to_logout() {
     assert_eq!(other_auth.task_id(), auth.task_id());
     assert_eq!(echo(&emulator, &other_auth).await.0, 200);
     assert_eq!(emulator.registrations(), 1);
-    assert_eq!(emulator.jwks_fetches(), jwks_fetches, "the cached key set served");
+    assert_eq!(
+        emulator.jwks_fetches(),
+        jwks_fetches,
+        "the cached key set served"
+    );
 
     // Reload with nothing changed registers nothing.
     assert!(matches!(manager.reload().await, ReloadOutcome::Unchanged));

@@ -33,7 +33,11 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
             let registered = status.task_registered_at().and_then(unix_seconds);
             fields.push((
                 "task_registered_at",
-                json!(registered.and_then(|at| i64::try_from(at).ok()).and_then(rfc3339)),
+                json!(
+                    registered
+                        .and_then(|at| i64::try_from(at).ok())
+                        .and_then(rfc3339)
+                ),
             ));
         }
         if let Some(error) = status.error() {

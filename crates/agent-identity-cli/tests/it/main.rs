@@ -15,3 +15,4 @@ mod status;
 mod support;
 mod usage;
 mod verify;
+mod warm;

@@ -6,3 +6,4 @@ mod flight;
 mod lifecycle;
 mod states;
 mod support;
+mod warm;
