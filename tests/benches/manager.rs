@@ -120,7 +120,13 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 async fn raw_get(client: &reqwest::Client, url: &str) -> Result<(), reqwest::Error> {
-    let body = client.get(url).send().await?.error_for_status()?.bytes().await?;
+    let body = client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
     black_box(body);
     Ok(())
 }

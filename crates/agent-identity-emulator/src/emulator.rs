@@ -320,6 +320,13 @@ impl Emulator {
         self.shared.drop_next_connections(n);
     }
 
+    /// Revokes every task registered so far: assertions naming one are refused with 401 by the
+    /// protected endpoints from now on (a client recovers by registering a new task). Returns how
+    /// many tasks were revoked.
+    pub fn revoke_tasks(&self) -> usize {
+        self.shared.revoke_tasks()
+    }
+
     /// Generates a new signing key under a new `kid` and publishes it beside the old ones (so
     /// tokens already minted stay valid); new tokens are signed with it. Returns the new `kid`.
     ///

@@ -390,6 +390,8 @@ struct FaultsBody {
     registration_form: Option<RegistrationForm>,
     #[serde(default)]
     rotate_signing_key: bool,
+    #[serde(default)]
+    revoke_tasks: bool,
 }
 
 async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -420,11 +422,13 @@ async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     } else {
         None
     };
+    let revoked_tasks = body.revoke_tasks.then(|| shared.revoke_tasks());
     json_response(
         StatusCode::OK,
         json!({
             "ok": true,
             "rotated_kid": rotated_kid,
+            "revoked_tasks": revoked_tasks,
             "registration_form": shared.registration_form().as_str(),
         }),
     )

@@ -277,6 +277,15 @@ impl Shared {
         }
     }
 
+    /// Revokes every task issued so far: the protected endpoints answer 401 to assertions
+    /// naming them, as a real AuthAPI does for a revoked task. Returns how many were revoked.
+    pub(crate) fn revoke_tasks(&self) -> usize {
+        lock(&self.runtimes)
+            .values_mut()
+            .map(|runtime| std::mem::take(&mut runtime.tasks).len())
+            .sum()
+    }
+
     /// Whether `task_id` was issued to `runtime_id`.
     pub(crate) fn task_issued(&self, runtime_id: &str, task_id: &str) -> bool {
         lock(&self.runtimes)

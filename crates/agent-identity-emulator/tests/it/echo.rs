@@ -194,3 +194,53 @@ async fn echo_rejects_a_runtime_the_emulator_never_minted() {
     let (status, body) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
     assert_eq!((status, body), (401, json!({ "error": "unknown_runtime" })));
 }
+
+#[tokio::test]
+async fn echo_refuses_a_revoked_task_and_accepts_the_next_one() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    assert_eq!(
+        send(&emulator, reqwest::Method::GET, &pairs(&headers))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(emulator.revoke_tasks(), 1);
+    let (status, body) = send(&emulator, reqwest::Method::GET, &pairs(&headers)).await;
+    assert_eq!(status, 401, "{body}");
+    // Recovery: a new registration gives a task the endpoint accepts again.
+    let renewed = emulator
+        .task_client()
+        .register_task(&record)
+        .await
+        .expect("register");
+    let headers = request_headers(&record, &renewed, SystemTime::now()).expect("headers");
+    assert_eq!(
+        send(&emulator, reqwest::Method::GET, &pairs(&headers))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_revokes_tasks() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let (status, body) = crate::support::post_json(
+        &fresh_connections(),
+        &format!("{}/_emulator/faults", emulator.base_url()),
+        &json!({ "revoke_tasks": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked_tasks"], 1);
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    assert_eq!(
+        send(&emulator, reqwest::Method::GET, &pairs(&headers))
+            .await
+            .0,
+        401
+    );
+}
