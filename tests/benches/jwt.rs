@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn read_vectors() -> Result<Value, Box<dyn Error>> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../crates/agent-identity-jwt/tests/data/agent-identity-vectors.json"
+        "/../test-data/agent-identity-vectors.json"
     );
     let text = std::fs::read_to_string(path).map_err(|error| format!("{path}: {error}"))?;
     Ok(serde_json::from_str(&text)?)

@@ -21,7 +21,7 @@ const REFERENCE_TARGET: f64 = 1.0;
 fn main() -> Result<(), Box<dyn Error>> {
     let vectors: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../crates/agent-identity-jwt/tests/data/agent-identity-vectors.json"
+        "/../test-data/agent-identity-vectors.json"
     ))?)?;
     let vector = &vectors["ed25519"][0];
     let key_b64 = vector["private_key_pkcs8_base64"].as_str().ok_or("key")?;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 pub(crate) fn vectors() -> &'static Value {
     static VECTORS: OnceLock<Value> = OnceLock::new();
     VECTORS.get_or_init(|| {
-        let text = include_str!("../data/agent-identity-vectors.json");
+        let text = include_str!("../../../../test-data/agent-identity-vectors.json");
         serde_json::from_str(text).expect("the vectors file is JSON")
     })
 }

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 pub(crate) fn vectors() -> &'static Value {
     static VECTORS: OnceLock<Value> = OnceLock::new();
     VECTORS.get_or_init(|| {
-        serde_json::from_str(include_str!("../data/agent-identity-vectors.json"))
-            .expect("vectors are JSON")
+        serde_json::from_str(include_str!(
+            "../../../../test-data/agent-identity-vectors.json"
+        ))
+        .expect("vectors are JSON")
     })
 }
 

@@ -6,7 +6,7 @@ use agent_identity_jwt::{AgentIdentityRecord, StaticJwksSource, Verifier};
 use agent_identity_task::{AuthApiBaseUrl, TaskClient, TaskClientBuilder};
 use serde::Deserialize;
 
-const VECTORS: &str = include_str!("../data/agent-identity-vectors.json");
+const VECTORS: &str = include_str!("../../../../test-data/agent-identity-vectors.json");
 
 #[derive(Deserialize)]
 pub(crate) struct Vectors {

@@ -12,7 +12,7 @@ static RUST_CRYPTO_IS_ENABLED: &jsonwebtoken::crypto::CryptoProvider =
     &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 
 fn vectors() -> Value {
-    let text = include_str!("../../../../crates/agent-identity-jwt/tests/data/agent-identity-vectors.json");
+    let text = include_str!("../../../../test-data/agent-identity-vectors.json");
     serde_json::from_str(text).expect("vectors are JSON")
 }
 
