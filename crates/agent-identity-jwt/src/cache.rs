@@ -130,9 +130,13 @@ impl KeyCache {
                 // An unknown kid may mean the keys were rotated: refetch, but at most once per
                 // interval, so a storm of bogus kids cannot turn into a storm of fetches.
                 match self.flight_for_unknown_kid(now) {
-                    Some(flight) => landed(flight.await)?,
+                    Some(flight) => {
+                        crate::metrics::unknown_kid("refetch");
+                        landed(flight.await)?
+                    }
                     // Not a verdict: the key may have been rotated in since the last fetch.
                     None => {
+                        crate::metrics::unknown_kid("refused");
                         return Err(JwtError::kid_not_yet_known(
                             kid,
                             self.until_next_attempt(now),
@@ -265,6 +269,7 @@ impl KeyCache {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         tracing::warn!(?fetch_timeout, "fetching the key set timed out");
+                        crate::metrics::key_set_fetch("timed_out");
                         Err(unavailable("the key set fetch timed out"))
                     }
                 };
@@ -305,9 +310,11 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync), clock: &dyn Clock) -> Fe
             // at once; it must not replace a good snapshot and turn every token untrusted.
             if keys.is_empty() {
                 tracing::warn!("the fetched key set has no usable key; keeping the cached keys");
+                crate::metrics::key_set_fetch("no_usable_key");
                 return Err(unavailable("the key set has no usable key"));
             }
             tracing::debug!(keys = keys.len(), "fetched the key set");
+            crate::metrics::key_set_fetch("ok");
             Ok(Arc::new(Snapshot {
                 keys,
                 fetched_at: Instant::now(),
@@ -317,6 +324,7 @@ async fn fetch(source: &(dyn JwksSource + Send + Sync), clock: &dyn Clock) -> Fe
         }
         Err(error) => {
             tracing::warn!(error = %error, "fetching the key set failed");
+            crate::metrics::key_set_fetch("failed");
             Err(JwtError::KeySourceUnavailable(Some(Arc::new(error))))
         }
     }

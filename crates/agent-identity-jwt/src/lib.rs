@@ -18,6 +18,7 @@ mod cache;
 mod error;
 mod jwks;
 mod key;
+pub mod metrics;
 mod record;
 mod source;
 mod types;

@@ -14,6 +14,7 @@
 mod auth;
 mod error;
 mod manager;
+pub mod metrics;
 mod state;
 mod status;
 mod store;
@@ -21,7 +22,7 @@ mod store;
 pub use auth::AgentIdentityAuth;
 pub use error::AuthError;
 pub use manager::{
-    AuthManager, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, REGISTRATION_LOCK_WAIT,
+    AuthManager, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, REGISTRATION_LOCK_WAIT,
     RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};

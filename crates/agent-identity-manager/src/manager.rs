@@ -113,6 +113,9 @@ struct Inner {
     /// The store's runtime cache, if it has one.
     runtime_cache: Option<RuntimeCache>,
     task_reuse: TaskReuse,
+    /// Since when, and why, a `Ready` identity is served from cache while reloads or recoveries
+    /// fail transiently.
+    degraded: Mutex<Option<Degraded>>,
     /// When the key set last written to (or read from) the runtime cache was fetched.
     key_set_cached: Mutex<Option<std::time::SystemTime>>,
     /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
@@ -204,6 +207,7 @@ impl AuthManager {
                 runtime_cache,
                 task_reuse,
                 key_set_cached: Mutex::new(None),
+                degraded: Mutex::new(None),
                 logout_reason: Mutex::new(None),
             }),
         }
@@ -270,7 +274,7 @@ impl AuthManager {
 
     /// What the manager knows, without the network: the snapshot and a fresh read of the store.
     pub fn status(&self) -> Status {
-        Status::from_manager(&self.state(), &*self.inner.store)
+        Status::from_manager(&self.state(), &*self.inner.store, self.degraded())
     }
 
     /// Re-reads the store and brings the state in line with it.
@@ -350,6 +354,7 @@ impl AuthManager {
             .map(|(_, outcome)| outcome.clone());
         if let Some(outcome) = recent {
             tracing::debug!("a recovery ran moments ago; not registering another task yet");
+            crate::metrics::recovery("cooled_down");
             return outcome.and_then(|()| self.auth());
         }
         let flight = self
@@ -437,6 +442,7 @@ impl AuthManager {
         };
         if let Some(task_id) = self.cached_task(&cache, &binding).await {
             tracing::debug!(task_id = %task_id, "reusing the home's task");
+            crate::metrics::task("cache");
             return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
@@ -446,6 +452,7 @@ impl AuthManager {
             && let Some(task_id) = self.cached_task(&cache, &binding).await
         {
             tracing::debug!(task_id = %task_id, "reusing the task another process registered");
+            crate::metrics::task("cache");
             return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
@@ -510,6 +517,20 @@ impl AuthManager {
         blocking(move || cache.put_key_set(&url, &snapshot)).await;
     }
 
+    /// [`AuthManager::register`] for a recovery, counted as one.
+    async fn register_recovery(
+        &self,
+        record: AgentIdentityRecord,
+    ) -> Result<AgentIdentityAuth, AuthError> {
+        let result = self.register(record).await;
+        crate::metrics::recovery(if result.is_ok() {
+            "registered"
+        } else {
+            "failed"
+        });
+        result
+    }
+
     async fn register(&self, record: AgentIdentityRecord) -> Result<AgentIdentityAuth, AuthError> {
         let span = tracing::info_span!(
             "agent_identity.register",
@@ -520,10 +541,34 @@ impl AuthManager {
             .instrument(span.clone())
             .await;
         match &result {
-            Ok(auth) => span.record("outcome", tracing::field::display(auth.task_id())),
+            Ok(auth) => {
+                crate::metrics::task("registration");
+                span.record("outcome", tracing::field::display(auth.task_id()))
+            }
             Err(error) => span.record("outcome", error.kind()),
         };
         result
+    }
+
+    /// While a `Ready` identity is served from cache because reloads or recoveries fail
+    /// transiently: since when, and the latest failure. `None` otherwise.
+    pub fn degraded(&self) -> Option<Degraded> {
+        lock(&self.inner.degraded).clone()
+    }
+
+    /// Notes that `error` kept the cached identity serving (only while one is `Ready`).
+    fn degrade(&self, error: &AuthError) {
+        if !matches!(*self.inner.state.load_full(), AuthState::Ready(_)) {
+            return;
+        }
+        let now = self.inner.verifier.clock().now();
+        let mut degraded = lock(&self.inner.degraded);
+        let since = degraded.as_ref().map_or(now, |degraded| degraded.since);
+        tracing::warn!(error = %error, "serving the cached agent identity while the failure lasts");
+        *degraded = Some(Degraded {
+            since,
+            error: error.clone(),
+        });
     }
 
     /// Why the manager is logged out (or expired), when a reload or a recovery decided it: the
@@ -639,11 +684,16 @@ async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
     .instrument(span.clone())
     .await;
     span.record("outcome", outcome_name(&outcome));
+    crate::metrics::reload(outcome_name(&outcome));
     match &outcome {
-        ReloadOutcome::KeptCached { .. } => {
+        ReloadOutcome::KeptCached { error } => {
             manager.inner.reload_failures.failed((), Instant::now());
+            manager.degrade(error);
         }
-        _ => manager.inner.reload_failures.succeeded(),
+        _ => {
+            manager.inner.reload_failures.succeeded();
+            *lock(&manager.inner.degraded) = None;
+        }
     }
     outcome
 }
@@ -750,11 +800,14 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
             Ok(obtained) => {
                 let auth = manager.commit(obtained).await;
                 manager.publish(AuthState::Ready(auth.clone()));
+                *lock(&manager.inner.degraded) = None;
                 Ok(auth)
             }
             Err(error) => {
                 if error.revokes_identity() {
                     manager.log_out(AuthState::LoggedOut, LogoutReason::Revoked(error.clone()));
+                } else {
+                    manager.degrade(&error);
                 }
                 Err(error)
             }
@@ -773,11 +826,12 @@ impl AuthManager {
     async fn recover(&self, current: &AgentIdentityAuth) -> Result<Obtained, AuthError> {
         let record = current.record().clone();
         let Some((cache, binding)) = self.task_cache(&record) else {
-            return Ok(Obtained::registered(self.register(record).await?));
+            return Ok(Obtained::registered(self.register_recovery(record).await?));
         };
         let adoptable = |task_id: Option<TaskId>| task_id.filter(|task| task != current.task_id());
         if let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await) {
             tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
+            crate::metrics::recovery("adopted");
             return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
@@ -787,15 +841,52 @@ impl AuthManager {
             && let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await)
         {
             tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
+            crate::metrics::recovery("adopted");
             return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
         }
-        let auth = self.register(record).await?;
+        let auth = self.register_recovery(record).await?;
         Ok(Obtained {
             auth,
             to_cache: Some((cache, binding, lock)),
         })
+    }
+}
+
+/// A `Ready` identity served from cache while setting it up again fails transiently.
+#[derive(Debug, Clone)]
+pub struct Degraded {
+    since: std::time::SystemTime,
+    error: AuthError,
+}
+
+impl Degraded {
+    /// When the first of the failures in a row happened.
+    pub fn since(&self) -> std::time::SystemTime {
+        self.since
+    }
+
+    /// The latest failure.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+}
+
+impl fmt::Display for Degraded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let since = self
+            .since
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .and_then(agent_identity_task::Timestamp::from_unix_seconds)
+            .map_or_else(|| "an unknown time".to_owned(), |at| at.to_string());
+        write!(
+            f,
+            "serving the cached identity since {since} because {}",
+            self.error
+        )
     }
 }
 

@@ -14,6 +14,7 @@ pub struct Status {
     identity: Option<AgentIdentityRecord>,
     task_id: Option<TaskId>,
     task_registered_at: Option<std::time::SystemTime>,
+    degraded: Option<crate::manager::Degraded>,
     store: String,
     error: Option<AuthError>,
 }
@@ -60,12 +61,17 @@ impl Status {
             identity,
             task_id: cached.as_ref().map(|task| task.task_id().clone()),
             task_registered_at: cached.map(|task| task.registered_at()),
+            degraded: None,
             store: describe,
             error,
         }
     }
 
-    pub(crate) fn from_manager(state: &AuthState, store: &dyn CredentialStore) -> Self {
+    pub(crate) fn from_manager(
+        state: &AuthState,
+        store: &dyn CredentialStore,
+        degraded: Option<crate::manager::Degraded>,
+    ) -> Self {
         let (task_id, error) = match state {
             AuthState::Ready(auth) => (Some(auth.task_id().clone()), None),
             AuthState::Unavailable { error, .. } => (None, Some(error.clone())),
@@ -79,6 +85,7 @@ impl Status {
             identity: state.identity().cloned(),
             task_id,
             task_registered_at: None,
+            degraded,
             store: store.describe(),
             error,
         }
@@ -98,6 +105,12 @@ impl Status {
     /// task the home's runtime cache holds for the stored token (offline, from the file).
     pub fn task_id(&self) -> Option<&TaskId> {
         self.task_id.as_ref()
+    }
+
+    /// From a manager: while a `Ready` identity is served from cache because setting it up again
+    /// fails transiently, since when and why ("serving the cached identity since T because E").
+    pub fn degraded(&self) -> Option<&crate::manager::Degraded> {
+        self.degraded.as_ref()
     }
 
     /// When the cached task was registered ([`Status::read`] only).

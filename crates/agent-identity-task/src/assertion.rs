@@ -311,6 +311,18 @@ pub(crate) fn build_header(
     task_id: &str,
     timestamp: &str,
 ) -> Result<String, TaskError> {
+    let started = std::time::Instant::now();
+    let header = build_header_untimed(key, runtime_id, task_id, timestamp);
+    crate::metrics::assertion_signed(started.elapsed());
+    header
+}
+
+fn build_header_untimed(
+    key: &AgentKey,
+    runtime_id: &str,
+    task_id: &str,
+    timestamp: &str,
+) -> Result<String, TaskError> {
     // One buffer, sized for the envelope (the larger use): the fixed JSON text is 60 bytes.
     let mut buffer = Vec::with_capacity(
         60 + SIGNATURE_BASE64_LEN

@@ -150,16 +150,16 @@ impl TaskClient {
         match &result {
             Ok(_) => {
                 span.record("outcome", "registered");
+                crate::metrics::registration("registered");
             }
             Err(error) => {
-                span.record(
-                    "outcome",
-                    if error.is_transient() {
-                        "transient_error"
-                    } else {
-                        "permanent_error"
-                    },
-                );
+                let outcome = if error.is_transient() {
+                    "transient_error"
+                } else {
+                    "permanent_error"
+                };
+                span.record("outcome", outcome);
+                crate::metrics::registration(outcome);
                 span.record("error_kind", tracing::field::debug(error.kind()));
                 if let Some(status) = error.status() {
                     span.record("status", status);

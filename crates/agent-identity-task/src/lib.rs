@@ -24,6 +24,7 @@ mod assertion;
 mod base_url;
 mod client;
 mod error;
+pub mod metrics;
 mod retry;
 mod sealed;
 mod task_id;

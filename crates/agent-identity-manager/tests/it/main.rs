@@ -4,6 +4,7 @@ mod durability;
 mod fake;
 mod flight;
 mod lifecycle;
+mod metrics;
 mod states;
 mod support;
 mod warm;

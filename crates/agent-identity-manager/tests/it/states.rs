@@ -440,3 +440,38 @@ async fn an_abandoned_reload_does_not_block_logout() {
         .expect("logout");
     assert_eq!(loaded.manager.state().name(), "logged_out");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_failure_while_ready_is_reported_as_serving_the_cached_identity() {
+    let loaded = loaded(None).await;
+    assert!(loaded.manager.degraded().is_none());
+    loaded
+        .store
+        .save(&token("agent-123", "shared-key-1", now_secs() + 7200))
+        .expect("save");
+    loaded.service.answer_register([Answer::Status(503); 6]);
+    let before = agent_identity_jwt::Clock::now(&*loaded.clock);
+    loaded.manager.reload().await;
+    let degraded = loaded.manager.degraded().expect("degraded");
+    assert_eq!(degraded.since(), before);
+    assert!(degraded.error().is_transient());
+    let text = degraded.to_string();
+    assert!(
+        text.starts_with("serving the cached identity since ") && text.contains(" because "),
+        "{text}"
+    );
+    let status = loaded.manager.status();
+    assert_eq!(status.state(), "ready");
+    assert_eq!(status.degraded().map(|d| d.since()), Some(before));
+    // Another failure later keeps the first one's time.
+    loaded.clock.advance(Duration::from_secs(60));
+    loaded.manager.reload().await;
+    assert_eq!(loaded.manager.degraded().map(|d| d.since()), Some(before));
+    // Once a reload gets through, the degradation is over.
+    assert!(matches!(
+        loaded.manager.reload().await,
+        ReloadOutcome::Updated
+    ));
+    assert!(loaded.manager.degraded().is_none());
+    assert!(loaded.manager.status().degraded().is_none());
+}
