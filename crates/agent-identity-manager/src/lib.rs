@@ -22,8 +22,8 @@ mod store;
 pub use auth::AgentIdentityAuth;
 pub use error::AuthError;
 pub use manager::{
-    AuthManager, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN, REGISTRATION_LOCK_WAIT,
-    RELOAD_FAILURE_COOLDOWN, TaskReuse,
+    AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
+    REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::Status;
@@ -31,4 +31,5 @@ pub use store::{
     AUTH_FILE_NAME, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride,
     FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
     RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
+    TokenFileStore,
 };

@@ -550,6 +550,42 @@ impl AuthManager {
         result
     }
 
+    /// Reloads whenever one of the store's files changes ([`CredentialStore::watched_paths`]:
+    /// `auth.json`, or a rotated token file, Kubernetes' `..data` symlink swap included), with
+    /// the usual reload semantics (a transient failure, or a file caught half-written, keeps the
+    /// identity). The files are looked at every `every`; a change is acted on once it has held
+    /// still for one more look, so a writer's burst costs one reload. Dropping the returned
+    /// handle stops the watch; so does dropping the last manager.
+    pub fn watch_credentials(&self, every: Duration) -> CredentialWatch {
+        let weak = Arc::downgrade(&self.inner);
+        let paths = self.inner.store.watched_paths();
+        // Taken now, not in the task: a change right after this call must count as one.
+        let mut seen = states_of(&paths);
+        let task = tokio::spawn(async move {
+            let mut pending = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let now = file_states(paths.clone()).await;
+                if now == seen {
+                    pending = None;
+                    continue;
+                }
+                if pending.as_ref() != Some(&now) {
+                    // Changed since the last look: wait for it to hold still.
+                    pending = Some(now);
+                    continue;
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                let manager = AuthManager { inner };
+                tracing::info!("the credentials changed; reloading");
+                manager.reload().await;
+                seen = now;
+                pending = None;
+            }
+        });
+        CredentialWatch { task }
+    }
+
     /// While a `Ready` identity is served from cache because reloads or recoveries fail
     /// transiently: since when, and the latest failure. `None` otherwise.
     pub fn degraded(&self) -> Option<Degraded> {
@@ -852,6 +888,43 @@ impl AuthManager {
             to_cache: Some((cache, binding, lock)),
         })
     }
+}
+
+/// A running [`AuthManager::watch_credentials`]; dropping it stops the watch.
+#[derive(Debug)]
+pub struct CredentialWatch {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CredentialWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What identifies a file's content without reading it: the followed file's device, inode, size
+/// and modification time (`None` while it is missing).
+type FileState = Option<(u64, u64, u64, Option<std::time::SystemTime>)>;
+
+async fn file_states(paths: Vec<std::path::PathBuf>) -> Vec<FileState> {
+    blocking(move || states_of(&paths)).await.unwrap_or_default()
+}
+
+fn states_of(paths: &[std::path::PathBuf]) -> Vec<FileState> {
+    paths
+        .iter()
+        .map(|path| {
+            let metadata = std::fs::metadata(path).ok()?;
+            #[cfg(unix)]
+            let (device, inode) = {
+                use std::os::unix::fs::MetadataExt as _;
+                (metadata.dev(), metadata.ino())
+            };
+            #[cfg(not(unix))]
+            let (device, inode) = (0, 0);
+            Some((device, inode, metadata.len(), metadata.modified().ok()))
+        })
+        .collect()
 }
 
 /// A `Ready` identity served from cache while setting it up again fails transiently.

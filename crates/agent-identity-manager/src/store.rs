@@ -4,11 +4,13 @@
 mod private_file;
 mod runtime_cache;
 mod safety;
+mod token_file;
 
 use private_file::PrivateJsonFile;
 pub use runtime_cache::{
     CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
 };
+pub use token_file::TokenFileStore;
 
 use std::fmt;
 use std::fs;
@@ -79,8 +81,9 @@ pub enum StoreError {
         /// What is wrong with it.
         problem: Insecurity,
     },
-    /// The credentials come from the environment and cannot be changed here.
-    #[error("credentials come from the environment ({0}) and are read-only")]
+    /// The credentials come from a read-only source (an environment variable, named here, or a
+    /// token file) and cannot be changed through this store.
+    #[error("credentials come from {0}, which is read-only")]
     ReadOnly(&'static str),
 }
 
@@ -232,6 +235,13 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// async callers should run them on a blocking thread. Defaults to `true`.
     fn may_block(&self) -> bool {
         true
+    }
+
+    /// Files whose change means the credentials may have changed, for
+    /// [`AuthManager::watch_credentials`](crate::AuthManager::watch_credentials). Defaults to
+    /// none.
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
     }
 
     /// The runtime cache that goes with these credentials (the registered task and the last key
@@ -433,6 +443,10 @@ impl CredentialStore for FileStore {
     fn runtime_cache(&self) -> Option<RuntimeCache> {
         Some(RuntimeCache::in_home(self.file.dir()))
     }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        vec![self.file.path().to_owned()]
+    }
 }
 
 /// The agent identity in a parsed `auth.json`, or why the document is not a credentials file.
@@ -619,6 +633,15 @@ impl CredentialStore for EnvOverride {
     /// registered and the key set are cached in the home all the same.
     fn runtime_cache(&self) -> Option<RuntimeCache> {
         self.fallback.runtime_cache()
+    }
+
+    /// The fallback's, unless a variable overrides it (a variable cannot change under us).
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        if self.env.is_some() {
+            Vec::new()
+        } else {
+            self.fallback.watched_paths()
+        }
     }
 }
 

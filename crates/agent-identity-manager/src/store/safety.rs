@@ -92,6 +92,21 @@ pub(super) fn open_for_reading(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Opens `path` for reading, following symlinks (an orchestrator's mounted secret is one: a
+/// Kubernetes volume swaps a `..data` link), without blocking on a FIFO: the caller checks with
+/// `fstat` that it is a regular file before reading.
+pub(super) fn open_following(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // A small positive constant; the cast cannot wrap.
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    options.open(path)
+}
+
 /// Opens (creating it, mode 0600, if `create`) the lock file, never through a symlink.
 pub(super) fn open_lock_file(path: &Path, create: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();

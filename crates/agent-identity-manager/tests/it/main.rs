@@ -5,6 +5,7 @@ mod fake;
 mod flight;
 mod lifecycle;
 mod metrics;
+mod rotation;
 mod states;
 mod support;
 mod warm;
