@@ -24,6 +24,8 @@ mod assertion;
 mod base_url;
 mod client;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod retry;
 mod sealed;
 mod task_id;
