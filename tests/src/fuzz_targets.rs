@@ -19,8 +19,8 @@ use agent_identity_jwt::{
 };
 use agent_identity_manager::{CredentialStore as _, FileStore, Status};
 use agent_identity_task::{
-    AgentSigner, DEFAULT_SKEW, MAX_ASSERTION_HEADER_BYTES, TaskId, Timestamp, open_task_id,
-    seal_task_id, verify_assertion, verify_registration_request,
+    AgentSigner, AssertionError, DEFAULT_SKEW, MAX_ASSERTION_HEADER_BYTES, TaskErrorKind, TaskId,
+    Timestamp, open_task_id, seal_task_id, verify_assertion, verify_registration_request,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -205,7 +205,8 @@ pub const VALID_VECTOR_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InNoYXJlZC1rZX
 /// task id opened with the vectors' key), and the same bytes as a sealed box given to
 /// `open_task_id`.
 ///
-/// Checks: any non-empty text sealed for the vectors' key opens to itself.
+/// Checks: any non-empty text sealed for the vectors' key opens to itself, or is refused as a
+/// task id, never as undecryptable.
 pub fn registration_response(data: &[u8]) {
     let key = vector_key();
     let _ = agent_identity_task::fuzzing::registration_response(data, key);
@@ -213,8 +214,18 @@ pub fn registration_response(data: &[u8]) {
     let _ = open_task_id(key, &text);
     if !text.is_empty() {
         let sealed = seal_task_id(key, &text).expect("sealing for a valid key succeeds");
-        let opened = open_task_id(key, &sealed).expect("a sealed task id opens");
-        assert_eq!(opened.as_str(), text, "a sealed task id opens to itself");
+        match open_task_id(key, &sealed) {
+            Ok(opened) => assert_eq!(opened.as_str(), text, "a sealed task id opens to itself"),
+            // The box opened but its content was refused (a task id rule); never a failure to
+            // decode or decrypt what was sealed for this very key.
+            Err(error) => assert!(
+                !matches!(
+                    error.kind(),
+                    TaskErrorKind::BadBase64 | TaskErrorKind::Undecryptable
+                ),
+                "a task id sealed for the key does not open: {error}"
+            ),
+        }
     }
 }
 
@@ -222,8 +233,8 @@ pub fn registration_response(data: &[u8]) {
 /// runtime and key on record and only the vectors' task issued; and the same bytes as a
 /// registration request body checked by `verify_registration_request`.
 ///
-/// Checks: an assertion signed by the agent for a task id made of the input verifies, to that
-/// task id, whenever the header fits the size limit.
+/// Checks: an assertion the agent signs for a task id made of the input verifies, to that task id
+/// and time, unless it is refused unread as malformed (over the size limit, say).
 pub fn assertion_header(data: &[u8]) {
     let key = vector_key();
     let public = key.public_key().expect("the vectors' key has a public key");
@@ -238,23 +249,38 @@ pub fn assertion_header(data: &[u8]) {
 
     let signer = AgentSigner::new(key.clone(), VECTOR_RUNTIME_ID);
     let task = TaskId::new(text.as_ref());
-    let header = signer
-        .authorization_header(&task, now)
-        .expect("the agent signs any task id");
-    if header.len() <= MAX_ASSERTION_HEADER_BYTES {
-        let issued = (
-            |runtime: &str| (runtime == VECTOR_RUNTIME_ID).then_some(public),
-            |_: &str, issued: &str| issued == text,
-        );
-        let verified = verify_assertion(&header, &issued, now, DEFAULT_SKEW)
-            .expect("an assertion the agent signed verifies");
-        assert_eq!(verified.task_id(), &task);
-        assert_eq!(
-            verified.timestamp(),
-            Timestamp::from_system_time(now).expect("the vectors' time is a timestamp")
-        );
+    // A signer may refuse a task id it considers invalid; what it does sign must verify.
+    let Ok(header) = signer.authorization_header(&task, now) else {
+        return;
+    };
+    let issued = (
+        |runtime: &str| (runtime == VECTOR_RUNTIME_ID).then_some(public),
+        |_: &str, issued: &str| issued == text,
+    );
+    match verify_assertion(&header, &issued, now, DEFAULT_SKEW) {
+        Ok(verified) => {
+            assert_eq!(verified.task_id(), &task);
+            assert_eq!(
+                verified.timestamp(),
+                Timestamp::from_system_time(now).expect("the vectors' time is a timestamp")
+            );
+        }
+        // Refused unread for its size or a task id rule is fine; our own header must parse, and
+        // must not be refused for its signature, runtime or time.
+        Err(AssertionError::Malformed(reason))
+            if header.len() > MAX_ASSERTION_HEADER_BYTES || !PARSE_FAILURES.contains(&reason) => {}
+        Err(error) => panic!("an assertion the agent signed is refused: {error}"),
     }
 }
+
+/// `verify_assertion`'s reasons for a header it cannot parse: an assertion the agent signed never
+/// earns one of these.
+const PARSE_FAILURES: [&str; 4] = [
+    "the value is not base64url",
+    "the value is not the four-field json envelope",
+    "the timestamp is not rfc 3339 utc whole seconds",
+    "the signature is not 64 bytes of standard base64",
+];
 
 /// `auth.json` bytes, read through the public `FileStore` from a fresh private home (directory
 /// 0700, file 0600), then the offline status over that store, which decodes the stored token.
