@@ -111,11 +111,15 @@ fn verifier(source: StaticJwksSource) -> Verifier {
         .build()
 }
 
-/// Panics if `shown` contains `secret`. Inputs shorter than 16 bytes are skipped: a short input
-/// can occur in a fixed message by chance.
+/// Panics if `shown` contains `secret`.
+///
+/// Only text shaped like a secret is checked: 16 bytes or more, without whitespace (tokens and
+/// base64 keys have none). Anything else can occur in a fixed message by chance, and the fuzzer
+/// finds such inputs: it once fed the PKCS#8 reader the text of its own error message.
 fn assert_not_echoed(secret: &str, shown: &str, what: &str) {
+    let secret_like = secret.len() >= 16 && !secret.contains(char::is_whitespace);
     assert!(
-        secret.len() < 16 || !shown.contains(secret),
+        !secret_like || !shown.contains(secret),
         "{what} echoes its secret input"
     );
 }
