@@ -50,7 +50,12 @@ fn fuzz_corpora_replay_without_a_panic() {
     let mut replayed = 0;
     for (name, body) in TARGETS {
         for file in corpus(name) {
-            let data = std::fs::read(&file).expect("a corpus file reads");
+            let data = match std::fs::read(&file) {
+                Ok(data) => data,
+                // A fuzzer running on this corpus replaces files as it shrinks them.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => panic!("reading {}: {error}", file.display()),
+            };
             replayed += 1;
             if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| body(&data))) {
                 let message = panic
