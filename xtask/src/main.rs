@@ -1,5 +1,5 @@
-//! The workspace's task runner: `cargo xtask ci` runs every check CI runs, and `cargo xtask bench`
-//! runs the benchmarks and summarises them.
+//! The workspace's task runner: `cargo xtask ci` runs every check CI runs, `cargo xtask bench`
+//! runs the benchmarks and summarises them, and `cargo xtask fuzz` runs the fuzz targets.
 //!
 //! It has no dependencies, so building it costs a second or two before the real work starts.
 #![allow(
@@ -9,6 +9,7 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 
 use std::env;
 use std::ffi::OsString;
@@ -25,6 +26,9 @@ commands:
                   at the first failure
   bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
                   --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements
+  fuzz [TARGET] [--time S]
+                  run the cargo-fuzz targets in fuzz/ (all, one after another, when no TARGET
+                  is given) for S seconds each (default 60); needs `cargo install cargo-fuzz`
 ";
 
 /// 2: the conventional exit code for a usage error.
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         ["ci"] => ci::run(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => usage(),
     }
 }

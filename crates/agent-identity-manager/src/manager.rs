@@ -907,7 +907,9 @@ impl Drop for CredentialWatch {
 type FileState = Option<(u64, u64, u64, Option<std::time::SystemTime>)>;
 
 async fn file_states(paths: Vec<std::path::PathBuf>) -> Vec<FileState> {
-    blocking(move || states_of(&paths)).await.unwrap_or_default()
+    blocking(move || states_of(&paths))
+        .await
+        .unwrap_or_default()
 }
 
 fn states_of(paths: &[std::path::PathBuf]) -> Vec<FileState> {

@@ -24,6 +24,8 @@ mod assertion;
 mod base_url;
 mod client;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 mod retry;
 mod sealed;

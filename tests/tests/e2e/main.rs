@@ -4,4 +4,5 @@
 mod backend;
 mod faults;
 mod flow;
+mod fuzz_corpus;
 mod support;
