@@ -28,8 +28,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The emulator stands for remote servers: it runs on a runtime (a thread) of its own, so its
+    // work is not serialised with the client's on one thread, where no overlap could show.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     // RS256, as the ChatGPT backend signs.
-    let emulator = rt.block_on(
+    let emulator = server_rt.block_on(
         Emulator::builder()
             .algorithm(SigningAlgorithm::Rs256)
             .start(),
