@@ -29,13 +29,13 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use agent_identity::emulator::Emulator;
-//! use agent_identity::{AuthApiBaseUrl, AuthManager, HttpJwksSource, MemoryStore, SigningAlgorithm, TaskClient, Verifier};
+//! use agent_identity_sdk::emulator::Emulator;
+//! use agent_identity_sdk::{AuthApiBaseUrl, AuthManager, HttpJwksSource, MemoryStore, SigningAlgorithm, TaskClient, Verifier};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Here the emulator stands in for ChatGPT and the AuthAPI; in production, use
-//! // `agent_identity::PRODUCTION_JWKS_URL` and `AuthApiBaseUrl::resolve(None)`.
+//! // `agent_identity_sdk::PRODUCTION_JWKS_URL` and `AuthApiBaseUrl::resolve(None)`.
 //! let emulator = Emulator::start().await?;
 //! let token = emulator.mint().issue()?.token;
 //!
@@ -102,8 +102,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use agent_identity::emulator::Emulator;
-//! use agent_identity::{AuthManager, CredentialStore, MemoryStore, ReloadOutcome};
+//! use agent_identity_sdk::emulator::Emulator;
+//! use agent_identity_sdk::{AuthManager, CredentialStore, MemoryStore, ReloadOutcome};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
