@@ -16,6 +16,13 @@ fn env(pairs: &[(&str, &str)]) -> AuthManagerBuilder {
     AuthManagerBuilder::from_env_lookup(move |name| map.get(name).cloned())
 }
 
+/// One row of the key set table: its name, the variables set, and where the keys come from.
+type KeySetCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    KeySet,
+);
+
 fn url(text: &str, setting: &'static str) -> KeySet {
     KeySet::Url {
         text: text.to_owned(),
@@ -26,29 +33,29 @@ fn url(text: &str, setting: &'static str) -> KeySet {
 
 #[test]
 fn key_set_precedence_follows_the_cli_table() {
-    let file = "AGENT_IDENTITY_JWKS_FILE";
-    let var = "AGENT_IDENTITY_JWKS_URL";
-    let cases: [(&str, &[(&str, &str)], KeySet); 5] = [
+    const FILE: &str = "AGENT_IDENTITY_JWKS_FILE";
+    const VAR: &str = "AGENT_IDENTITY_JWKS_URL";
+    let cases: [KeySetCase; 5] = [
         ("neither", &[], KeySet::Production),
         (
             "url variable",
-            &[(var, "https://keys.example/jwks")],
-            url("https://keys.example/jwks", var),
+            &[(VAR, "https://keys.example/jwks")],
+            url("https://keys.example/jwks", VAR),
         ),
         (
             "file variable",
-            &[(file, "/etc/jwks.json")],
+            &[(FILE, "/etc/jwks.json")],
             KeySet::File(PathBuf::from("/etc/jwks.json")),
         ),
         (
             "file beats url",
-            &[(file, "/etc/jwks.json"), (var, "https://keys.example/jwks")],
+            &[(FILE, "/etc/jwks.json"), (VAR, "https://keys.example/jwks")],
             KeySet::File(PathBuf::from("/etc/jwks.json")),
         ),
         (
             "empty file is unset",
-            &[(file, "  "), (var, "https://keys.example/jwks")],
-            url("https://keys.example/jwks", var),
+            &[(FILE, "  "), (VAR, "https://keys.example/jwks")],
+            url("https://keys.example/jwks", VAR),
         ),
     ];
     for (name, vars, expected) in cases {
