@@ -129,6 +129,14 @@ pub use agent_identity_task as task;
 #[cfg(feature = "emulator")]
 pub use agent_identity_emulator as emulator;
 
+#[cfg(feature = "reqwest-middleware")]
+mod middleware;
+#[cfg(feature = "reqwest-middleware")]
+pub use middleware::{AgentIdentityMiddleware, auth_error};
+
+#[cfg(feature = "server")]
+pub mod server;
+
 #[cfg(feature = "http")]
 pub use agent_identity_jwt::HttpJwksSource;
 pub use agent_identity_jwt::{
@@ -137,10 +145,11 @@ pub use agent_identity_jwt::{
     SystemClock, Verifier, VerifierBuilder, insecure_decode_unverified,
 };
 pub use agent_identity_manager::{
-    AgentIdentityAuth, AuthError, AuthManager, AuthState, ClearOutcome, CredentialStore,
-    EnvOverride, FileStore, LogoutReason, MemoryStore, ReloadOutcome, Status, StoreError,
+    AgentIdentityAuth, AuthError, AuthManager, AuthManagerBuilder, AuthState, ClearOutcome,
+    CredentialStore, EnvOverride, FileStore, LogoutReason, MemoryStore, ReloadOutcome, Status,
+    StoreError, TaskReuse,
 };
 pub use agent_identity_task::{
-    AuthApiBaseUrl, RequestHeaders, TaskClient, TaskClientBuilder, TaskError, TaskErrorKind,
-    TaskId, verify_assertion,
+    AssertionError, AuthApiBaseUrl, DEFAULT_SKEW, RequestHeaders, TaskClient, TaskClientBuilder,
+    TaskError, TaskErrorKind, TaskId, verify_assertion,
 };
