@@ -52,7 +52,10 @@ impl Middleware for AgentIdentityMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let auth = self.manager.auth().map_err(reqwest_middleware::Error::middleware)?;
+        let auth = self
+            .manager
+            .auth()
+            .map_err(reqwest_middleware::Error::middleware)?;
         // Cloned before signing, so a retry carries a fresh assertion, not this one.
         let retry = request.try_clone();
         let response = next
@@ -73,10 +76,7 @@ impl Middleware for AgentIdentityMiddleware {
 }
 
 /// `request` with the identity's headers, replacing any of the same names.
-fn signed(
-    mut request: Request,
-    auth: &AgentIdentityAuth,
-) -> reqwest_middleware::Result<Request> {
+fn signed(mut request: Request, auth: &AgentIdentityAuth) -> reqwest_middleware::Result<Request> {
     let headers = auth
         .headers()
         .and_then(|headers| headers.to_header_map().map_err(AuthError::from))

@@ -82,6 +82,18 @@ pub trait AgentDirectory: Send + Sync + 'static {
     fn task_valid(&self, runtime_id: &str, task_id: &str) -> bool;
 }
 
+/// A shared directory, so that the server can keep updating it (revoking tasks) after giving it
+/// to the layer.
+impl<D: AgentDirectory + ?Sized> AgentDirectory for Arc<D> {
+    fn runtime(&self, runtime_id: &str) -> Option<KnownRuntime> {
+        (**self).runtime(runtime_id)
+    }
+
+    fn task_valid(&self, runtime_id: &str, task_id: &str) -> bool {
+        (**self).task_valid(runtime_id, task_id)
+    }
+}
+
 /// The agent a request was verified to come from, in the request's extensions; an axum handler
 /// takes it as an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +165,9 @@ impl IntoResponse for RejectedAssertion {
         let challenge = format!("AgentAssertion error=\"{}\"", self.kind());
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
