@@ -72,6 +72,14 @@
 //!
 //! # Configuration
 //!
+//! [`AuthManager::from_env`] sets everything up in one call from the variables the
+//! `agent-identity` CLI reads, with the same aliases and precedence (the key set file wins over
+//! its URL; `AGENT_IDENTITY_JWT`, then `CODEX_ACCESS_TOKEN`, override the stored token
+//! read-only); [`AuthManager::builder`] sets each explicitly and reads no variable, and
+//! [`AuthManagerBuilder::from_env_lookup`] takes the environment as a function, for tests. Setup
+//! fails with an [`AuthError`] (a bad setting is [`AuthError::Config`]); a plain-`http` key set
+//! URL off loopback is refused unless given to [`AuthManagerBuilder::insecure_jwks_url`].
+//!
 //! | what | where | default |
 //! | --- | --- | --- |
 //! | key set | [`HttpJwksSource`] URL, or [`StaticJwksSource`] from a file | [`PRODUCTION_JWKS_URL`] |
@@ -91,6 +99,11 @@
 //!   Without it, verify against a [`StaticJwksSource`].
 //! - `emulator`: `emulator`, a local AuthAPI and ChatGPT key set for your
 //!   tests. It pulls in axum; enable it in `[dev-dependencies]` only.
+//! - `reqwest-middleware`: `AgentIdentityMiddleware`, which signs every request of a
+//!   `reqwest_middleware` client afresh, recovers once from a 401, and fails with the
+//!   [`AuthError`] without sending anything when the manager is not `Ready`.
+//! - `server`: the `server` module, a tower layer and an axum extractor that verify
+//!   `AgentAssertion` headers for resource servers (read its note on replays).
 //!
 //! # Testing your agent with the emulator
 //!
@@ -121,6 +134,11 @@
 //! # Ok(())
 //! # }
 //! ```
+
+// The README's code blocks, compiled (and the runnable ones run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
 
 pub use agent_identity_jwt as jwt;
 pub use agent_identity_manager as manager;

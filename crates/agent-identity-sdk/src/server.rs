@@ -2,7 +2,7 @@
 //! `AgentAssertion` headers, and an axum extractor for the agent it verified.
 //!
 //! [`AgentAssertionLayer`] checks every request's `Authorization: AgentAssertion …` header with
-//! [`verify_assertion`](agent_identity_task::verify_assertion) against an [`AgentDirectory`] (the
+//! [`verify_assertion`] against an [`AgentDirectory`] (the
 //! runtimes you know, with their public keys and accounts, and the tasks you consider valid),
 //! then checks that `ChatGPT-Account-ID` names the runtime's account. A request that passes
 //! reaches your service with a [`VerifiedAgent`] in its extensions; take it in an axum handler as
@@ -21,7 +21,7 @@
 //! the body, nor a nonce. Anyone who sees one request's header (a log line, a proxy) can send it
 //! with any other request to any server that trusts the runtime, for as long as the timestamp is
 //! within the verifier's skew of the server's clock: by default
-//! [`DEFAULT_SKEW`](agent_identity_task::DEFAULT_SKEW), ±300 s, so up to ten minutes for a header
+//! [`DEFAULT_SKEW`], ±300 s, so up to ten minutes for a header
 //! signed at the start of the window. Two requests signed in the same second carry byte-identical
 //! headers, so a server cannot tell a replay from a second request by the header alone. Shorten
 //! the window with [`AgentAssertionLayer::skew`], send agent traffic over TLS only, and keep the
