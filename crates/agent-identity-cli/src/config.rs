@@ -1,20 +1,18 @@
-//! Turns the configuration flags into the library's pieces: the verifier and its key source, the
-//! AuthAPI client, the credential store, and the token a command was given.
+//! Turns the configuration flags into the library's pieces, through the manager's setup builder
+//! (`AuthManagerBuilder`), which owns the settings' names, defaults and checks: the verifier and
+//! its key source, the AuthAPI client, the credential store, and the token a command was given.
 
 use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity_jwt::{
-    HttpJwksSource, IdentityJwt, MAX_TOKEN_BYTES, PRODUCTION_JWKS_URL, SigningAlgorithm,
-    StaticJwksSource, Verifier,
-};
+use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
 use agent_identity_manager::{
-    CredentialStore, EnvOverride, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, TaskReuse,
+    AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
+    TaskReuse,
 };
-use agent_identity_task::{AuthApiBaseUrl, TaskClient};
-use url::{Host, Url};
+use agent_identity_task::TaskClient;
 
 use crate::cli::{Global, TokenArgs};
 use crate::error::{Exit, Failure, chain};
@@ -28,15 +26,53 @@ pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
 /// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
 const MAX_TOKEN_FILE_BYTES: u64 = MAX_TOKEN_BYTES as u64 + 1024;
 
-/// The parsed global flags, with the defaults applied where they are used. Not `Debug`: the
-/// flags hold the `--jwt` secret.
+/// The parsed global flags, fed into the setup builder. Not `Debug`: the flags hold the `--jwt`
+/// secret.
 pub(crate) struct Config<'a> {
     global: &'a Global,
+    builder: AuthManagerBuilder,
 }
 
 impl<'a> Config<'a> {
+    /// The builder starts from the process environment (the variables without a flag, such as
+    /// `CODEX_AUTHAPI_BASE_URL` and `CODEX_ACCESS_TOKEN`), and each flag is set over it. clap has
+    /// already read each flag's own variable, and [`Cli::parse_from_iter`] settled which key set
+    /// source applies, so setting them here keeps "a flag wins over any variable".
+    ///
+    /// [`Cli::parse_from_iter`]: crate::cli::Cli::parse_from_iter
     pub(crate) fn new(global: &'a Global) -> Self {
-        Self { global }
+        let mut builder = AuthManagerBuilder::from_env_lookup(|name| std::env::var(name).ok())
+            .leeway(Duration::from_secs(global.leeway))
+            .algorithms(ALGORITHMS)
+            .task_reuse(if global.fresh_task {
+                TaskReuse::PerProcess
+            } else {
+                TaskReuse::default()
+            });
+        match (&global.jwks_file, &global.jwks_url) {
+            (Some(file), _) => builder = builder.jwks_file(file),
+            (None, Some(url)) => builder = builder.jwks_url(url),
+            (None, None) => {}
+        }
+        if let Some(home) = &global.home {
+            builder = builder.home(home);
+        }
+        if let Some(url) = &global.authapi_base_url {
+            builder = builder.authapi_base_url(url);
+        }
+        if let Some(issuer) = &global.issuer {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(audience) = &global.audience {
+            builder = builder.audience(audience);
+        }
+        if let Some(jwt) = &global.jwt {
+            builder = builder.token(jwt);
+        }
+        if let Some(attempts) = global.max_attempts {
+            builder = builder.max_registration_attempts(attempts);
+        }
+        Self { global, builder }
     }
 
     /// The clock leeway of `--leeway`.
@@ -45,43 +81,18 @@ impl<'a> Config<'a> {
     }
 
     /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
-    /// keys from `--jwks-file`, else `--jwks-url`, else production (which of a flag and a
-    /// variable applies was settled by [`Cli::parse_from_iter`](crate::cli::Cli::parse_from_iter)).
+    /// keys from `--jwks-file`, else `--jwks-url`, else production.
     ///
     /// # Errors
     /// A usage failure for an unusable JWKS URL; the key set's error for a JWKS file that cannot
     /// be read or parsed.
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
-        let mut builder = match &self.global.jwks_file {
-            Some(path) => Verifier::builder(StaticJwksSource::from_file(path)?),
-            None => {
-                let url = self
-                    .global
-                    .jwks_url
-                    .as_deref()
-                    .filter(|url| !url.trim().is_empty())
-                    .unwrap_or(PRODUCTION_JWKS_URL);
-                // Through `builder`, so the verifier knows its key set's URL (the runtime
-                // cache keeps the fetched keys under it).
-                Verifier::builder(HttpJwksSource::new(jwks_url(url)?))
-            }
-        }
-        .leeway(self.leeway())
-        .algorithms(ALGORITHMS);
-        if let Some(issuer) = non_empty(self.global.issuer.as_deref()) {
-            builder = builder.issuer(issuer);
-        }
-        if let Some(audience) = non_empty(self.global.audience.as_deref()) {
-            builder = builder.audience(audience);
-        }
-        Ok(builder.build())
+        self.builder.build_verifier().map_err(|error| match error {
+            AuthError::Token(error) => Failure::from(error),
+            other => Failure::from(other),
+        })
     }
 
-    /// The AuthAPI client: the base URL resolved per wire-format §4 (`--authapi-base-url`, then the
-    /// environment, then production), with the task crate's defaults for timeouts and retries.
-    ///
-    /// # Errors
-    /// A usage failure when the base URL is not acceptable.
     /// One task per home, unless `--fresh-task` asks for one of this process's own.
     pub(crate) fn task_reuse(&self) -> TaskReuse {
         if self.global.fresh_task {
@@ -91,13 +102,13 @@ impl<'a> Config<'a> {
         }
     }
 
+    /// The AuthAPI client: the base URL resolved per wire-format §4 (`--authapi-base-url`, then the
+    /// environment, then production), with the task crate's defaults for timeouts and retries.
+    ///
+    /// # Errors
+    /// A usage failure when the base URL is not acceptable.
     pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
-        let base = AuthApiBaseUrl::resolve(self.global.authapi_base_url.as_deref())?;
-        let mut builder = TaskClient::builder(base);
-        if let Some(attempts) = self.global.max_attempts {
-            builder = builder.max_attempts(attempts.max(1));
-        }
-        Ok(builder.build())
+        Ok(self.builder.build_task_client()?)
     }
 
     /// `auth.json` in `--home`, else `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
@@ -105,15 +116,7 @@ impl<'a> Config<'a> {
     /// # Errors
     /// A usage failure when no home directory can be found.
     pub(crate) fn file_store(&self) -> Result<FileStore, Failure> {
-        match &self.global.home {
-            Some(home) if !home.as_os_str().is_empty() => Ok(FileStore::new(home)),
-            _ => FileStore::from_environment().map_err(|error| {
-                Failure::usage(format!(
-                    "{}; set --home or AGENT_IDENTITY_HOME",
-                    chain(&error)
-                ))
-            }),
-        }
+        self.builder.build_file_store().map_err(no_home)
     }
 
     /// The store commands read credentials from: `--jwt` (or `AGENT_IDENTITY_JWT`, else Codex's
@@ -122,15 +125,7 @@ impl<'a> Config<'a> {
     /// # Errors
     /// As [`Config::file_store`].
     pub(crate) fn store(&self) -> Result<Arc<dyn CredentialStore>, Failure> {
-        let file: Arc<dyn CredentialStore> = Arc::new(self.file_store()?);
-        let flag = self.global.jwt.clone();
-        Ok(Arc::new(EnvOverride::from_lookup(file, move |name| {
-            if name == JWT_ENV_VAR {
-                flag.clone()
-            } else {
-                std::env::var(name).ok()
-            }
-        })))
+        self.builder.build_store().map_err(no_home)
     }
 
     /// The token of `verify`: from `--jwt-file` (`-` for stdin), else `--jwt` or its variable.
@@ -225,22 +220,14 @@ fn read_token(reader: impl std::io::Read, name: &str) -> Result<IdentityJwt, Fai
     Ok(IdentityJwt::new(text))
 }
 
-/// Parses a JWKS URL. The key set decides which tokens are trusted, so it must come over `https`,
-/// except from a loopback host (the emulator, a test server), as for the AuthAPI (wire-format §4).
-fn jwks_url(text: &str) -> Result<Url, Failure> {
-    let invalid = |why: &str| Failure::usage(format!("invalid jwks url: {why}"));
-    let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute url"))?;
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(invalid("the url has no host")),
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err(invalid("https is required for a non-loopback host")),
-        _ => Err(invalid("the scheme must be https")),
+/// No home directory could be found: a usage error, saying how to name one.
+fn no_home(error: AuthError) -> Failure {
+    match error {
+        AuthError::Store(error) => Failure::usage(format!(
+            "{}; set --home or AGENT_IDENTITY_HOME",
+            chain(&error)
+        )),
+        other => Failure::from(other),
     }
 }
 

@@ -134,6 +134,9 @@ impl From<AuthError> for Failure {
         {
             return Self::from(task.clone());
         }
+        if let AuthError::Config { .. } = &error {
+            return Self::usage(chain(&error));
+        }
         Self::new(error.kind(), chain(&error), exit_for(error.is_transient()))
     }
 }

@@ -12,7 +12,7 @@
 //!   row, hands it back instead of trying again, so a broken endpoint is not hammered by every
 //!   caller.
 //!
-//! Not part of the public API of `agent-identity`: it is published only because the layer crates
+//! Not part of the public API of `agent-identity-sdk`: it is published only because the layer crates
 //! depend on it.
 
 use std::future::Future;

@@ -262,6 +262,14 @@ impl KeyCache {
             // the fetch ends.
             let weak: Weak<CacheShared> = Arc::downgrade(shared);
             async move {
+                // A fetch that landed after the caller looked (it lost the race to the slot's
+                // previous flight) already answers it: no second fetch.
+                if let Some(shared) = weak.upgrade()
+                    && let Some(current) = shared.snapshot.load_full()
+                    && current.fetched_at > now
+                {
+                    return Ok(current);
+                }
                 // The source's own timeout may be missing (a custom source) or longer: a fetch
                 // that never ends would hold the flight slot, and so every refresh, forever.
                 let fetched = fetch(&*source, &*clock);

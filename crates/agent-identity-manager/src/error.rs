@@ -27,6 +27,15 @@ pub enum AuthError {
     /// The credential store could not be read or written.
     #[error("credential store: {0}")]
     Store(#[source] StoreError),
+    /// A setting is not usable: a key set URL that is not `https` off loopback, or one that needs
+    /// a feature this build lacks. Found while setting up, before any network call.
+    #[error("invalid {setting}: {reason}")]
+    Config {
+        /// The setting, or the environment variable it came from.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A reload or recovery did not finish: it panicked, or its runtime shut down under it. The
     /// cached state was kept, and the next call runs afresh.
     #[error("the {operation} did not finish: {}", if *.panicked { "it panicked" } else { "its runtime shut down" })]
@@ -45,7 +54,7 @@ impl AuthError {
     /// ([`StoreError::is_transient`]), or an operation that was interrupted.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::NotLoggedIn | Self::Expired => false,
+            Self::NotLoggedIn | Self::Expired | Self::Config { .. } => false,
             Self::Token(error) => error.is_transient(),
             Self::Task(error) => error.is_transient(),
             Self::Store(error) => error.is_transient(),
@@ -62,7 +71,7 @@ impl AuthError {
             Self::NotLoggedIn | Self::Expired => true,
             Self::Token(error) => !error.is_transient(),
             Self::Task(error) => task_revokes_identity(error.kind()),
-            Self::Store(_) | Self::Interrupted { .. } => false,
+            Self::Store(_) | Self::Config { .. } | Self::Interrupted { .. } => false,
         }
     }
 
@@ -79,6 +88,7 @@ impl AuthError {
             Self::Store(StoreError::Locked { .. }) => "store_locked",
             Self::Store(StoreError::Insecure { .. }) => "store_insecure",
             Self::Store(_) => "store_io",
+            Self::Config { .. } => "config",
             Self::Interrupted { .. } => "interrupted",
         }
     }

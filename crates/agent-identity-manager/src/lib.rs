@@ -10,11 +10,15 @@
 //! Credentials live behind the [`CredentialStore`] seam: [`FileStore`] (Codex-compatible
 //! `auth.json`, atomic writes, mode 0600, cross-process lock), [`MemoryStore`], and
 //! [`EnvOverride`] (a read-only JWT from the environment). [`Status`] reports without the network.
+//!
+//! [`AuthManager::from_env`] and [`AuthManager::builder`] set everything up in one call, with
+//! the `agent-identity` CLI's settings.
 
 mod auth;
 mod error;
 mod manager;
 pub mod metrics;
+mod setup;
 mod state;
 mod status;
 mod store;
@@ -24,6 +28,10 @@ pub use error::AuthError;
 pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
+};
+pub use setup::{
+    AUDIENCE_ENV_VAR, AuthManagerBuilder, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
+    SETUP_ENV_VARS,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::Status;

@@ -217,8 +217,11 @@ impl AuthManager {
     /// and one clock read, so an identity past `exp` plus leeway is never handed out.
     ///
     /// # Errors
-    /// [`AuthError::NotLoggedIn`], [`AuthError::Expired`], or, when `Unavailable`, the transient
-    /// error that kept the runtime from being set up.
+    /// [`AuthError::NotLoggedIn`] when nothing is stored (or after [`AuthManager::logout`]);
+    /// when a load, reload or recovery rejected the stored identity, that verdict itself (for
+    /// example `AuthError::Token` saying the token's algorithm is not accepted, or a 401 from the
+    /// AuthAPI); [`AuthError::Expired`]; or, when `Unavailable`, the transient error that kept
+    /// the runtime from being set up.
     pub fn auth(&self) -> Result<AgentIdentityAuth, AuthError> {
         let state = self.inner.state.load();
         match &**state {
@@ -236,7 +239,8 @@ impl AuthManager {
                 }
                 Ok(auth)
             }
-            AuthState::LoggedOut => Err(AuthError::NotLoggedIn),
+            // Off the hot path: a lock only when there is no identity to hand out.
+            AuthState::LoggedOut => Err(self.rejection().unwrap_or(AuthError::NotLoggedIn)),
             AuthState::Unavailable { error, .. } => Err(error.clone()),
             AuthState::Expired { .. } => Err(AuthError::Expired),
         }
@@ -274,7 +278,21 @@ impl AuthManager {
 
     /// What the manager knows, without the network: the snapshot and a fresh read of the store.
     pub fn status(&self) -> Status {
-        Status::from_manager(&self.state(), &*self.inner.store, self.degraded())
+        Status::from_manager(
+            &self.state(),
+            &*self.inner.store,
+            self.rejection(),
+            self.degraded(),
+        )
+    }
+
+    /// The verdict that rejected the stored identity, while the manager is logged out (or
+    /// expired) because of it.
+    fn rejection(&self) -> Option<AuthError> {
+        match lock(&self.inner.logout_reason).as_ref()? {
+            LogoutReason::Revoked(error) => Some(error.clone()),
+            LogoutReason::StoreEmptied => None,
+        }
     }
 
     /// Re-reads the store and brings the state in line with it.

@@ -67,15 +67,19 @@ impl Status {
         }
     }
 
+    /// `rejection`: the verdict that logged the manager out, shown as the error of a logged-out
+    /// (or expired) state, so that "logged out" never hides why; `degraded`: while a `Ready`
+    /// identity serves through failures.
     pub(crate) fn from_manager(
         state: &AuthState,
         store: &dyn CredentialStore,
+        rejection: Option<AuthError>,
         degraded: Option<crate::manager::Degraded>,
     ) -> Self {
         let (task_id, error) = match state {
             AuthState::Ready(auth) => (Some(auth.task_id().clone()), None),
             AuthState::Unavailable { error, .. } => (None, Some(error.clone())),
-            AuthState::LoggedOut | AuthState::Expired { .. } => (None, None),
+            AuthState::LoggedOut | AuthState::Expired { .. } => (None, rejection),
         };
         // A fresh read of the store reports a corrupt or unreadable file even while a cached
         // identity keeps serving.
@@ -123,7 +127,9 @@ impl Status {
         &self.store
     }
 
-    /// A problem worth showing: an unreadable store, a malformed token, or why setup failed.
+    /// A problem worth showing: an unreadable store, a malformed token, why setup failed, or the
+    /// verdict that rejected the stored identity (a token the verifier refused, a 401 from the
+    /// AuthAPI).
     pub fn error(&self) -> Option<&AuthError> {
         self.error.as_ref()
     }

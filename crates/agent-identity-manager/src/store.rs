@@ -483,13 +483,20 @@ fn login_mode_name(mode: &str) -> String {
 
 /// `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
 fn default_home() -> Result<PathBuf, StoreError> {
-    if let Some(home) = std::env::var_os(HOME_ENV_VAR).filter(|home| !home.is_empty()) {
+    default_home_with(&|name| std::env::var(name).ok())
+}
+
+/// [`default_home`] with the environment read through `lookup`: `AGENT_IDENTITY_HOME`, else
+/// `$HOME/.agent-identity` (`USERPROFILE` on Windows). Empty values count as unset.
+pub(crate) fn default_home_with(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, StoreError> {
+    let read = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    if let Some(home) = read(HOME_ENV_VAR) {
         return Ok(PathBuf::from(home));
     }
-    let user_home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|home| !home.is_empty());
-    user_home
+    read("HOME")
+        .or_else(|| read("USERPROFILE"))
         .map(|home| PathBuf::from(home).join(".agent-identity"))
         .ok_or_else(|| StoreError::Io {
             path: PathBuf::from("~/.agent-identity"),

@@ -189,6 +189,50 @@ impl RequestHeaders {
     }
 }
 
+impl RequestHeaders {
+    /// The headers as an [`http::HeaderMap`]: lowercase names (`authorization`,
+    /// `chatgpt-account-id`, `x-openai-fedramp`), and the `authorization` value marked sensitive,
+    /// so that `http`'s `Debug` and HPACK leave it out.
+    ///
+    /// # Errors
+    /// [`TaskErrorKind::InvalidHeaderValue`] when the account id holds a character a header value
+    /// cannot (a control character): the token's claim is not a usable header.
+    pub fn to_header_map(&self) -> Result<http::HeaderMap, TaskError> {
+        let invalid =
+            || TaskError::new(Operation::BuildAssertion, TaskErrorKind::InvalidHeaderValue);
+        let mut map = http::HeaderMap::with_capacity(3);
+        // Base64 and ASCII only, so always a valid value.
+        let mut authorization =
+            http::HeaderValue::from_str(&self.authorization).map_err(|_| invalid())?;
+        authorization.set_sensitive(true);
+        map.insert(http::header::AUTHORIZATION, authorization);
+        map.insert(
+            http::HeaderName::from_static(ACCOUNT_ID_HEADER_LOWERCASE),
+            http::HeaderValue::from_str(self.account_id.as_str()).map_err(|_| invalid())?,
+        );
+        if self.fedramp {
+            map.insert(
+                http::HeaderName::from_static(FEDRAMP_HEADER_LOWERCASE),
+                http::HeaderValue::from_static("true"),
+            );
+        }
+        Ok(map)
+    }
+}
+
+/// `ChatGPT-Account-ID` as `http::HeaderName::from_static` requires it: lowercase.
+const ACCOUNT_ID_HEADER_LOWERCASE: &str = "chatgpt-account-id";
+/// `X-OpenAI-Fedramp`, lowercase.
+const FEDRAMP_HEADER_LOWERCASE: &str = "x-openai-fedramp";
+
+impl TryFrom<&RequestHeaders> for http::HeaderMap {
+    type Error = TaskError;
+
+    fn try_from(headers: &RequestHeaders) -> Result<Self, Self::Error> {
+        headers.to_header_map()
+    }
+}
+
 impl fmt::Debug for RequestHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHeaders")

@@ -88,6 +88,9 @@ pub enum TaskErrorKind {
     RuntimeMismatch,
     /// The time cannot be written as an RFC 3339 timestamp with a four-digit year.
     InvalidTimestamp,
+    /// A request header cannot carry the identity's value (an account id with a control
+    /// character).
+    InvalidHeaderValue,
 }
 
 impl TaskErrorKind {
@@ -111,7 +114,8 @@ impl TaskErrorKind {
             | Self::Signing
             | Self::InvalidKey
             | Self::RuntimeMismatch
-            | Self::InvalidTimestamp => false,
+            | Self::InvalidTimestamp
+            | Self::InvalidHeaderValue => false,
         }
     }
 }
@@ -146,6 +150,9 @@ impl fmt::Display for TaskErrorKind {
             Self::RuntimeMismatch => f.write_str("the runtime id is not the identity's own"),
             Self::InvalidTimestamp => {
                 f.write_str("the time is outside the range of rfc 3339 timestamps")
+            }
+            Self::InvalidHeaderValue => {
+                f.write_str("the account id cannot be sent as a header value")
             }
         }
     }

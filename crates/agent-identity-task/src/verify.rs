@@ -51,6 +51,21 @@ pub enum AssertionError {
     Stale,
 }
 
+impl AssertionError {
+    /// A stable snake_case name, for logs, metrics and a server's answer (the `error` of a
+    /// `WWW-Authenticate: AgentAssertion` challenge): `malformed`, `unknown_runtime`,
+    /// `bad_signature`, `task_not_issued` or `stale`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnknownRuntime => "unknown_runtime",
+            Self::BadSignature => "bad_signature",
+            Self::TaskNotIssued => "task_not_issued",
+            Self::Stale => "stale",
+        }
+    }
+}
+
 /// What a verifier needs to know about runtimes and tasks.
 ///
 /// Implemented for any `(F, G)` pair of closures, so a server can write

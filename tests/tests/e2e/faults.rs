@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity::emulator::{Emulator, RegistrationForm};
-use agent_identity::{
+use agent_identity_sdk::emulator::{Emulator, RegistrationForm};
+use agent_identity_sdk::{
     AuthError, AuthState, CredentialStore, MemoryStore, ReloadOutcome, TaskErrorKind,
 };
 
@@ -65,7 +65,8 @@ async fn refused_registration_logs_out() {
         manager.reload().await,
         ReloadOutcome::LoggedOut { .. }
     ));
-    assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
+    // The verdict itself, not a bare "not logged in".
+    assert!(matches!(manager.auth(), Err(AuthError::Task(e)) if e.status() == Some(401)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -80,7 +81,7 @@ async fn key_set_outage_at_start_is_unavailable_until_it_returns() {
     let error = manager.auth().expect_err("not ready");
     assert!(error.is_transient());
     // Once the failure's cooldown is over, first use reloads and finds the key set back.
-    tokio::time::advance(agent_identity::manager::RELOAD_FAILURE_COOLDOWN).await;
+    tokio::time::advance(agent_identity_sdk::manager::RELOAD_FAILURE_COOLDOWN).await;
     manager.auth_or_reload().await.expect("the key set is back");
     assert_eq!(emulator.jwks_fetches(), 2);
 }
@@ -95,7 +96,7 @@ async fn slow_authapi_times_out_and_recovers() {
         .max_attempts(2)
         .build();
     let manager =
-        agent_identity::AuthManager::new(emulator.verifier(), tasks, store_with(&emulator))
+        agent_identity_sdk::AuthManager::new(emulator.verifier(), tasks, store_with(&emulator))
             .await
             .expect("loads");
     match &*manager.state() {
@@ -126,7 +127,7 @@ async fn dropped_connection_during_the_key_fetch_is_transient() {
     assert!(error.is_transient(), "{error}");
     // A manager over the same verifier gets that failure until its cooldown is over, as an
     // `unavailable` state, then loads.
-    let early = agent_identity::AuthManager::new(
+    let early = agent_identity_sdk::AuthManager::new(
         verifier.clone(),
         quick_tasks(&emulator),
         Arc::clone(&store) as Arc<dyn CredentialStore>,
@@ -134,8 +135,8 @@ async fn dropped_connection_during_the_key_fetch_is_transient() {
     .await
     .expect("loads");
     assert_eq!(early.state().name(), "unavailable");
-    tokio::time::advance(agent_identity::jwt::FETCH_FAILURE_COOLDOWN).await;
-    let manager = agent_identity::AuthManager::new(verifier, quick_tasks(&emulator), store)
+    tokio::time::advance(agent_identity_sdk::jwt::FETCH_FAILURE_COOLDOWN).await;
+    let manager = agent_identity_sdk::AuthManager::new(verifier, quick_tasks(&emulator), store)
         .await
         .expect("loads");
     assert_eq!(manager.state().name(), "ready");
@@ -160,7 +161,7 @@ async fn rotated_signing_key_is_picked_up_without_dropping_old_tokens() {
         "{outcome:?}"
     );
     // ...and once the refetch interval has passed, the rotated key is fetched and the token loads.
-    tokio::time::advance(agent_identity::jwt::DEFAULT_REFETCH_INTERVAL).await;
+    tokio::time::advance(agent_identity_sdk::jwt::DEFAULT_REFETCH_INTERVAL).await;
     assert!(matches!(manager.reload().await, ReloadOutcome::Updated));
     assert_eq!(
         manager.auth().expect("ready").record().runtime_id(),

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity::emulator::Emulator;
-use agent_identity::{AuthState, CredentialStore, FileStore, ReloadOutcome, Status, SystemClock};
+use agent_identity_sdk::emulator::Emulator;
+use agent_identity_sdk::{
+    AuthState, CredentialStore, FileStore, ReloadOutcome, Status, SystemClock,
+};
 
 use crate::support::{echo, manager};
 
@@ -78,14 +80,14 @@ async fn full_flow_from_login_to_logout() {
 async fn manager_for_home(
     emulator: &Emulator,
     home: &std::path::Path,
-) -> agent_identity::AuthManager {
+) -> agent_identity_sdk::AuthManager {
     manager(emulator, Arc::new(FileStore::new(home))).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_or_foreign_assertions_are_rejected() {
     let emulator = Emulator::start().await.expect("emulator");
-    let store = Arc::new(agent_identity::MemoryStore::with_token(
+    let store = Arc::new(agent_identity_sdk::MemoryStore::with_token(
         emulator.mint().issue().expect("mint").token,
     ));
     let manager = manager(&emulator, store).await;

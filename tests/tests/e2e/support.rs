@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity::emulator::Emulator;
-use agent_identity::{AgentIdentityAuth, AuthManager, CredentialStore, TaskClient};
+use agent_identity_sdk::emulator::Emulator;
+use agent_identity_sdk::{AgentIdentityAuth, AuthManager, CredentialStore, TaskClient};
 
 /// A task client for the emulator with quick retries, so fault tests stay fast in real time.
 pub(crate) fn quick_tasks(emulator: &Emulator) -> TaskClient {

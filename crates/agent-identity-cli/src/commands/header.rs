@@ -16,7 +16,11 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
     let manager = AuthManager::with_task_reuse(verifier, tasks, store, config.task_reuse()).await?;
     let auth = match manager.auth() {
         Ok(auth) => auth,
-        Err(AuthError::NotLoggedIn) => return Err(why_logged_out(&manager)),
+        Err(AuthError::NotLoggedIn) => return Err(not_logged_in()),
+        // A rejected identity's verdict: say so, then why.
+        Err(error) if matches!(manager.logout_reason(), Some(LogoutReason::Revoked(_))) => {
+            return Err(Failure::from(error).context("the stored agent identity was rejected"));
+        }
         // `Unavailable` carries the transient error that kept the runtime from being set up: exit 75.
         Err(error) => return Err(error.into()),
     };
@@ -34,11 +38,8 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
     Ok(Exit::Success)
 }
 
-/// Why the manager came up logged out: the verdict of its load, if it reached one.
-fn why_logged_out(manager: &AuthManager) -> Failure {
-    if let Some(LogoutReason::Revoked(error)) = manager.logout_reason() {
-        return Failure::from(error).context("the stored agent identity was rejected");
-    }
+/// Nothing is stored: say how to log in. (A rejected identity's `auth()` is its verdict instead.)
+fn not_logged_in() -> Failure {
     Failure::new(
         "not_logged_in",
         "not logged in: run `agent-identity login --jwt-file FILE`",

@@ -1,16 +1,43 @@
-//! Unit tests of the configuration checks.
+//! Unit tests of the configuration adapter: the CLI's flags and the library's setup read the same
+//! variables.
 
-use super::jwks_url;
-use crate::error::Exit;
+use clap::CommandFactory as _;
+
+use crate::cli::Cli;
+
+/// Every variable a flag reads is one the library's `from_env` reads too, under the same name, so
+/// the CLI and `AuthManager::from_env` cannot drift apart.
+#[test]
+fn every_flag_variable_is_a_setup_variable() {
+    let command = Cli::command();
+    let flag_vars: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(flag_vars.len(), 7, "{flag_vars:?}");
+    for name in &flag_vars {
+        assert!(
+            agent_identity_manager::SETUP_ENV_VARS.contains(&name.as_str()),
+            "{name} is read by the CLI but not by AuthManager::from_env"
+        );
+    }
+}
 
 #[test]
-fn jwks_url_requires_https_off_loopback() {
-    assert!(jwks_url("https://chatgpt.com/backend-api/wham/agent-identities/jwks").is_ok());
-    assert!(jwks_url("http://127.0.0.1:8080/jwks").is_ok());
-    assert!(jwks_url("http://localhost/jwks").is_ok());
-    assert!(jwks_url("http://[::1]:1/jwks").is_ok());
-    let failure = jwks_url("http://example.com/jwks").expect_err("http off loopback");
-    assert_eq!(failure.exit(), Exit::Usage);
-    assert!(jwks_url("ftp://127.0.0.1/jwks").is_err());
-    assert!(jwks_url("not a url").is_err());
+fn an_http_jwks_url_off_loopback_is_a_usage_error() {
+    let cli = Cli::parse_from_iter([
+        "agent-identity",
+        "--jwks-url",
+        "http://example.com/jwks",
+        "status",
+    ])
+    .expect("parses");
+    let config = super::Config::new(&cli.global);
+    let failure = config.verifier().expect_err("refused");
+    assert_eq!(failure.exit(), crate::error::Exit::Usage);
+    assert_eq!(
+        failure.message(),
+        "invalid jwks url: https is required for a non-loopback host"
+    );
 }

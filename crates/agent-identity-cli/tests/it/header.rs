@@ -192,3 +192,24 @@ async fn header_exits_75_while_the_authapi_answers_503() {
         .await;
     run.assert_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_names_why_a_stored_identity_was_rejected() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    // The stored token is fine; this invocation expects another issuer, so loading rejects it.
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--issuer", "https://another.example/issuer"])
+        .run()
+        .await;
+    run.assert_failure(1);
+    let line = run.stderr.trim_end();
+    assert!(
+        line.starts_with("error: the stored agent identity was rejected: agent identity token: "),
+        "{line}"
+    );
+    assert!(line.contains("issuer"), "the verdict itself: {line}");
+    assert_no_secrets(&run, &minted);
+}

@@ -281,5 +281,9 @@ async fn a_forged_token_leaves_no_trace_though_its_registration_was_sent_ahead()
         ReloadOutcome::LoggedOut { .. } => {}
         other => panic!("expected a logout, got {other:?}"),
     }
-    assert!(matches!(manager.auth(), Err(AuthError::NotLoggedIn)));
+    let error = manager.auth().expect_err("logged out");
+    assert!(
+        matches!(error, AuthError::Token(_)) && !error.is_transient(),
+        "the verdict: {error:?}"
+    );
 }

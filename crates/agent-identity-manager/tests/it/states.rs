@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity_jwt::JwtError;
+use agent_identity_jwt::{HttpJwksSource, JwtError, SigningAlgorithm, Verifier};
 use agent_identity_manager::{
     AuthError, AuthManager, AuthState, CredentialStore, FileStore, LogoutReason, MemoryStore,
     ReloadOutcome,
@@ -158,12 +158,67 @@ async fn registration_401_logs_out() {
             "{status}: {outcome:?}"
         );
         assert_eq!(loaded.service.register_hits(), 2, "{status} is not retried");
-        assert!(matches!(loaded.manager.auth(), Err(AuthError::NotLoggedIn)));
+        assert!(
+            matches!(loaded.manager.auth(), Err(AuthError::Task(e)) if e.status() == Some(status)),
+            "{status}: auth() gives the verdict, not a bare not-logged-in"
+        );
         assert!(
             matches!(loaded.manager.logout_reason(), Some(LogoutReason::Revoked(AuthError::Task(e))) if e.status() == Some(status)),
             "the verdict is kept for status and diagnostics"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_rejected_at_load_is_what_auth_returns() {
+    let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
+    let source = HttpJwksSource::builder(service.jwks_url().parse().expect("url")).build();
+    // The vectors' tokens are RS256; this verifier accepts EdDSA alone.
+    let verifier = Verifier::builder(source)
+        .clock(TestClock::new())
+        .algorithms([SigningAlgorithm::EdDsa])
+        .build();
+    let store = Arc::new(MemoryStore::with_token(valid_token()));
+    let manager = AuthManager::new(verifier, tasks(&service.authapi_base(), None), store)
+        .await
+        .expect("loads");
+    assert_eq!(manager.state().name(), "logged_out");
+    let error = manager.auth().expect_err("rejected");
+    assert!(
+        matches!(&error, AuthError::Token(JwtError::AlgorithmNotAllowed { alg }) if alg == "RS256"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "agent identity token: token algorithm \"RS256\" is not allowed"
+    );
+    assert_eq!(
+        service.register_hits(),
+        0,
+        "nothing registered for a rejected token"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_of_a_rejected_identity_carries_the_verdict() {
+    let loaded = loaded(None).await;
+    loaded.service.answer_register([Answer::Status(401)]);
+    loaded
+        .store
+        .save(&token("agent-123", "shared-key-1", now_secs() + 7200))
+        .expect("save");
+    loaded.manager.reload().await;
+    let status = loaded.manager.status();
+    assert_eq!(status.state(), "logged_out");
+    let error = status.error().expect("the verdict");
+    assert!(
+        matches!(error, AuthError::Task(e) if e.status() == Some(401)),
+        "{error:?}"
+    );
+    // After an explicit logout there is nothing to explain.
+    loaded.manager.logout().await.expect("logout");
+    assert!(matches!(loaded.manager.auth(), Err(AuthError::NotLoggedIn)));
+    assert!(loaded.manager.status().error().is_none());
 }
 
 #[tokio::test(start_paused = true)]

@@ -115,6 +115,50 @@ fn request_headers_iterate_in_order_with_fedramp_only_when_set() {
 }
 
 #[test]
+fn header_map_has_lowercase_names_and_a_sensitive_assertion() {
+    let headers = RequestHeaders {
+        authorization: "AgentAssertion abc".to_owned(),
+        account_id: AccountId::new("acct"),
+        fedramp: true,
+    };
+    let map = http::HeaderMap::try_from(&headers).expect("valid headers");
+    let names: Vec<&str> = map.keys().map(http::HeaderName::as_str).collect();
+    assert_eq!(
+        names,
+        ["authorization", "chatgpt-account-id", "x-openai-fedramp"]
+    );
+    let authorization = &map[http::header::AUTHORIZATION];
+    assert!(authorization.is_sensitive());
+    assert_eq!(authorization, "AgentAssertion abc");
+    assert!(!map["chatgpt-account-id"].is_sensitive());
+    assert!(
+        !format!("{map:?}").contains("abc"),
+        "http's Debug hides a sensitive value"
+    );
+    let plain = RequestHeaders {
+        fedramp: false,
+        ..headers
+    };
+    assert!(
+        !plain
+            .to_header_map()
+            .expect("valid")
+            .contains_key("x-openai-fedramp")
+    );
+}
+
+#[test]
+fn an_account_id_with_a_control_character_is_not_a_header_value() {
+    let headers = RequestHeaders {
+        authorization: "AgentAssertion abc".to_owned(),
+        account_id: AccountId::new("acct\nInjected: 1"),
+        fedramp: false,
+    };
+    let error = headers.to_header_map().expect_err("refused");
+    assert_eq!(error.kind(), TaskErrorKind::InvalidHeaderValue);
+}
+
+#[test]
 fn a_key_that_cannot_sign_is_a_signing_error() {
     // PKCS#8 v2 whose embedded public key does not belong to the seed.
     let mut der = vec![

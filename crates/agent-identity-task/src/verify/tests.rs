@@ -176,6 +176,28 @@ fn registration_requests_verify() {
     ));
 }
 
+#[test]
+fn assertion_error_kinds_are_distinct_snake_case_names() {
+    let errors = [
+        AssertionError::Malformed("x"),
+        AssertionError::UnknownRuntime,
+        AssertionError::BadSignature,
+        AssertionError::TaskNotIssued,
+        AssertionError::Stale,
+    ];
+    let kinds: Vec<&str> = errors.iter().map(AssertionError::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "malformed",
+            "unknown_runtime",
+            "bad_signature",
+            "task_not_issued",
+            "stale"
+        ]
+    );
+}
+
 proptest! {
     #[test]
     fn verify_assertion_never_panics_on_arbitrary_strings(text in "\\PC*") {

@@ -29,13 +29,13 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use agent_identity::emulator::Emulator;
-//! use agent_identity::{AuthApiBaseUrl, AuthManager, HttpJwksSource, MemoryStore, SigningAlgorithm, TaskClient, Verifier};
+//! use agent_identity_sdk::emulator::Emulator;
+//! use agent_identity_sdk::{AuthApiBaseUrl, AuthManager, HttpJwksSource, MemoryStore, SigningAlgorithm, TaskClient, Verifier};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Here the emulator stands in for ChatGPT and the AuthAPI; in production, use
-//! // `agent_identity::PRODUCTION_JWKS_URL` and `AuthApiBaseUrl::resolve(None)`.
+//! // `agent_identity_sdk::PRODUCTION_JWKS_URL` and `AuthApiBaseUrl::resolve(None)`.
 //! let emulator = Emulator::start().await?;
 //! let token = emulator.mint().issue()?.token;
 //!
@@ -72,6 +72,14 @@
 //!
 //! # Configuration
 //!
+//! [`AuthManager::from_env`] sets everything up in one call from the variables the
+//! `agent-identity` CLI reads, with the same aliases and precedence (the key set file wins over
+//! its URL; `AGENT_IDENTITY_JWT`, then `CODEX_ACCESS_TOKEN`, override the stored token
+//! read-only); [`AuthManager::builder`] sets each explicitly and reads no variable, and
+//! [`AuthManagerBuilder::from_env_lookup`] takes the environment as a function, for tests. Setup
+//! fails with an [`AuthError`] (a bad setting is [`AuthError::Config`]); a plain-`http` key set
+//! URL off loopback is refused unless given to [`AuthManagerBuilder::insecure_jwks_url`].
+//!
 //! | what | where | default |
 //! | --- | --- | --- |
 //! | key set | [`HttpJwksSource`] URL, or [`StaticJwksSource`] from a file | [`PRODUCTION_JWKS_URL`] |
@@ -91,6 +99,11 @@
 //!   Without it, verify against a [`StaticJwksSource`].
 //! - `emulator`: `emulator`, a local AuthAPI and ChatGPT key set for your
 //!   tests. It pulls in axum; enable it in `[dev-dependencies]` only.
+//! - `reqwest-middleware`: `AgentIdentityMiddleware`, which signs every request of a
+//!   `reqwest_middleware` client afresh, recovers once from a 401, and fails with the
+//!   [`AuthError`] without sending anything when the manager is not `Ready`.
+//! - `server`: the `server` module, a tower layer and an axum extractor that verify
+//!   `AgentAssertion` headers for resource servers (read its note on replays).
 //!
 //! # Testing your agent with the emulator
 //!
@@ -102,8 +115,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use agent_identity::emulator::Emulator;
-//! use agent_identity::{AuthManager, CredentialStore, MemoryStore, ReloadOutcome};
+//! use agent_identity_sdk::emulator::Emulator;
+//! use agent_identity_sdk::{AuthManager, CredentialStore, MemoryStore, ReloadOutcome};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -122,12 +135,25 @@
 //! # }
 //! ```
 
+// The README's code blocks, compiled (and the runnable ones run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use agent_identity_jwt as jwt;
 pub use agent_identity_manager as manager;
 pub use agent_identity_task as task;
 
 #[cfg(feature = "emulator")]
 pub use agent_identity_emulator as emulator;
+
+#[cfg(feature = "reqwest-middleware")]
+mod middleware;
+#[cfg(feature = "reqwest-middleware")]
+pub use middleware::{AgentIdentityMiddleware, auth_error};
+
+#[cfg(feature = "server")]
+pub mod server;
 
 #[cfg(feature = "http")]
 pub use agent_identity_jwt::HttpJwksSource;
@@ -137,10 +163,11 @@ pub use agent_identity_jwt::{
     SystemClock, Verifier, VerifierBuilder, insecure_decode_unverified,
 };
 pub use agent_identity_manager::{
-    AgentIdentityAuth, AuthError, AuthManager, AuthState, ClearOutcome, CredentialStore,
-    EnvOverride, FileStore, LogoutReason, MemoryStore, ReloadOutcome, Status, StoreError,
+    AgentIdentityAuth, AuthError, AuthManager, AuthManagerBuilder, AuthState, ClearOutcome,
+    CredentialStore, EnvOverride, FileStore, LogoutReason, MemoryStore, ReloadOutcome, Status,
+    StoreError, TaskReuse,
 };
 pub use agent_identity_task::{
-    AuthApiBaseUrl, RequestHeaders, TaskClient, TaskClientBuilder, TaskError, TaskErrorKind,
-    TaskId, verify_assertion,
+    AssertionError, AuthApiBaseUrl, DEFAULT_SKEW, RequestHeaders, TaskClient, TaskClientBuilder,
+    TaskError, TaskErrorKind, TaskId, verify_assertion,
 };

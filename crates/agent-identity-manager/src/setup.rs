@@ -1,0 +1,494 @@
+//! One-call setup: [`AuthManager::from_env`] reads the same variables as the `agent-identity`
+//! CLI, and [`AuthManagerBuilder`] sets each setting explicitly, without the environment.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_identity_jwt::{
+    DEFAULT_LEEWAY, IdentityJwt, PRODUCTION_JWKS_URL, SigningAlgorithm, StaticJwksSource, Verifier,
+};
+use agent_identity_task::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, TaskClient};
+use url::{Host, Url};
+
+use crate::error::AuthError;
+use crate::manager::{AuthManager, TaskReuse};
+use crate::store::{
+    CredentialStore, EnvOverride, FileStore, HOME_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
+    default_home_with,
+};
+
+/// The JWK Set URL variable (the CLI's `--jwks-url`).
+pub const JWKS_URL_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_URL";
+/// The JWK Set file variable (the CLI's `--jwks-file`); it wins over [`JWKS_URL_ENV_VAR`].
+pub const JWKS_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_FILE";
+/// The expected issuer variable (the CLI's `--issuer`).
+pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
+/// The expected audience variable (the CLI's `--audience`).
+pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
+
+/// Every variable [`AuthManager::from_env`] reads, in the order the README's configuration table
+/// lists them. Aliases follow their primary name.
+pub const SETUP_ENV_VARS: [&str; 10] = [
+    HOME_ENV_VAR,
+    JWKS_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR,
+    AUTHAPI_BASE_URL_ENV_VARS[0],
+    AUTHAPI_BASE_URL_ENV_VARS[1],
+    AUTHAPI_BASE_URL_ENV_VARS[2],
+    ISSUER_ENV_VAR,
+    AUDIENCE_ENV_VAR,
+    JWT_ENV_VAR,
+    JWT_ENV_VAR_COMPAT,
+];
+
+/// How the environment is read: a variable's value, or `None` when it is unset.
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Where the verifier's keys come from.
+#[derive(Clone, PartialEq, Eq)]
+enum KeySet {
+    /// [`PRODUCTION_JWKS_URL`].
+    Production,
+    /// A URL, and the setting that named it (for error messages); `insecure` allows plain
+    /// `http` to any host.
+    Url {
+        text: String,
+        setting: &'static str,
+        insecure: bool,
+    },
+    /// A JWK Set file.
+    File(PathBuf),
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Production => f.write_str("Production"),
+            Self::Url { text, insecure, .. } => {
+                write!(
+                    f,
+                    "Url({text:?}{})",
+                    if *insecure { ", insecure" } else { "" }
+                )
+            }
+            Self::File(path) => write!(f, "File({path:?})"),
+        }
+    }
+}
+
+/// Builds an [`AuthManager`] from settings, each with a documented default.
+///
+/// [`AuthManager::builder`] starts with every default and reads no configuration variable;
+/// [`AuthManager::from_env`] (or [`AuthManagerBuilder::from_env_lookup`]) starts from the
+/// environment, with the names, aliases and precedence of the `agent-identity` CLI. A setting made
+/// on the builder wins over the environment. Values are trimmed, and an empty value counts as
+/// unset.
+///
+/// The parts can also be built alone ([`build_verifier`](Self::build_verifier),
+/// [`build_task_client`](Self::build_task_client), [`build_store`](Self::build_store)), for a
+/// program that only verifies tokens or reads status.
+///
+/// # Examples
+/// ```no_run
+/// # async fn run() -> Result<(), agent_identity_manager::AuthError> {
+/// use agent_identity_manager::AuthManager;
+///
+/// // Production: the key set, issuer, audience and AuthAPI defaults, `~/.agent-identity`.
+/// let manager = AuthManager::builder().home("/var/lib/my-agent").build().await?;
+/// // Or exactly what the CLI would use, from the environment.
+/// let manager = AuthManager::from_env().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthManagerBuilder {
+    env: Option<Lookup>,
+    home: Option<PathBuf>,
+    store: Option<Arc<dyn CredentialStore>>,
+    key_set: KeySet,
+    authapi_base_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    token: Option<String>,
+    leeway: Duration,
+    algorithms: Vec<SigningAlgorithm>,
+    task_reuse: TaskReuse,
+    max_registration_attempts: Option<u32>,
+}
+
+impl fmt::Debug for AuthManagerBuilder {
+    // Not derived: the token override is a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthManagerBuilder")
+            .field("from_env", &self.env.is_some())
+            .field("home", &self.home)
+            .field("store", &self.store.as_ref().map(|store| store.describe()))
+            .field("key_set", &self.key_set)
+            .field("authapi_base_url", &self.authapi_base_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("leeway", &self.leeway)
+            .field("algorithms", &self.algorithms)
+            .field("task_reuse", &self.task_reuse)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuthManagerBuilder {
+    fn default() -> Self {
+        Self {
+            env: None,
+            home: None,
+            store: None,
+            key_set: KeySet::Production,
+            authapi_base_url: None,
+            issuer: None,
+            audience: None,
+            token: None,
+            leeway: DEFAULT_LEEWAY,
+            algorithms: vec![SigningAlgorithm::Rs256],
+            task_reuse: TaskReuse::default(),
+            max_registration_attempts: None,
+        }
+    }
+}
+
+impl AuthManager {
+    /// A builder with every default, reading no configuration variable (see
+    /// [`AuthManagerBuilder`]).
+    pub fn builder() -> AuthManagerBuilder {
+        AuthManagerBuilder::default()
+    }
+
+    /// Sets up a manager as the `agent-identity` CLI would, from the process environment: see
+    /// [`AuthManagerBuilder::from_env_lookup`] for every variable and its precedence.
+    ///
+    /// # Errors
+    /// As [`AuthManagerBuilder::build`].
+    pub async fn from_env() -> Result<Self, AuthError> {
+        AuthManagerBuilder::from_env_lookup(|name| std::env::var(name).ok())
+            .build()
+            .await
+    }
+}
+
+impl AuthManagerBuilder {
+    /// A builder whose defaults come from `lookup`, with the CLI's names and precedence:
+    ///
+    /// | setting | variables, first set wins |
+    /// | --- | --- |
+    /// | home | `AGENT_IDENTITY_HOME`, else `$HOME/.agent-identity` (`USERPROFILE` on Windows) |
+    /// | key set | `AGENT_IDENTITY_JWKS_FILE`, then `AGENT_IDENTITY_JWKS_URL`, else the production URL |
+    /// | AuthAPI | `AGENT_IDENTITY_AUTHAPI_BASE_URL`, `CODEX_AUTHAPI_BASE_URL`, `CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL` |
+    /// | issuer, audience | `AGENT_IDENTITY_ISSUER`, `AGENT_IDENTITY_AUDIENCE` |
+    /// | token override (read-only) | `AGENT_IDENTITY_JWT`, then `CODEX_ACCESS_TOKEN` |
+    ///
+    /// Nothing is validated here: [`build`](Self::build) reports a bad value, naming its variable.
+    /// Settings made on the builder afterwards win over the variables.
+    pub fn from_env_lookup(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        let lookup: Lookup = Arc::new(lookup);
+        let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        // The file is the deliberate offline choice, so it wins over the URL.
+        let key_set = match (read(JWKS_FILE_ENV_VAR), read(JWKS_URL_ENV_VAR)) {
+            (Some(file), _) => KeySet::File(PathBuf::from(file.trim())),
+            (None, Some(url)) => KeySet::Url {
+                text: url,
+                setting: JWKS_URL_ENV_VAR,
+                insecure: false,
+            },
+            (None, None) => KeySet::Production,
+        };
+        Self {
+            issuer: read(ISSUER_ENV_VAR),
+            audience: read(AUDIENCE_ENV_VAR),
+            key_set,
+            env: Some(lookup),
+            ..Self::default()
+        }
+    }
+
+    /// The directory holding `auth.json` and the runtime cache. Defaults to `AGENT_IDENTITY_HOME`
+    /// (from the environment only with [`from_env_lookup`](Self::from_env_lookup)), else
+    /// `~/.agent-identity`.
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        let home = home.into();
+        self.home = (!home.as_os_str().is_empty()).then_some(home);
+        self
+    }
+
+    /// A credential store to use instead of the home's `auth.json` (a [`crate::MemoryStore`] in
+    /// tests, a store of your own). A token override still layers over it.
+    pub fn store(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Fetch the key set from `url`: `https`, or `http` to a loopback host only (`localhost`,
+    /// `127.0.0.0/8`, `[::1]`), since the key set decides which tokens are trusted. Defaults to
+    /// [`PRODUCTION_JWKS_URL`]. Replaces any key set file. An empty value restores the default.
+    pub fn jwks_url(self, url: impl Into<String>) -> Self {
+        self.url_key_set(url.into(), false)
+    }
+
+    /// [`jwks_url`](Self::jwks_url) allowing plain `http` to any host. Anyone on the path can
+    /// then choose which tokens this process trusts: for closed test networks only.
+    pub fn insecure_jwks_url(self, url: impl Into<String>) -> Self {
+        self.url_key_set(url.into(), true)
+    }
+
+    fn url_key_set(mut self, text: String, insecure: bool) -> Self {
+        self.key_set = if text.trim().is_empty() {
+            KeySet::Production
+        } else {
+            KeySet::Url {
+                text,
+                setting: if insecure {
+                    "insecure jwks url"
+                } else {
+                    "jwks url"
+                },
+                insecure,
+            }
+        };
+        self
+    }
+
+    /// Verify against the JWK Set in `path` (a regular file of at most 1 MiB), for machines that
+    /// cannot reach the key set endpoint. Replaces any key set URL. No default.
+    pub fn jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.key_set = if path.as_os_str().is_empty() {
+            KeySet::Production
+        } else {
+            KeySet::File(path)
+        };
+        self
+    }
+
+    /// The AuthAPI base URL (`https` unless loopback). Defaults to the first of the AuthAPI
+    /// variables that is set (with [`from_env_lookup`](Self::from_env_lookup)), else
+    /// `https://auth.openai.com/api/accounts`.
+    pub fn authapi_base_url(mut self, url: impl Into<String>) -> Self {
+        self.authapi_base_url = Some(url.into()).filter(|url| !url.trim().is_empty());
+        self
+    }
+
+    /// The expected issuer. Defaults to [`agent_identity_jwt::DEFAULT_ISSUER`].
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into()).filter(|value| !value.trim().is_empty());
+        self
+    }
+
+    /// The expected audience. Defaults to [`agent_identity_jwt::DEFAULT_AUDIENCE`].
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into()).filter(|value| !value.trim().is_empty());
+        self
+    }
+
+    /// A token that overrides the stored credentials, read-only: it is never written, and
+    /// `login`/`logout` through the manager are refused while it is set. Defaults to none (with
+    /// [`from_env_lookup`](Self::from_env_lookup): `AGENT_IDENTITY_JWT`, then
+    /// `CODEX_ACCESS_TOKEN`).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into()).filter(|value| !value.trim().is_empty());
+        self
+    }
+
+    /// Clock leeway for `exp` and `nbf`. Defaults to [`DEFAULT_LEEWAY`] (60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The accepted signing algorithms. Defaults to RS256 alone, what ChatGPT signs with (the
+    /// emulator signs with EdDSA).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Whether processes of the same home share one task. Defaults to
+    /// [`TaskReuse::PerHome`] without a maximum age.
+    pub fn task_reuse(mut self, task_reuse: TaskReuse) -> Self {
+        self.task_reuse = task_reuse;
+        self
+    }
+
+    /// Task registration attempts, the first and its retries (at least 1). Defaults to
+    /// [`agent_identity_task::DEFAULT_MAX_ATTEMPTS`].
+    pub fn max_registration_attempts(mut self, attempts: u32) -> Self {
+        self.max_registration_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// The verifier these settings describe. A key set file is read now.
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] for an unusable key set URL (or one that needs the `http` feature);
+    /// [`AuthError::Token`] for a key set file that cannot be read or parsed.
+    pub fn build_verifier(&self) -> Result<Verifier, AuthError> {
+        let mut builder = match &self.key_set {
+            KeySet::File(path) => Verifier::builder(StaticJwksSource::from_file(path)?),
+            KeySet::Production => http_verifier(
+                parse_jwks_url(PRODUCTION_JWKS_URL, false).map_err(|reason| AuthError::Config {
+                    setting: "jwks url",
+                    reason: reason.to_owned(),
+                })?,
+            )?,
+            KeySet::Url {
+                text,
+                setting,
+                insecure,
+            } => {
+                let url = parse_jwks_url(text, *insecure).map_err(|reason| AuthError::Config {
+                    setting,
+                    reason: reason.to_owned(),
+                })?;
+                http_verifier(url)?
+            }
+        }
+        .leeway(self.leeway)
+        .algorithms(self.algorithms.iter().copied());
+        if let Some(issuer) = &self.issuer {
+            builder = builder.issuer(issuer.trim());
+        }
+        if let Some(audience) = &self.audience {
+            builder = builder.audience(audience.trim());
+        }
+        Ok(builder.build())
+    }
+
+    /// The AuthAPI client these settings describe, with the task crate's timeouts and backoff.
+    ///
+    /// # Errors
+    /// [`AuthError::Task`] of kind `Config` when the base URL is not acceptable, naming the
+    /// variable it came from.
+    pub fn build_task_client(&self) -> Result<TaskClient, AuthError> {
+        let base = match &self.env {
+            Some(lookup) => {
+                AuthApiBaseUrl::resolve_with(self.authapi_base_url.as_deref(), |name| lookup(name))?
+            }
+            None => AuthApiBaseUrl::resolve_with(self.authapi_base_url.as_deref(), |_| None)?,
+        };
+        let mut builder = TaskClient::builder(base);
+        if let Some(attempts) = self.max_registration_attempts {
+            builder = builder.max_attempts(attempts);
+        }
+        Ok(builder.build())
+    }
+
+    /// The home's file store: [`home`](Self::home), else `AGENT_IDENTITY_HOME` (from the
+    /// environment only with [`from_env_lookup`](Self::from_env_lookup)), else
+    /// `~/.agent-identity`.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`] when no home directory can be found.
+    pub fn build_file_store(&self) -> Result<FileStore, AuthError> {
+        if let Some(home) = &self.home {
+            return Ok(FileStore::new(home));
+        }
+        let home = match &self.env {
+            Some(lookup) => default_home_with(&|name| lookup(name)),
+            // Without the environment's configuration, still the user's own home directory.
+            None => default_home_with(&|name| {
+                (name != HOME_ENV_VAR)
+                    .then(|| std::env::var(name).ok())
+                    .flatten()
+            }),
+        }?;
+        Ok(FileStore::new(home))
+    }
+
+    /// The credential store: the one given to [`store`](Self::store), or the home's file store, under the token
+    /// override when one is set.
+    ///
+    /// # Errors
+    /// As [`build_file_store`](Self::build_file_store).
+    pub fn build_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
+        let base: Arc<dyn CredentialStore> = match &self.store {
+            Some(store) => Arc::clone(store),
+            None => Arc::new(self.build_file_store()?),
+        };
+        let token = self.token.clone();
+        let env = self.env.clone();
+        Ok(Arc::new(EnvOverride::from_lookup(
+            base,
+            move |name| match (&token, name) {
+                (Some(token), JWT_ENV_VAR) => Some(token.clone()),
+                _ => env.as_ref().and_then(|lookup| lookup(name)),
+            },
+        )))
+    }
+
+    /// Builds the parts and loads eagerly, as [`AuthManager::with_task_reuse`].
+    ///
+    /// # Errors
+    /// The errors of [`build_verifier`](Self::build_verifier),
+    /// [`build_task_client`](Self::build_task_client) and [`build_store`](Self::build_store), then those of [`AuthManager::new`].
+    pub async fn build(self) -> Result<AuthManager, AuthError> {
+        let verifier = self.build_verifier()?;
+        let tasks = self.build_task_client()?;
+        let store = self.build_store()?;
+        AuthManager::with_task_reuse(verifier, tasks, store, self.task_reuse).await
+    }
+
+    /// The token override in effect, if any: the setting, else the variables. For a CLI that
+    /// warns when a stored token will be shadowed.
+    pub fn token_override(&self) -> Option<IdentityJwt> {
+        if let Some(token) = &self.token {
+            return Some(IdentityJwt::new(token.clone()));
+        }
+        let lookup = self.env.as_ref()?;
+        [JWT_ENV_VAR, JWT_ENV_VAR_COMPAT]
+            .into_iter()
+            .find_map(|name| lookup(name).filter(|value| !value.trim().is_empty()))
+            .map(IdentityJwt::new)
+    }
+}
+
+#[cfg(feature = "http")]
+fn http_verifier(url: Url) -> Result<agent_identity_jwt::VerifierBuilder, AuthError> {
+    // Through `builder`, so the verifier knows its key set's URL (the runtime cache keeps the
+    // fetched keys under it).
+    Ok(Verifier::builder(agent_identity_jwt::HttpJwksSource::new(
+        url,
+    )))
+}
+
+#[cfg(not(feature = "http"))]
+fn http_verifier(_url: Url) -> Result<agent_identity_jwt::VerifierBuilder, AuthError> {
+    Err(AuthError::Config {
+        setting: "jwks url",
+        reason: "fetching a key set needs the `http` feature; set a key set file instead".into(),
+    })
+}
+
+/// Parses a key set URL. The key set decides which tokens are trusted, so it must come over
+/// `https`, except from a loopback host (the emulator, a test server), as for the AuthAPI
+/// (wire-format §4), unless `insecure`.
+///
+/// # Errors
+/// What is wrong with the URL.
+pub(crate) fn parse_jwks_url(text: &str, insecure: bool) -> Result<Url, &'static str> {
+    let url = Url::parse(text.trim()).map_err(|_| "not an absolute url")?;
+    let loopback = match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("the url has no host"),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback || insecure => Ok(url),
+        "http" => Err("https is required for a non-loopback host"),
+        _ => Err("the scheme must be https"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

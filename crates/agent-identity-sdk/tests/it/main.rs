@@ -1,0 +1,6 @@
+//! Consumer-style tests: only the facade, its documented features, and `from_env`/`builder`, as
+//! a program that depends on `agent-identity-sdk` would use them, against the emulator.
+
+mod middleware;
+mod server;
+mod support;
