@@ -457,11 +457,15 @@ pub(crate) fn upstream_headers(client: &HeaderMap, host: &HeaderValue, upgrade: 
 fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
     let signed = auth.headers()?;
     for (name, value) in signed.iter() {
-        let Ok(mut value) = HeaderValue::from_str(value) else {
+        // `HeaderName` parsing lowercases; `from_static` would panic on `ChatGPT-Account-ID`.
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
             continue;
         };
         value.set_sensitive(true);
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
     Ok(())
 }
