@@ -189,6 +189,84 @@ pub(crate) enum Command {
     Header,
     /// Delete the stored credentials
     Logout,
+    /// Run a local reverse proxy to one upstream that signs every request as the agent, until
+    /// SIGTERM or Ctrl-C
+    Proxy(ProxyArgs),
+    /// Run a command with a private signing proxy: it gets AGENT_IDENTITY_PROXY_URL and
+    /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env)
+    Exec(ExecArgs),
+}
+
+/// The ChatGPT backend, where agent-signed requests go unless `--upstream` says otherwise.
+pub(crate) const DEFAULT_UPSTREAM: &str = "https://chatgpt.com/backend-api";
+
+/// Arguments of `proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// The upstream every request goes to (https, or http to a loopback host); its path prefixes
+    /// request paths
+    #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", value_name = "URL")]
+    pub(crate) upstream: String,
+
+    /// Where to listen: a TCP address (clients must send the client token) or unix:PATH (a 0600
+    /// socket, no token)
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR|unix:PATH")]
+    pub(crate) listen: String,
+
+    /// Read the client token from this file instead of writing a fresh one to proxy.token in the
+    /// home
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_token_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// The upstream every request goes to
+    #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", default_value = DEFAULT_UPSTREAM, value_name = "URL")]
+    pub(crate) upstream: String,
+
+    /// Also set OPENAI_BASE_URL to the proxy and OPENAI_API_KEY to its client token
+    #[arg(long)]
+    pub(crate) openai_env: bool,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+
+    /// The command and its arguments
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+/// The proxy's limits.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Seconds a client may take to send its request headers before it is disconnected
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub(crate) header_read_timeout: u64,
+
+    /// The most bytes of request line and headers (at least 8192)
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub(crate) max_header_bytes: usize,
+
+    /// The most client connections served at once
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub(crate) max_connections: usize,
+
+    /// Seconds to connect to the upstream
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub(crate) connect_timeout: u64,
+
+    /// Seconds for the upstream to send its response headers
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub(crate) response_header_timeout: u64,
+
+    /// Seconds in-flight requests may take to finish after SIGTERM or Ctrl-C
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub(crate) drain_timeout: u64,
 }
 
 /// Arguments of `emulator`.

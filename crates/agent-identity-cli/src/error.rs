@@ -21,6 +21,8 @@ pub(crate) enum Exit {
     /// 75 (`EX_TEMPFAIL` of sysexits.h): a transient failure, such as the AuthAPI or the JWKS
     /// endpoint unreachable after retries. Trying again later may succeed.
     TempFail,
+    /// The exit status of the command `exec` ran (128 + the signal when a signal ended it).
+    Child(u8),
 }
 
 impl Exit {
@@ -30,6 +32,7 @@ impl Exit {
             Self::Rejected => 1,
             Self::Usage => 2,
             Self::TempFail => 75,
+            Self::Child(code) => code,
         }
     }
 }

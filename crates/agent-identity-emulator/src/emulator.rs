@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::EmulatorError;
 use crate::mint::MintRequest;
-use crate::routes::{self, AUTHAPI_PATH, ECHO_PATH, JWKS_PATH};
+use crate::routes::{self, AUTHAPI_PATH, ECHO_PATH, EVENTS_PATH, JWKS_PATH};
 use crate::server;
 use crate::state::{Config, RegistrationForm, Shared};
 
@@ -198,6 +198,12 @@ impl Emulator {
     /// `{base}/echo`, the protected endpoint: `GET` or `POST` with the `AgentAssertion` headers.
     pub fn echo_url(&self) -> String {
         format!("{}{ECHO_PATH}", self.base_url)
+    }
+
+    /// `{base}/echo/events`, the protected server-sent-events endpoint: `GET` with the
+    /// `AgentAssertion` headers, `?count=N&interval_ms=M` (defaults 5 and 100).
+    pub fn events_url(&self) -> String {
+        format!("{}{EVENTS_PATH}", self.base_url)
     }
 
     /// The `iss` of minted tokens.

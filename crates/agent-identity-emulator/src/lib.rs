@@ -52,9 +52,10 @@
 //! | --- | --- | --- |
 //! | `GET` | `/backend-api/wham/agent-identities/jwks` | the JWK Set, every key ever used (`Cache-Control: public, max-age=300`) |
 //! | `POST` | `/api/accounts/v1/agent/{runtime_id}/task/register` | task registration (wire-format §3): 404 for a runtime the emulator did not mint, 400 for a malformed body, 401 for a bad signature or a timestamp outside ±300 s |
-//! | `GET`, `POST` | `/echo` | the protected endpoint: checks `Authorization: AgentAssertion …` and `ChatGPT-Account-ID` (and `X-OpenAI-Fedramp` for FedRAMP accounts); 200 `{"runtime_id","task_id","account_id"}` or 401 `{"error":"<kind>"}` |
+//! | `GET`, `POST` | `/echo` | the protected endpoint: checks `Authorization: AgentAssertion …` and `ChatGPT-Account-ID` (and `X-OpenAI-Fedramp` for FedRAMP accounts); 200 `{"runtime_id","task_id","account_id","body_length","body_sha256"}` (the request body read as it streams, never held whole) or 401 `{"error":"<kind>"}` |
+//! | `GET` | `/echo/events?count=N&interval_ms=M` | the same check, then a `text/event-stream` of `N` events (default 5, at most 1000) `M` ms apart (default 100), each `data: {"seq","sent_at_unix_ms"}` |
 //! | `POST` | `/_emulator/mint` | mint a token: `{"runtime_id","account_id","chatgpt_user_id","email","plan_type","fedramp","lifetime_seconds"}`, all optional, → `{"token","runtime_id","kid"}` |
-//! | `POST` | `/_emulator/faults` | `{"fail_next_registrations":{"n","status"},"fail_next_jwks":{"n","status"},"latency_ms","drop_next_connections","registration_form","rotate_signing_key"}`, all optional |
+//! | `POST` | `/_emulator/faults` | `{"fail_next_registrations":{"n","status"},"fail_next_jwks":{"n","status"},"latency_ms","drop_next_connections","registration_form","rotate_signing_key","revoke_tasks"}`, all optional |
 //! | `GET` | `/_emulator/counters` | `{"jwks_fetches","registrations","assertions_accepted","assertions_rejected"}` |
 //!
 //! The error kinds of `/echo` and registration are `missing_authorization`, `malformed`,

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,6 +30,15 @@ pub(crate) const JWKS_PATH: &str = "/backend-api/wham/agent-identities/jwks";
 pub(crate) const AUTHAPI_PATH: &str = "/api/accounts";
 /// The protected endpoint.
 pub(crate) const ECHO_PATH: &str = "/echo";
+/// The protected server-sent-events endpoint.
+pub(crate) const EVENTS_PATH: &str = "/echo/events";
+/// Events `/echo/events` sends unless `?count=` says otherwise.
+const DEFAULT_EVENT_COUNT: u32 = 5;
+/// The pause between two events unless `?interval_ms=` says otherwise: long enough that a proxy
+/// which buffered the stream would visibly deliver the first event late.
+const DEFAULT_EVENT_INTERVAL: Duration = Duration::from_millis(100);
+/// At most this many events per request, so a typo cannot keep a connection busy for hours.
+const MAX_EVENT_COUNT: u32 = 1_000;
 /// The prefix of the admin endpoints, which answer loopback peers only and are exempt from faults.
 pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
 /// `Cache-Control` of the JWKS response: five minutes, as a real key endpoint might say.
@@ -48,6 +58,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(register),
         )
         .route(ECHO_PATH, get(echo).post(echo))
+        .route(EVENTS_PATH, get(events))
         .merge(admin)
         .with_state(shared)
 }
@@ -132,13 +143,95 @@ async fn register(
     json_response(StatusCode::OK, json!({ form.field(): value }))
 }
 
-async fn echo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+/// The protected endpoint. An accepted request's body is read to its end as it arrives (never
+/// held whole, so a 100 MB upload costs no memory) and reported as `body_length` and
+/// `body_sha256` (lowercase hex).
+async fn echo(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
     let outcome = check_echo(&shared, &headers);
     shared.count_assertion(outcome.is_ok());
-    match outcome {
-        Ok(body) => json_response(StatusCode::OK, body),
-        Err(kind) => error_response(StatusCode::UNAUTHORIZED, kind),
+    let mut reply = match outcome {
+        Ok(reply) => reply,
+        Err(kind) => return error_response(StatusCode::UNAUTHORIZED, kind),
+    };
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut length: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return error_response(StatusCode::BAD_REQUEST, "body_unreadable");
+        };
+        length += chunk.len() as u64;
+        digest.update(&chunk);
     }
+    reply["body_length"] = json!(length);
+    reply["body_sha256"] = json!(hex(digest.finish().as_ref()));
+    json_response(StatusCode::OK, reply)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `?count=` and `?interval_ms=` of `/echo/events`; a value that is not a number is ignored.
+fn events_query(query: Option<&str>) -> (u32, Duration) {
+    let mut count = DEFAULT_EVENT_COUNT;
+    let mut interval = DEFAULT_EVENT_INTERVAL;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*name {
+            "count" => count = value.parse().unwrap_or(count),
+            "interval_ms" => interval = value.parse().map_or(interval, Duration::from_millis),
+            _ => {}
+        }
+    }
+    (count.min(MAX_EVENT_COUNT), interval)
+}
+
+/// The protected server-sent-events endpoint: checks the headers as `/echo` does, then sends
+/// `count` events `interval_ms` apart, each `data: {"seq":N,"sent_at_unix_ms":T}` with the time it
+/// was written, so a client can tell whether events reach it as they are sent.
+async fn events(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let outcome = check_echo(&shared, &headers);
+    shared.count_assertion(outcome.is_ok());
+    if let Err(kind) = outcome {
+        return error_response(StatusCode::UNAUTHORIZED, kind);
+    }
+    let (count, interval) = events_query(query.as_deref());
+    let stream = futures_util::stream::unfold(0_u32, move |seq| async move {
+        if seq >= count {
+            return None;
+        }
+        if seq > 0 {
+            tokio::time::sleep(interval).await;
+        }
+        let sent_at = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        let event = format!(
+            "data: {}\n\n",
+            json!({ "seq": seq, "sent_at_unix_ms": sent_at })
+        );
+        Some((
+            Ok::<_, std::convert::Infallible>(Bytes::from(event)),
+            seq + 1,
+        ))
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// Checks the assertion and its companion headers; the error is the `error` kind to answer.

@@ -2,9 +2,11 @@
 
 mod demo;
 mod emulator;
+mod exec;
 mod header;
 mod login;
 mod logout;
+mod proxy;
 mod status;
 mod verify;
 
@@ -30,6 +32,8 @@ pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
         Command::Logout => logout::run(&config, out),
         Command::Demo => demo::run(out).await,
         Command::Emulator(args) => emulator::run(args, out).await,
+        Command::Proxy(args) => proxy::run(&config, args, out).await,
+        Command::Exec(args) => exec::run(&config, args).await,
     }
 }
 

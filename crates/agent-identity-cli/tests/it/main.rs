@@ -9,6 +9,7 @@ mod emulator;
 mod header;
 mod login;
 mod precedence;
+mod proxy;
 mod sanitize;
 mod secrets;
 mod status;

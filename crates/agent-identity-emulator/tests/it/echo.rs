@@ -52,6 +52,9 @@ async fn echo_accepts_the_headers_the_task_crate_builds() {
                 "runtime_id": record.runtime_id().as_str(),
                 "task_id": task_id.as_str(),
                 "account_id": record.account_id().as_str(),
+                "body_length": 0,
+                // SHA-256 of nothing.
+                "body_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             })
         );
     }
@@ -243,4 +246,60 @@ async fn the_admin_endpoint_revokes_tasks() {
             .0,
         401
     );
+}
+
+#[tokio::test]
+async fn echo_reports_the_length_and_digest_of_a_posted_body() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    let mut request = fresh_connections().post(emulator.echo_url()).body("abc");
+    for (name, value) in headers.iter() {
+        request = request.header(name, value);
+    }
+    let body: Value = request
+        .send()
+        .await
+        .expect("echo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["body_length"], 3);
+    // FIPS 180-2's "abc" vector.
+    assert_eq!(
+        body["body_sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[tokio::test]
+async fn events_stream_numbered_events_to_an_accepted_request_only() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let refused = fresh_connections()
+        .get(emulator.events_url())
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(refused.status(), 401);
+    let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+    let mut request =
+        fresh_connections().get(format!("{}?count=3&interval_ms=1", emulator.events_url()));
+    for (name, value) in headers.iter() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("events");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = response.text().await.expect("body");
+    let seqs: Vec<u64> = text
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| {
+            serde_json::from_str::<Value>(data).expect("json")["seq"]
+                .as_u64()
+                .expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2]);
 }

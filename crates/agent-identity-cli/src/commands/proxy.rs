@@ -1,0 +1,186 @@
+//! `proxy`: a local reverse proxy to one upstream that signs every request as the agent, until
+//! SIGTERM or Ctrl-C; it reloads the identity on SIGHUP and when `auth.json` changes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent_identity_manager::{AuthManager, ReloadOutcome};
+use agent_identity_proxy::{ClientToken, Listener, Proxy, ProxyError};
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::{LimitArgs, ProxyArgs};
+use crate::config::Config;
+use crate::error::{Exit, Failure, chain};
+use crate::output::{Output, aligned};
+
+/// The client token's file in the home when `--client-token-file` is not given.
+const TOKEN_FILE_NAME: &str = "proxy.token";
+/// How often `auth.json` is looked at for changes: a login or logout by another process is
+/// picked up within 2 s, for one `stat` call.
+const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+pub(crate) async fn run(
+    config: &Config<'_>,
+    args: &ProxyArgs,
+    out: Output,
+) -> Result<Exit, Failure> {
+    let store_path = config.file_store()?.path().to_owned();
+    let (token, token_file) = match &args.client_token_file {
+        Some(path) => (
+            ClientToken::read_file(path).map_err(proxy_failure)?,
+            path.clone(),
+        ),
+        None => {
+            let home = store_path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(home).map_err(|error| {
+                Failure::new(
+                    "store_io",
+                    format!("cannot create the home {}: {error}", home.display()),
+                    Exit::Rejected,
+                )
+            })?;
+            let path = home.join(TOKEN_FILE_NAME);
+            let token = ClientToken::generate();
+            token.write_file(&path).map_err(proxy_failure)?;
+            (token, path)
+        }
+    };
+    let manager = manager(config).await?;
+    let mut builder = builder(manager.clone(), &args.upstream, &args.limits).client_token(token);
+    if out.is_json() {
+        builder = builder.access_log(move |record| out.json_line(&record.to_json()));
+    }
+    let proxy = builder.build().map_err(proxy_failure)?;
+    let (listener, url) = bind(&args.listen).await?;
+    if out.is_json() {
+        out.json_line(&json!({
+            "url": url,
+            "client_token_file": token_file.display().to_string(),
+            "upstream": proxy.upstream().as_str(),
+        }));
+    } else {
+        out.line(format!("proxy listening on {url}"));
+        out.line(aligned(&[
+            ("upstream", proxy.upstream().to_string()),
+            ("client token file", token_file.display().to_string()),
+            ("state", manager.state().name().to_owned()),
+        ]));
+    }
+    let reloader = tokio::spawn(reload_on_change(manager, store_path));
+    let shutdown = shutdown_signal()?;
+    let served = proxy.serve(listener, shutdown).await;
+    reloader.abort();
+    served.map_err(proxy_failure)?;
+    Ok(Exit::Success)
+}
+
+/// The manager as every command builds it.
+pub(crate) async fn manager(config: &Config<'_>) -> Result<AuthManager, Failure> {
+    let verifier = config.verifier()?;
+    let tasks = config.task_client()?;
+    let store = config.store()?;
+    Ok(AuthManager::with_task_reuse(verifier, tasks, store, config.task_reuse()).await?)
+}
+
+/// A proxy builder with the limits of the command line.
+pub(crate) fn builder(
+    manager: AuthManager,
+    upstream: &str,
+    limits: &LimitArgs,
+) -> agent_identity_proxy::ProxyBuilder {
+    Proxy::builder(manager, upstream)
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout))
+        .max_header_bytes(limits.max_header_bytes)
+        .max_connections(limits.max_connections)
+        .connect_timeout(Duration::from_secs(limits.connect_timeout))
+        .response_header_timeout(Duration::from_secs(limits.response_header_timeout))
+        .drain_timeout(Duration::from_secs(limits.drain_timeout))
+}
+
+/// Binds `--listen`: `unix:PATH` or a socket address. Returns the listener and the URL (or
+/// `unix:PATH`) clients use.
+async fn bind(listen: &str) -> Result<(Listener, String), Failure> {
+    if let Some(path) = listen.strip_prefix("unix:") {
+        let path = PathBuf::from(path);
+        let listener = Listener::bind_unix(&path).map_err(proxy_failure)?;
+        return Ok((listener, format!("unix:{}", path.display())));
+    }
+    let addr = listen.parse().map_err(|_| {
+        Failure::usage(format!(
+            "invalid --listen {listen:?}: expected ADDR:PORT or unix:PATH"
+        ))
+    })?;
+    let listener = Listener::bind_tcp(addr).await.map_err(proxy_failure)?;
+    let url = listener.url().unwrap_or_default();
+    Ok((listener, url))
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
+    let mut term = signal(SignalKind::terminate()).map_err(signal_failure)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(signal_failure)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+            _ = int.recv() => tracing::info!("SIGINT: draining"),
+        }
+    })
+}
+
+/// Reloads on SIGHUP, and when `auth.json` changes (its size, time or inode).
+async fn reload_on_change(manager: AuthManager, store_path: PathBuf) {
+    let fingerprint = |path: &Path| {
+        std::fs::metadata(path).ok().map(|metadata| {
+            use std::os::unix::fs::MetadataExt as _;
+            (
+                metadata.ino(),
+                metadata.len(),
+                metadata.mtime(),
+                metadata.mtime_nsec(),
+            )
+        })
+    };
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    let mut last = fingerprint(&store_path);
+    let mut poll = tokio::time::interval(STORE_POLL_INTERVAL);
+    loop {
+        let why = tokio::select! {
+            _ = hangup.recv() => "SIGHUP",
+            _ = poll.tick() => {
+                let now = fingerprint(&store_path);
+                if now == last {
+                    continue;
+                }
+                last = now;
+                "auth.json changed"
+            }
+        };
+        let outcome = manager.reload().await;
+        let outcome = match &outcome {
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Updated => "updated",
+            ReloadOutcome::LoggedOut { .. } => "logged_out",
+            _ => "kept_cached",
+        };
+        tracing::info!(why, outcome, "reloaded the identity");
+    }
+}
+
+pub(crate) fn proxy_failure(error: ProxyError) -> Failure {
+    let exit = match error {
+        ProxyError::InvalidUpstream(_) | ProxyError::ClientTokenRequired => Exit::Usage,
+        _ => Exit::Rejected,
+    };
+    Failure::new("proxy", chain(&error), exit)
+}
+
+fn signal_failure(error: std::io::Error) -> Failure {
+    Failure::new(
+        "signal",
+        format!("cannot watch signals: {error}"),
+        Exit::Rejected,
+    )
+}

@@ -1,0 +1,776 @@
+//! `proxy` and `exec` as users meet them: the binary as a process, real `curl` and a Python
+//! standard-library client, the emulator as the upstream.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use agent_identity_emulator::MintedIdentity;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::{Fixture, closed_port};
+
+/// 60 s: far more than any step takes; a hang fails the test instead of the suite.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A tool the tests run as a process. CI installs them (`.ci/run`); a machine without one fails
+/// with a message saying so rather than skipping anything.
+#[track_caller]
+fn tool(name: &str) -> &str {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
+    assert!(
+        found,
+        "{name} is needed by the proxy tests: install it (apt-get install {name})"
+    );
+    name
+}
+
+/// A running `agent-identity proxy --json`.
+struct RunningProxy {
+    child: Child,
+    url: String,
+    token: String,
+    token_file: PathBuf,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+impl RunningProxy {
+    async fn start(fixture: &Fixture, extra: &[&str]) -> Self {
+        Self::start_to(fixture, &fixture.emulator.base_url(), extra).await
+    }
+
+    async fn start_to(fixture: &Fixture, upstream: &str, extra: &[&str]) -> Self {
+        let mut child = fixture
+            .cli_with_emulator()
+            .args(["proxy", "--json", "--upstream", upstream])
+            .args(extra)
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the proxy starts");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            text
+        });
+        let mut reader = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let first = tokio::time::timeout(STEP_TIMEOUT, reader.next_line())
+            .await
+            .expect("the first line in time")
+            .expect("read stdout")
+            .expect("a first line");
+        let first: Value = serde_json::from_str(&first).expect("the first line is JSON");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = reader.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        let token_file = PathBuf::from(first["client_token_file"].as_str().expect("token file"));
+        let token = std::fs::read_to_string(&token_file)
+            .expect("the token file")
+            .trim()
+            .to_owned();
+        assert_eq!(
+            first["upstream"]
+                .as_str()
+                .map(|url| url.trim_end_matches('/')),
+            Some(upstream)
+        );
+        Self {
+            child,
+            url: first["url"].as_str().expect("url").to_owned(),
+            token,
+            token_file,
+            lines,
+            stderr,
+        }
+    }
+
+    fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .default_headers(
+                [(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", self.token)
+                        .parse()
+                        .expect("header value"),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .expect("client")
+    }
+
+    async fn health(&self) -> Value {
+        reqwest::get(format!("{}/_agent-identity/health", self.url))
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("health json")
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit code, the access-log lines and stderr.
+    async fn stop(mut self) -> (Option<i32>, Vec<Value>, String) {
+        self.signal("TERM");
+        let status = tokio::time::timeout(STEP_TIMEOUT, self.child.wait())
+            .await
+            .expect("the proxy exits in time")
+            .expect("wait");
+        let mut log = Vec::new();
+        while let Some(line) = self.lines.recv().await {
+            log.push(serde_json::from_str(&line).expect("access-log lines are JSON"));
+        }
+        let stderr = self.stderr.await.expect("stderr");
+        (status.code(), log, stderr)
+    }
+}
+
+async fn logged_in() -> (Fixture, MintedIdentity) {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    (fixture, minted)
+}
+
+async fn run_tool(command: &mut Command) -> (Option<i32>, String, String) {
+    let output = tokio::time::timeout(STEP_TIMEOUT, command.kill_on_drop(true).output())
+        .await
+        .expect("the tool finishes in time")
+        .expect("the tool runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn curl_through_the_proxy_is_signed_and_the_clients_identity_headers_are_replaced() {
+    let (fixture, minted) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let (code, stdout, stderr) = run_tool(Command::new(tool("curl")).args([
+        "-sS",
+        "-H",
+        &format!("Authorization: Bearer {}", proxy.token),
+        "-H",
+        "ChatGPT-Account-ID: forged",
+        &format!("{}/echo?x=1", proxy.url),
+    ]))
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let body: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(body["runtime_id"], minted.runtime_id.as_str(), "{body}");
+    assert_eq!(body["account_id"], "account-emulator");
+    assert_eq!(fixture.emulator.assertions_accepted(), 1);
+    assert_eq!(fixture.emulator.assertions_rejected(), 0);
+    let (exit, log, _) = proxy.stop().await;
+    assert_eq!(exit, Some(0));
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["method"], "GET");
+    assert_eq!(log[0]["path"], "/echo");
+    assert_eq!(log[0]["status"], 200);
+    assert_eq!(log[0]["recovered"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_standard_library_client_posts_through_the_proxy() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let script = r#"
+import hashlib, json, os, urllib.request
+body = b"hello from python" * 1000
+request = urllib.request.Request(
+    os.environ["URL"] + "/echo", data=body, method="POST",
+    headers={"Authorization": "Bearer " + os.environ["TOKEN"], "Content-Type": "application/octet-stream"})
+with urllib.request.urlopen(request) as response:
+    reply = json.load(response)
+assert reply["body_length"] == len(body), reply
+assert reply["body_sha256"] == hashlib.sha256(body).hexdigest(), reply
+print("ok")
+"#;
+    let (code, stdout, stderr) = run_tool(
+        Command::new(tool("python3"))
+            .args(["-c", script])
+            .env("URL", &proxy.url)
+            .env("TOKEN", &proxy.token),
+    )
+    .await;
+    assert_eq!((code, stdout.trim()), (Some(0), "ok"), "{stderr}");
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_without_the_client_token_gets_401_and_never_reaches_the_upstream() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    for authorization in [None, Some("Bearer wrong"), Some("AgentAssertion forged")] {
+        let mut request = reqwest::Client::new().get(format!("{}/echo", proxy.url));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"], "client_token_required");
+    }
+    let headers = reqwest::get(format!("{}/_agent-identity/headers", proxy.url))
+        .await
+        .expect("headers");
+    assert_eq!(headers.status(), 401);
+    assert_eq!(fixture.emulator.assertions_accepted(), 0);
+    assert_eq!(fixture.emulator.assertions_rejected(), 0);
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_and_absolute_targets_to_other_hosts_are_refused() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let addr = proxy.url.trim_start_matches("http://").to_owned();
+    for request_line in [
+        "CONNECT example.com:443 HTTP/1.1".to_owned(),
+        "GET http://example.com/echo HTTP/1.1".to_owned(),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let request = format!(
+            "{request_line}\r\nHost: example.com\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            proxy.token
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        let status = answer.split(' ').nth(1).unwrap_or_default();
+        assert!(
+            status == "405" || status == "403",
+            "{request_line}: {answer}"
+        );
+    }
+    assert_eq!(fixture.emulator.assertions_accepted(), 0);
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unix_socket_is_created_0600_and_needs_no_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (fixture, _) = logged_in().await;
+    let socket = fixture.scratch.path().join("proxy.sock");
+    let proxy = RunningProxy::start(
+        &fixture,
+        &["--listen", &format!("unix:{}", socket.display())],
+    )
+    .await;
+    assert_eq!(proxy.url, format!("unix:{}", socket.display()));
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (code, stdout, stderr) = run_tool(Command::new(tool("curl")).args([
+        "-sS",
+        "--unix-socket",
+        socket.to_str().expect("utf-8 path"),
+        "http://localhost/echo",
+    ]))
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\"task_id\""), "{stdout}");
+    let (exit, _, _) = proxy.stop().await;
+    assert_eq!(exit, Some(0));
+    assert!(!socket.exists(), "the socket is removed on exit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_clients_of_fifty_requests_are_all_accepted_with_one_registration() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let registrations = fixture.emulator.registrations();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let client = proxy.client();
+        let url = format!("{}/echo", proxy.url);
+        clients.spawn(async move {
+            for _ in 0..50 {
+                let response = client.get(&url).send().await.expect("request");
+                assert_eq!(response.status(), 200);
+                response.bytes().await.expect("body");
+            }
+        });
+    }
+    while let Some(result) = clients.join_next().await {
+        result.expect("client");
+    }
+    assert_eq!(fixture.emulator.assertions_accepted(), 64 * 50);
+    assert_eq!(fixture.emulator.registrations(), registrations);
+    let (_, log, _) = proxy.stop().await;
+    assert_eq!(log.len(), 64 * 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tasks_revoked_under_64_requests_in_flight_cost_one_recovery_and_every_request_succeeds() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let registrations = fixture.emulator.registrations();
+    // Each request waits 200 ms in the emulator before its assertion is checked: the
+    // revocation below lands while all 64 are in flight.
+    fixture.emulator.set_latency(Duration::from_millis(200));
+    // Clients are built first (each loads TLS roots, which takes a while): the 64 requests then
+    // start together, well inside the emulator's 200 ms.
+    let clients: Vec<_> = (0..64).map(|_| proxy.client()).collect();
+    let mut requests = tokio::task::JoinSet::new();
+    for (i, client) in clients.into_iter().enumerate() {
+        let url = format!("{}/echo", proxy.url);
+        requests.spawn(async move {
+            let response = client
+                .post(&url)
+                .body(format!("request {i}"))
+                .send()
+                .await
+                .expect("request");
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.expect("json"),
+            )
+        });
+    }
+    fixture.emulator.revoke_tasks();
+    let mut tasks = std::collections::HashMap::<String, usize>::new();
+    while let Some(result) = requests.join_next().await {
+        let (status, body) = result.expect("request");
+        assert_eq!(status, 200, "{body}");
+        *tasks
+            .entry(body["task_id"].as_str().expect("task").to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(fixture.emulator.registrations(), registrations + 1);
+    assert_eq!(
+        tasks.len(),
+        1,
+        "every replay used the one recovered task: {tasks:?}"
+    );
+    fixture.emulator.set_latency(Duration::ZERO);
+    let (_, log, _) = proxy.stop().await;
+    assert_eq!(
+        log.iter().filter(|line| line["recovered"] == true).count(),
+        64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_sent_events_reach_the_client_before_the_upstream_sends_the_last() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let mut response = proxy
+        .client()
+        .get(format!("{}/echo/events?count=4&interval_ms=200", proxy.url))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut text = String::new();
+    let mut first_received_ms = None;
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        if first_received_ms.is_none() && text.contains("\n\n") {
+            first_received_ms = Some(unix_ms());
+        }
+    }
+    let events: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("event json"))
+        .collect();
+    assert_eq!(events.len(), 4);
+    let last_sent = events[3]["sent_at_unix_ms"].as_u64().expect("sent_at");
+    let first_received = first_received_ms.expect("a first event");
+    assert!(
+        first_received < u128::from(last_sent),
+        "the first event arrived at {first_received}, after the last was sent at {last_sent}"
+    );
+    let _ = proxy.stop().await;
+}
+
+fn unix_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+}
+
+/// The proxy's peak resident memory, from `/proc`.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_mb_upload_arrives_intact_while_the_proxy_memory_stays_bounded() {
+    const TOTAL: usize = 100 * 1024 * 1024;
+    const CHUNK: usize = 256 * 1024;
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let before = peak_rss_kib(proxy.child.id().expect("pid"));
+    let addr = proxy.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: {TOTAL}\r\nConnection: close\r\n\r\n",
+        proxy.token
+    );
+    let (mut read, mut write) = stream.split();
+    let upload = async {
+        write.write_all(head.as_bytes()).await.expect("head");
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut chunk = vec![0_u8; CHUNK];
+        for i in 0..TOTAL / CHUNK {
+            chunk.fill(u8::try_from(i % 251).expect("small"));
+            digest.update(&chunk);
+            write.write_all(&chunk).await.expect("body");
+        }
+        digest.finish()
+    };
+    let answer = async {
+        let mut answer = Vec::new();
+        // A reset after the answer (the server closing while bytes are unread) still leaves it
+        // in `answer`.
+        let _ = read.read_to_end(&mut answer).await;
+        answer
+    };
+    let (digest, answer) =
+        tokio::time::timeout(STEP_TIMEOUT, async { tokio::join!(upload, answer) })
+            .await
+            .expect("the upload finishes in time");
+    let answer = String::from_utf8(answer).expect("utf-8");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .unwrap_or(Value::Null);
+    let hex: String = digest
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(body["body_length"], TOTAL, "{answer}");
+    assert_eq!(body["body_sha256"], hex);
+    let growth = peak_rss_kib(proxy.child.id().expect("pid")).saturating_sub(before);
+    assert!(
+        growth < 32 * 1024,
+        "the proxy's peak memory grew by {growth} KiB for a 100 MiB upload"
+    );
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_upstream_answers_502_and_keeps_the_identity() {
+    let (fixture, _) = logged_in().await;
+    let upstream = format!("http://127.0.0.1:{}", closed_port());
+    let proxy = RunningProxy::start_to(&fixture, &upstream, &["--connect-timeout", "5"]).await;
+    let response = proxy
+        .client()
+        .get(format!("{}/echo", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "upstream_unavailable");
+    let health = proxy.health().await;
+    assert_eq!(health["state"], "ready", "{health}");
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authapi_outage_during_recovery_passes_the_401_on_and_stays_ready() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &["--max-attempts", "1"]).await;
+    let health = proxy.health().await;
+    let task = health["task_id"].clone();
+    fixture.emulator.revoke_tasks();
+    fixture.emulator.fail_next_registrations(100, 503);
+    let response = proxy
+        .client()
+        .get(format!("{}/echo", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"], "task_not_issued",
+        "the upstream's own 401 is passed on"
+    );
+    let health = proxy.health().await;
+    assert_eq!(health["state"], "ready", "{health}");
+    assert_eq!(health["task_id"], task);
+    assert_eq!(
+        health["last_error"]["error"], "authapi_unavailable",
+        "{health}"
+    );
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logged_out_answers_401_without_forwarding() {
+    let fixture = Fixture::new().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let response = proxy
+        .client()
+        .get(format!("{}/echo", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "not_logged_in");
+    let health = reqwest::get(format!("{}/_agent-identity/health", proxy.url))
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 503);
+    assert_eq!(
+        fixture.emulator.assertions_accepted() + fixture.emulator.assertions_rejected(),
+        0
+    );
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_headers_answer_locally() {
+    let (fixture, minted) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let health = proxy.health().await;
+    assert_eq!(health["state"], "ready");
+    assert_eq!(health["runtime_id"], minted.runtime_id.as_str());
+    assert!(
+        health["task_id"].is_string() && health["since_unix"].is_u64(),
+        "{health}"
+    );
+    let headers: Value = proxy
+        .client()
+        .get(format!("{}/_agent-identity/headers", proxy.url))
+        .send()
+        .await
+        .expect("headers")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        headers["authorization"]
+            .as_str()
+            .is_some_and(|value| value.starts_with("AgentAssertion "))
+    );
+    assert_eq!(headers["chatgpt_account_id"], "account-emulator");
+    assert_eq!(
+        fixture.emulator.assertions_accepted(),
+        0,
+        "nothing was forwarded"
+    );
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_closed_after_the_timeout() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &["--header-read-timeout", "1"]).await;
+    let addr = proxy.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(STEP_TIMEOUT, stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the proxy closed the connection");
+    assert_eq!(fixture.emulator.assertions_accepted(), 0);
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let mut response = proxy
+        .client()
+        .get(format!("{}/echo/events?count=3&interval_ms=300", proxy.url))
+        .send()
+        .await
+        .expect("events");
+    let first = response
+        .chunk()
+        .await
+        .expect("chunk")
+        .expect("a first event");
+    let mut text = String::from_utf8(first.to_vec()).expect("utf-8");
+    // The stream is in flight: stop the proxy now.
+    proxy.signal("TERM");
+    while let Some(chunk) = response.chunk().await.expect("the stream finishes") {
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+    assert_eq!(text.matches("data: ").count(), 3, "{text}");
+    let (exit, _, _) = proxy.stop_after_signal().await;
+    assert_eq!(exit, Some(0));
+}
+
+impl RunningProxy {
+    async fn stop_after_signal(mut self) -> (Option<i32>, Vec<Value>, String) {
+        let status = tokio::time::timeout(STEP_TIMEOUT, self.child.wait())
+            .await
+            .expect("the proxy exits in time")
+            .expect("wait");
+        let stderr = self.stderr.await.expect("stderr");
+        (status.code(), Vec::new(), stderr)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_token_key_assertion_or_client_token_appears_in_verbose_or_json_logs() {
+    let (fixture, minted) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &["-vvv"]).await;
+    let client = proxy.client();
+    client
+        .get(format!("{}/echo?secret=1", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    client
+        .get(format!("{}/_agent-identity/headers", proxy.url))
+        .send()
+        .await
+        .expect("headers");
+    fixture.emulator.revoke_tasks();
+    let recovered = client
+        .post(format!("{}/echo", proxy.url))
+        .body("x")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(recovered.status(), 200);
+    reqwest::Client::new()
+        .get(format!("{}/echo", proxy.url))
+        .header("Authorization", "Bearer wrong-token-sentinel")
+        .send()
+        .await
+        .expect("request");
+    let client_token = proxy.token.clone();
+    let token_file = proxy.token_file.clone();
+    let (exit, log, stderr) = proxy.stop().await;
+    assert_eq!(exit, Some(0));
+    let stdout: String = log.iter().map(|line| format!("{line}\n")).collect();
+    assert!(log.iter().any(|line| line["recovered"] == true), "{stdout}");
+    let token = minted.token.expose_secret();
+    let key = minted.key.to_pkcs8_base64();
+    for (what, secret) in [
+        ("the token", token),
+        ("the key", key.as_str()),
+        ("the client token", client_token.as_str()),
+        ("an assertion", "AgentAssertion "),
+        ("a wrong client token", "wrong-token-sentinel"),
+        ("a query", "secret=1"),
+    ] {
+        assert!(
+            !stdout.contains(secret),
+            "{what} in the access log: {stdout}"
+        );
+        assert!(!stderr.contains(secret), "{what} in the -vvv log: {stderr}");
+    }
+    assert!(!stderr.is_empty(), "-vvv logged something");
+    assert!(token_file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_gives_the_child_the_proxy_and_returns_its_exit_code() {
+    let (fixture, minted) = logged_in().await;
+    tool("curl");
+    let script = r#"curl -sS -H "Authorization: Bearer $AGENT_IDENTITY_PROXY_TOKEN" "$AGENT_IDENTITY_PROXY_URL/echo"; echo; echo "base=$OPENAI_BASE_URL key_is_token=$([ "$OPENAI_API_KEY" = "$AGENT_IDENTITY_PROXY_TOKEN" ] && echo yes)"; exit 7"#;
+    let run = fixture
+        .cli_with_emulator()
+        .args(["exec", "--openai-env", "--upstream"])
+        .arg(fixture.emulator.base_url())
+        .args(["--", "sh", "-c", script])
+        .run()
+        .await;
+    run.assert_code(7);
+    let mut lines = run.stdout.lines();
+    let echo: Value = serde_json::from_str(lines.next().unwrap_or_default()).expect("echo json");
+    assert_eq!(echo["runtime_id"], minted.runtime_id.as_str(), "{run:#?}");
+    let env = lines.next().unwrap_or_default();
+    assert!(
+        env.starts_with("base=http://127.0.0.1:") && env.ends_with("key_is_token=yes"),
+        "{run:#?}"
+    );
+    let plain = fixture
+        .cli_with_emulator()
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            r#"[ -n "$AGENT_IDENTITY_PROXY_URL" ] && [ -z "$OPENAI_API_KEY" ]"#,
+        ])
+        .run()
+        .await;
+    plain.assert_code(0);
+    assert_eq!(json!(fixture.emulator.assertions_accepted()), json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_forwards_sigterm_to_the_child() {
+    let (fixture, _) = logged_in().await;
+    let mut child = fixture
+        .cli_with_emulator()
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("exec starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready = tokio::time::timeout(STEP_TIMEOUT, lines.next_line())
+        .await
+        .expect("ready in time")
+        .expect("read");
+    assert_eq!(ready.as_deref(), Some("ready"));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().expect("pid").to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = tokio::time::timeout(STEP_TIMEOUT, child.wait())
+        .await
+        .expect("exec exits in time")
+        .expect("wait");
+    assert_eq!(status.code(), Some(42));
+}

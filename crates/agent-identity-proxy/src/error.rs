@@ -1,0 +1,43 @@
+//! The crate's one public error type.
+
+use std::path::PathBuf;
+
+/// Why a proxy could not be built, bound or served. Messages never contain a client token, an
+/// assertion or a key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The upstream URL is not one the proxy may sign requests for.
+    #[error("invalid upstream url: {0}")]
+    InvalidUpstream(&'static str),
+    /// A TCP listener was given without a client token: any local user could act as the agent.
+    #[error("a tcp listener needs a client token")]
+    ClientTokenRequired,
+    /// The TLS client for an `https` upstream could not be set up (no usable root store).
+    #[error("cannot set up tls for the upstream: {0}")]
+    Tls(String),
+    /// The client token file could not be read or written.
+    #[error("client token file {}: {source}", path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client token file is empty, too long, or not one line of printable ASCII.
+    #[error("client token file {} does not hold a usable token", path.display())]
+    BadTokenFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The listening socket could not be set up.
+    #[error("cannot listen on {what}: {source}")]
+    Listen {
+        /// The address or socket path.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}

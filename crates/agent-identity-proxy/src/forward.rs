@@ -1,0 +1,495 @@
+//! One request: local endpoints, the client token, the target check, signing, forwarding, the
+//! 401 recovery and replay, and the access-log record.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use agent_identity_manager::{AgentIdentityAuth, AuthError, AuthState};
+use agent_identity_task::{ACCOUNT_ID_HEADER, FEDRAMP_HEADER};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+use crate::LOCAL_PREFIX;
+use crate::log::AccessRecord;
+use crate::proxy::Inner;
+
+/// Errors of a streamed body, boxed.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every body the proxy sends either way: a stream it passes on, or bytes it holds.
+pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+const HEALTH_PATH: &str = "/_agent-identity/health";
+const HEADERS_PATH: &str = "/_agent-identity/headers";
+
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (and the pre-standard `Keep-Alive` and
+/// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// What the handler learnt, for the access log.
+struct Outcome {
+    response: Response<ProxyBody>,
+    recovered: bool,
+}
+
+impl From<Response<ProxyBody>> for Outcome {
+    fn from(response: Response<ProxyBody>) -> Self {
+        Self {
+            response,
+            recovered: false,
+        }
+    }
+}
+
+impl Inner {
+    /// Handles one request from a client and reports it to the access log.
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        require_token: bool,
+    ) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let method = request.method().to_string();
+        let path = request.uri().path().to_owned();
+        let outcome = self.route(request, require_token).await;
+        let status = outcome.response.status().as_u16();
+        tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
+        if let Some(log) = &self.access_log {
+            log(&AccessRecord {
+                method,
+                path,
+                status,
+                duration: started.elapsed(),
+                recovered: outcome.recovered,
+            });
+        }
+        outcome.response
+    }
+
+    async fn route(self: &Arc<Self>, request: Request<Incoming>, require_token: bool) -> Outcome {
+        if request.method() == Method::CONNECT {
+            return json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "connect_refused",
+                "this proxy forwards to its one upstream; CONNECT is refused",
+            )
+            .into();
+        }
+        if let Some(refusal) = self.check_target(request.uri()) {
+            return refusal.into();
+        }
+        let path = request.uri().path();
+        if path == HEALTH_PATH && request.method() == Method::GET {
+            return self.health().into();
+        }
+        if require_token && !self.token_ok(request.headers()) {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "client_token_required",
+                "send the proxy's client token as Authorization: Bearer <token>",
+            )
+            .into();
+        }
+        if path.starts_with(LOCAL_PREFIX) {
+            return if path == HEADERS_PATH && request.method() == Method::GET {
+                self.headers_endpoint().await
+            } else {
+                json_error(StatusCode::NOT_FOUND, "not_found", "no such local endpoint")
+            }
+            .into();
+        }
+        self.forward(request).await
+    }
+
+    /// Refuses absolute-form targets that name another host, and anything but origin-form.
+    fn check_target(&self, uri: &Uri) -> Option<Response<ProxyBody>> {
+        if let Some(authority) = uri.authority() {
+            let port = authority.port_u16().or_else(|| match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            });
+            let named =
+                port.map(|port| format!("{}:{port}", authority.host().to_ascii_lowercase()));
+            if named.as_deref() != Some(self.upstream.authority.as_str()) {
+                return Some(json_error(
+                    StatusCode::FORBIDDEN,
+                    "not_an_open_proxy",
+                    "requests go to the configured upstream only",
+                ));
+            }
+        }
+        if !uri.path().starts_with('/') {
+            return Some(json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_target",
+                "the request target must be a path",
+            ));
+        }
+        None
+    }
+
+    fn token_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = &self.client_token else {
+            return false;
+        };
+        headers.get_all(header::AUTHORIZATION).iter().any(|value| {
+            let bytes = value.as_bytes();
+            bytes.len() > 7
+                && bytes[..7].eq_ignore_ascii_case(b"bearer ")
+                && token.matches(bytes[7..].trim_ascii())
+        })
+    }
+
+    fn health(&self) -> Response<ProxyBody> {
+        let state = self.manager.state();
+        let auth = state.auth();
+        let since = crate::lock(&self.health.since)
+            .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|since| since.as_secs());
+        let last_error = match &*state {
+            AuthState::Unavailable { error, .. } => Some((error.kind(), error.to_string())),
+            _ => crate::lock(&self.health.last_error).clone(),
+        };
+        let body = json!({
+            "state": state.name(),
+            "runtime_id": state.identity().map(|identity| identity.runtime_id().as_str()),
+            "task_id": auth.map(|auth| auth.task_id().as_str()),
+            "since_unix": since,
+            "last_error": last_error.map(|(kind, message)| json!({"error": kind, "message": message})),
+            "upstream": self.upstream.url.as_str(),
+        });
+        let status = if auth.is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        json_response(status, &body)
+    }
+
+    async fn headers_endpoint(&self) -> Response<ProxyBody> {
+        let auth = match self.ready_auth().await {
+            Ok(auth) => auth,
+            Err(response) => return response,
+        };
+        match auth.headers() {
+            Ok(headers) => {
+                let mut response = json_response(
+                    StatusCode::OK,
+                    &json!({
+                        "authorization": headers.authorization(),
+                        "chatgpt_account_id": headers.chatgpt_account_id(),
+                        "fedramp": headers.fedramp(),
+                    }),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Err(error) => not_ready(&error),
+        }
+    }
+
+    /// The auth to sign with, or the response saying why there is none. An `Unavailable`
+    /// manager gets a reload (the manager's cooldown spaces them out); a logged-out or expired
+    /// one does not.
+    async fn ready_auth(&self) -> Result<AgentIdentityAuth, Response<ProxyBody>> {
+        let result = match self.manager.auth() {
+            Err(error) if error.is_transient() => self.manager.auth_or_reload().await,
+            other => other,
+        };
+        result.map_err(|error| {
+            *crate::lock(&self.health.last_error) = Some((error.kind(), error.to_string()));
+            not_ready(&error)
+        })
+    }
+
+    async fn forward(self: &Arc<Self>, mut request: Request<Incoming>) -> Outcome {
+        let auth = match self.ready_auth().await {
+            Ok(auth) => auth,
+            Err(response) => return response.into(),
+        };
+        let Ok(uri) = format!(
+            "{}{}",
+            self.upstream.prefix,
+            request
+                .uri()
+                .path_and_query()
+                .map_or("/", |path| path.as_str())
+        )
+        .parse::<Uri>() else {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_target",
+                "unusable request target",
+            )
+            .into();
+        };
+        let upgrade = wants_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+        let (parts, body) = request.into_parts();
+        let headers = upstream_headers(&parts.headers, &self.upstream.host, upgrade.is_some());
+        let kept = match self.keep_body(body, &parts.headers).await {
+            Ok(kept) => kept,
+            Err(response) => return response.into(),
+        };
+        let (first_body, replay) = match kept {
+            KeptBody::Bytes(bytes) => (full(bytes.clone()), Some(bytes)),
+            KeptBody::Stream(body) => (body.map_err(BoxError::from).boxed_unsync(), None),
+        };
+        let build = |auth: &AgentIdentityAuth, body: ProxyBody| {
+            let mut headers = headers.clone();
+            sign(&mut headers, auth)?;
+            let mut upstream = Request::new(body);
+            *upstream.method_mut() = parts.method.clone();
+            *upstream.uri_mut() = uri.clone();
+            *upstream.headers_mut() = headers;
+            Ok::<_, AuthError>(upstream)
+        };
+        let first = match build(&auth, first_body) {
+            Ok(first) => first,
+            Err(error) => return not_ready(&error).into(),
+        };
+        let response = match self.send(first).await {
+            Ok(response) => response,
+            Err(refusal) => return refusal.into(),
+        };
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return self.pass_on(response, upgrade).into();
+        }
+        // The upstream refused the assertion: its task may have been revoked. One recovery for
+        // every request that meets this at the same time (the manager shares and rate-limits it).
+        let recovered = match self.manager.recover_unauthorized().await {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                tracing::warn!(
+                    kind = error.kind(),
+                    "recovery after an upstream 401 failed; passing the 401 on"
+                );
+                *crate::lock(&self.health.last_error) = Some((error.kind(), error.to_string()));
+                return self.pass_on(response, upgrade).into();
+            }
+        };
+        let Some(bytes) = replay else {
+            tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
+            return self.pass_on(response, upgrade).into();
+        };
+        drop(response);
+        let again = match build(&recovered, full(bytes)) {
+            Ok(again) => again,
+            Err(error) => return not_ready(&error).into(),
+        };
+        match self.send(again).await {
+            Ok(response) => Outcome {
+                response: self.pass_on(response, upgrade),
+                recovered: true,
+            },
+            Err(refusal) => refusal.into(),
+        }
+    }
+
+    /// Keeps a body of known length up to the replay limit; streams anything else.
+    async fn keep_body(
+        &self,
+        body: Incoming,
+        headers: &HeaderMap,
+    ) -> Result<KeptBody, Response<ProxyBody>> {
+        if body.is_end_stream() {
+            return Ok(KeptBody::Bytes(Bytes::new()));
+        }
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        match length {
+            Some(length) if length <= self.limits.replay_limit as u64 => {
+                match Limited::new(body, self.limits.replay_limit).collect().await {
+                    Ok(collected) => Ok(KeptBody::Bytes(collected.to_bytes())),
+                    Err(_) => Err(json_error(
+                        StatusCode::BAD_REQUEST,
+                        "request_body_unreadable",
+                        "the request body could not be read",
+                    )),
+                }
+            }
+            _ => Ok(KeptBody::Stream(body)),
+        }
+    }
+
+    async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, Response<ProxyBody>> {
+        match tokio::time::timeout(
+            self.limits.response_header_timeout,
+            self.client.request(request),
+        )
+        .await
+        {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                let message = if error.is_connect() {
+                    "cannot connect to the upstream"
+                } else {
+                    "the upstream connection failed before a response"
+                };
+                tracing::warn!(%error, "upstream request failed");
+                Err(json_error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unavailable",
+                    message,
+                ))
+            }
+            Err(_) => Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                "the upstream sent no response headers in time",
+            )),
+        }
+    }
+
+    /// The upstream's response, hop-by-hop fields removed, its body streamed. A `101` joins the
+    /// two upgraded connections.
+    fn pass_on(
+        &self,
+        mut response: Response<Incoming>,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        let upgrade_value = response.headers().get(header::UPGRADE).cloned();
+        strip_hop_by_hop(response.headers_mut());
+        if switching && let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            tokio::spawn(async move {
+                let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await)
+                else {
+                    tracing::debug!("an upgrade did not complete");
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(
+                    &mut TokioIo::new(client),
+                    &mut TokioIo::new(upstream),
+                )
+                .await;
+            });
+            let headers = response.headers_mut();
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(value) = upgrade_value {
+                headers.insert(header::UPGRADE, value);
+            }
+        }
+        response.map(|body| body.map_err(BoxError::from).boxed_unsync())
+    }
+}
+
+enum KeptBody {
+    Bytes(Bytes),
+    Stream(Incoming),
+}
+
+fn full(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Whether the client asks to switch protocols (a WebSocket, say).
+fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Removes the hop-by-hop fields, and those the `Connection` header names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The client's headers as the upstream gets them (before signing): hop-by-hop fields, `Host`
+/// and the three identity headers removed, the upstream's `Host` set. An upgrade keeps
+/// `Connection: upgrade` and `Upgrade`.
+pub(crate) fn upstream_headers(client: &HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
+    let mut headers = client.clone();
+    let upgrade_value = headers.get(header::UPGRADE).cloned();
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(ACCOUNT_ID_HEADER);
+    headers.remove(FEDRAMP_HEADER);
+    headers.insert(header::HOST, host.clone());
+    if upgrade && let Some(value) = upgrade_value {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, value);
+    }
+    headers
+}
+
+/// Adds a fresh assertion and its companion headers; the assertion is marked sensitive.
+fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
+    let signed = auth.headers()?;
+    for (name, value) in signed.iter() {
+        // `HeaderName` parsing lowercases; `from_static` would panic on `ChatGPT-Account-ID`.
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            continue;
+        };
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(())
+}
+
+/// 503 for a transient reason, else 401, with the error's kind.
+fn not_ready(error: &AuthError) -> Response<ProxyBody> {
+    let status = if error.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    json_error(status, error.kind(), &error.to_string())
+}
+
+fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
+    json_response(status, &json!({ "error": kind, "message": message }))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
+    let mut response = Response::new(full(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

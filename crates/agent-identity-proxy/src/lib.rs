@@ -1,0 +1,54 @@
+//! A local authenticating sidecar: a reverse proxy to one upstream that signs every request it
+//! forwards as the agent, so that a program in any language becomes the agent by changing its
+//! base URL.
+//!
+//! - Every forwarded request gets fresh headers from [`AuthManager::auth`]: `Authorization:
+//!   AgentAssertion …`, `ChatGPT-Account-ID`, and `X-OpenAI-Fedramp` when set; whatever the client
+//!   sent in those is removed. Hop-by-hop headers are dropped as RFC 9110 §7.6.1 says; `Host` is
+//!   the upstream's; method, path and query pass through (the upstream URL's path prefixes the
+//!   path).
+//! - Bodies stream both ways. A request body of at most the replay limit (1 MiB by default, known
+//!   from its `Content-Length`) is kept, so that after an upstream 401 the request is replayed
+//!   once following one shared [`AuthManager::recover_unauthorized`]; a larger one streams and
+//!   the 401 is passed on (the recovery still runs, for the next request).
+//! - It is never an open proxy: `CONNECT` and absolute-form targets naming another host are
+//!   refused. On TCP every request must carry `Authorization: Bearer <client token>`; a unix socket
+//!   is `0600` and only its owner's uid is served.
+//! - Not `Ready` → nothing is forwarded: 503 for a transient reason, 401 when logged out or
+//!   expired, as JSON `{"error","message"}`. Upstream unreachable → 502, slow → 504; the
+//!   identity is kept.
+//! - `GET /_agent-identity/health` (no token needed) and `GET /_agent-identity/headers` (token
+//!   needed) answer locally.
+//!
+//! [`AuthManager::auth`]: agent_identity_manager::AuthManager::auth
+//! [`AuthManager::recover_unauthorized`]: agent_identity_manager::AuthManager::recover_unauthorized
+
+mod error;
+mod forward;
+mod listener;
+mod log;
+mod proxy;
+mod token;
+
+pub use error::ProxyError;
+pub use listener::Listener;
+pub use log::AccessRecord;
+pub use proxy::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REPLAY_LIMIT,
+    DEFAULT_RESPONSE_HEADER_TIMEOUT, Proxy, ProxyBuilder,
+};
+pub use token::ClientToken;
+
+/// The path prefix the proxy answers itself and never forwards.
+pub const LOCAL_PREFIX: &str = "/_agent-identity/";
+
+/// Locks a mutex, taking over a poisoned one: the data behind ours stays consistent.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

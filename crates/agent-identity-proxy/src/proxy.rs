@@ -1,0 +1,472 @@
+//! [`Proxy`] and its builder: the settings, the upstream client, and the accept loop with its
+//! limits and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use agent_identity_manager::AuthManager;
+use hyper::body::Incoming;
+use hyper::http::HeaderValue;
+use hyper::service::service_fn;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, mpsc, watch};
+use url::{Host, Url};
+
+use crate::error::ProxyError;
+use crate::forward::ProxyBody;
+use crate::listener::Listener;
+use crate::log::AccessRecord;
+use crate::token::ClientToken;
+
+/// 10 s to send a request's headers: generous for any real client on the same machine, short
+/// enough that slow-header connections cannot pile up (nginx's `client_header_timeout` is 60 s,
+/// for remote clients).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// 64 KiB of request headers, the whole read buffer of a connection: above the 8 KiB most
+/// servers allow per line, far below hyper's default of about 400 KiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The least hyper accepts as a connection's read buffer.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+/// 512 concurrent connections: far more than a harness on one machine opens, and a bound on
+/// what a runaway client can hold (file descriptors, memory).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// 10 s to connect to the upstream (TCP and TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// 300 s for the upstream to answer with its headers: a model's non-streaming answer can take
+/// minutes. A streamed body is not limited once its headers have come.
+pub const DEFAULT_RESPONSE_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Request bodies up to 1 MiB are kept so that a request refused with 401 can be replayed after
+/// the recovery; larger ones stream through and the 401 is passed on.
+pub const DEFAULT_REPLAY_LIMIT: usize = 1024 * 1024;
+/// 30 s for in-flight requests to finish after SIGTERM: Kubernetes' default grace period.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle upstream connections are closed after 90 s (hyper-util's default, and Go's).
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+/// Builds a [`Proxy`]. Every limit has a documented default.
+#[must_use]
+pub struct ProxyBuilder {
+    manager: AuthManager,
+    upstream: String,
+    client_token: Option<ClientToken>,
+    limits: Limits,
+    access_log: Option<AccessLog>,
+}
+
+/// The limits, copied into the proxy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_header_timeout: Duration,
+    pub(crate) replay_limit: usize,
+    pub(crate) drain_timeout: Duration,
+}
+
+impl ProxyBuilder {
+    /// The token TCP clients must send as `Authorization: Bearer …`. Required to serve TCP.
+    pub fn client_token(mut self, token: ClientToken) -> Self {
+        self.client_token = Some(token);
+        self
+    }
+
+    /// How long a client may take to send a request's headers before its connection is closed.
+    /// Defaults to [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of request line and headers (at least 8 KiB; larger requests get 431).
+    /// Defaults to [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
+        self
+    }
+
+    /// The most client connections served at once; more wait in the listen backlog. Defaults
+    /// to [`DEFAULT_MAX_CONNECTIONS`] (512).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long connecting to the upstream may take. Defaults to [`DEFAULT_CONNECT_TIMEOUT`]
+    /// (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the upstream may take to send its response headers (504 after). Defaults to
+    /// [`DEFAULT_RESPONSE_HEADER_TIMEOUT`] (300 s).
+    pub fn response_header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.response_header_timeout = timeout;
+        self
+    }
+
+    /// The largest request body kept for a replay after a 401. Defaults to
+    /// [`DEFAULT_REPLAY_LIMIT`] (1 MiB).
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.limits.replay_limit = bytes;
+        self
+    }
+
+    /// How long in-flight requests may take to finish once shutdown begins. Defaults to
+    /// [`DEFAULT_DRAIN_TIMEOUT`] (30 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.drain_timeout = timeout;
+        self
+    }
+
+    /// Called once per request, when its response headers are sent, with what may be logged
+    /// (never a header value or a body). Defaults to none.
+    pub fn access_log(mut self, log: impl Fn(&AccessRecord) + Send + Sync + 'static) -> Self {
+        self.access_log = Some(Arc::new(log));
+        self
+    }
+
+    /// Checks the upstream URL and builds the upstream client.
+    ///
+    /// # Errors
+    /// [`ProxyError::InvalidUpstream`] for a URL that is not `https` (or `http` to a loopback
+    /// host), or that has credentials, a query or a fragment; [`ProxyError::Tls`] when no TLS
+    /// root store can be loaded.
+    pub fn build(self) -> Result<Proxy, ProxyError> {
+        let upstream = Upstream::parse(&self.upstream)?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(self.limits.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .try_with_platform_verifier()
+            .map_err(|error| ProxyError::Tls(error.to_string()))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(https);
+        Ok(Proxy {
+            inner: Arc::new(Inner {
+                manager: self.manager,
+                upstream,
+                client,
+                client_token: self.client_token,
+                limits: self.limits,
+                access_log: self.access_log,
+                health: Health::default(),
+            }),
+        })
+    }
+}
+
+/// The upstream, parsed once: where requests go and the `Host` they carry.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    /// `scheme://authority` and the base path without a trailing `/`.
+    pub(crate) prefix: String,
+    /// The `Host` header value (the port only when not the scheme's default).
+    pub(crate) host: HeaderValue,
+    /// `host:port` with the port always present, to compare absolute-form targets with.
+    pub(crate) authority: String,
+    pub(crate) url: Url,
+}
+
+impl Upstream {
+    pub(crate) fn parse(text: &str) -> Result<Self, ProxyError> {
+        let invalid = ProxyError::InvalidUpstream;
+        let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute url"))?;
+        let loopback = match url.host() {
+            Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err(invalid("the url has no host")),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(invalid(
+                    "https is required for a non-loopback host: assertions must not travel in clear text",
+                ));
+            }
+            _ => return Err(invalid("the scheme must be https or http")),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("the url must not hold credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("the url must not have a query or a fragment"));
+        }
+        let host_text = match url.host() {
+            Some(Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(host) => host.to_string(),
+            None => return Err(invalid("the url has no host")),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or(invalid("the url has no port"))?;
+        let host = match url.port() {
+            Some(port) => format!("{host_text}:{port}"),
+            None => host_text.clone(),
+        };
+        let prefix = format!(
+            "{}://{host}{}",
+            url.scheme(),
+            url.path().trim_end_matches('/')
+        );
+        Ok(Self {
+            prefix,
+            host: HeaderValue::from_str(&host)
+                .map_err(|_| invalid("the host is not a header value"))?,
+            authority: format!("{}:{port}", host_text.to_ascii_lowercase()),
+            url,
+        })
+    }
+}
+
+/// What `/_agent-identity/health` reports beyond the manager's state.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    /// When the manager's state last changed (or the proxy started).
+    pub(crate) since: Mutex<Option<SystemTime>>,
+    /// The last recovery or readiness failure the proxy met: kind and message.
+    pub(crate) last_error: Mutex<Option<(&'static str, String)>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) manager: AuthManager,
+    pub(crate) upstream: Upstream,
+    pub(crate) client: UpstreamClient,
+    pub(crate) client_token: Option<ClientToken>,
+    pub(crate) limits: Limits,
+    pub(crate) access_log: Option<AccessLog>,
+    pub(crate) health: Health,
+}
+
+/// A local authenticating reverse proxy to one upstream: every request it forwards is signed
+/// with fresh headers from its [`AuthManager`]. Cheap to clone.
+///
+/// # Examples
+///
+/// ```no_run
+/// use agent_identity_proxy::{ClientToken, Listener, Proxy};
+/// # async fn run(manager: agent_identity_manager::AuthManager) -> Result<(), Box<dyn std::error::Error>> {
+/// let token = ClientToken::generate();
+/// let proxy = Proxy::builder(manager, "https://chatgpt.com/backend-api")
+///     .client_token(token.clone())
+///     .build()?;
+/// let listener = Listener::bind_tcp("127.0.0.1:0".parse()?).await?;
+/// println!("{}", listener.url().unwrap_or_default());
+/// proxy.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Proxy {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("upstream", &self.inner.upstream.prefix)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// A builder for a proxy to `upstream` (`https://…`, or `http://` to a loopback host) that
+    /// signs with `manager`. A path in the URL prefixes every forwarded path.
+    pub fn builder(manager: AuthManager, upstream: impl Into<String>) -> ProxyBuilder {
+        ProxyBuilder {
+            manager,
+            upstream: upstream.into(),
+            client_token: None,
+            limits: Limits {
+                header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                response_header_timeout: DEFAULT_RESPONSE_HEADER_TIMEOUT,
+                replay_limit: DEFAULT_REPLAY_LIMIT,
+                drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            },
+            access_log: None,
+        }
+    }
+
+    /// The upstream URL requests go to.
+    #[must_use]
+    pub fn upstream(&self) -> &Url {
+        &self.inner.upstream.url
+    }
+
+    /// Serves `listener` until `shutdown` completes; then stops accepting, lets in-flight
+    /// requests finish for at most the drain timeout, closes what is left and returns. A unix
+    /// socket's file is removed.
+    ///
+    /// # Errors
+    /// [`ProxyError::ClientTokenRequired`] for a TCP listener without a client token.
+    pub async fn serve(
+        &self,
+        listener: Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ProxyError> {
+        if matches!(listener, Listener::Tcp(_)) && self.inner.client_token.is_none() {
+            return Err(ProxyError::ClientTokenRequired);
+        }
+        let watcher = tokio::spawn(watch_state(Arc::clone(&self.inner)));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Every connection task holds a sender; `recv` returns `None` once all are gone.
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let permits = Arc::new(Semaphore::new(self.inner.limits.max_connections));
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                () = &mut shutdown => break,
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = accept(&listener) => accepted,
+            };
+            let connection = match accepted {
+                Ok(connection) => connection,
+                Err(error) => {
+                    // Out of file descriptors, most likely: back off rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let inner = Arc::clone(&self.inner);
+            let stop = stop_rx.clone();
+            let alive = alive_tx.clone();
+            match connection {
+                Accepted::Tcp(stream) => {
+                    tokio::spawn(async move {
+                        serve_connection(inner, stream, true, stop).await;
+                        drop((permit, alive));
+                    });
+                }
+                Accepted::Unix(stream) => {
+                    tokio::spawn(async move {
+                        serve_connection(inner, stream, false, stop).await;
+                        drop((permit, alive));
+                    });
+                }
+            }
+        }
+        let unix_path = match &listener {
+            Listener::Unix { path, .. } => Some(path.clone()),
+            Listener::Tcp(_) => None,
+        };
+        drop(listener);
+        if let Some(path) = unix_path {
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = stop_tx.send(true);
+        drop(alive_tx);
+        let drained = tokio::time::timeout(self.inner.limits.drain_timeout, alive_rx.recv())
+            .await
+            .is_ok();
+        if !drained {
+            tracing::warn!("in-flight requests did not finish within the drain timeout");
+        }
+        watcher.abort();
+        Ok(())
+    }
+}
+
+/// Records when the manager's state changes, for the health endpoint.
+async fn watch_state(inner: Arc<Inner>) {
+    let mut states = inner.manager.subscribe();
+    loop {
+        *crate::lock(&inner.health.since) = Some(SystemTime::now());
+        if states.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    match listener {
+        Listener::Tcp(listener) => {
+            let (stream, _) = listener.accept().await?;
+            // Small writes (an SSE event, a request's headers) leave at once.
+            let _ = stream.set_nodelay(true);
+            Ok(Accepted::Tcp(stream))
+        }
+        Listener::Unix { listener, .. } => loop {
+            let (stream, _) = listener.accept().await?;
+            // The socket's mode already keeps other users out; the peer's uid says so for sure
+            // (a socket's mode is not checked on every platform, and a directory may be shared).
+            let ours = stream
+                .peer_cred()
+                .is_ok_and(|cred| cred.uid() == rustix::process::geteuid().as_raw());
+            if ours {
+                return Ok(Accepted::Unix(stream));
+            }
+            tracing::warn!("refused a unix socket connection from another user");
+        },
+    }
+}
+
+async fn serve_connection<I>(
+    inner: Arc<Inner>,
+    io: I,
+    require_token: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = Arc::clone(&inner);
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Infallible>(handler.handle(request, require_token).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(inner.limits.header_read_timeout)
+        .max_buf_size(inner.limits.max_header_bytes)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "client connection ended with an error");
+            }
+        }
+        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+            // Finish the request in flight, if any, then close; an idle connection closes now.
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}

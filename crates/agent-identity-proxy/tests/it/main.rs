@@ -1,0 +1,1 @@
+//! The proxy in-process against the emulator.

@@ -1,0 +1,200 @@
+//! Proxy benchmarks: one request through `agent-identity-proxy` (signing with a fresh assertion)
+//! against the same request through a pass-through proxy built here on the same HTTP stack
+//! (hyper server, hyper-util pooled client) without signing; and 64 concurrent requests over
+//! keep-alive connections through each, reported as time per request.
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agent_identity_emulator::Emulator;
+use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
+use agent_identity_proxy::{ClientToken, Listener, Proxy};
+use agent_identity_tests::bench::{measure_pair_async, report};
+use http_body_util::{BodyExt as _, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// 1.15: issue 11's target for one request against the pass-through proxy.
+const REQUEST_TARGET: f64 = 1.15;
+/// 1.11: issue 11's throughput target (≥ 0.9 of the pass-through), as time per request.
+const THROUGHPUT_TARGET: f64 = 1.0 / 0.9;
+/// Concurrent keep-alive connections in the throughput bench: issue 11's number.
+const CONNECTIONS: usize = 64;
+
+type BenchClient = Client<HttpConnector, Empty<Bytes>>;
+type Forwarder = Client<HttpConnector, Incoming>;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    // The servers (upstream, both proxies, the emulator) get their own two worker threads; the
+    // client side is a current-thread runtime driven by the measuring loop.
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (upstream, ours, baseline, token) = servers.block_on(start_servers())?;
+    let client: BenchClient = Client::builder(TokioExecutor::new()).build_http();
+    let authorization = format!("Bearer {}", token.expose_secret());
+    let ours_url = format!("http://{ours}/v1/ping?x=1");
+    let baseline_url = format!("http://{baseline}/v1/ping?x=1");
+    // Warm both paths (connections, the manager's first signature).
+    rt.block_on(get(&client, &ours_url, &authorization))?;
+    rt.block_on(get(&client, &baseline_url, &authorization))?;
+    let _ = upstream;
+
+    let (ours_m, baseline_m) = measure_pair_async(
+        &rt,
+        "proxy_request",
+        || get(&client, &ours_url, &authorization),
+        || get(&client, &baseline_url, &authorization),
+    );
+    report(
+        "proxy_request",
+        &ours_m,
+        "pass-through hyper proxy, no signing",
+        &baseline_m,
+        REQUEST_TARGET,
+    );
+
+    let many: BenchClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build_http();
+    let (ours_m, baseline_m) = measure_pair_async(
+        &rt,
+        "proxy_throughput",
+        || concurrent(&many, &ours_url, &authorization),
+        || concurrent(&many, &baseline_url, &authorization),
+    );
+    report(
+        "proxy_throughput",
+        &ours_m,
+        "pass-through hyper proxy, 64 concurrent requests on keep-alive connections per iteration",
+        &baseline_m,
+        THROUGHPUT_TARGET,
+    );
+    drop(servers);
+    Ok(())
+}
+
+async fn start_servers() -> Result<(SocketAddr, SocketAddr, SocketAddr, ClientToken), Box<dyn Error>>
+{
+    let upstream = serve(|_request: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+            b"{\"ok\":true}",
+        ))))
+    })
+    .await?;
+    let emulator = Emulator::start().await?;
+    let minted = emulator.mint().issue()?;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token));
+    let manager = AuthManager::with_task_reuse(
+        emulator.verifier(),
+        emulator.task_client(),
+        store,
+        TaskReuse::PerProcess,
+    )
+    .await?;
+    // The emulator must outlive the benchmark's manager; leaking it is fine in a bench process.
+    std::mem::forget(emulator);
+    let token = ClientToken::generate();
+    let proxy = Proxy::builder(manager, format!("http://{upstream}"))
+        .client_token(token.clone())
+        .build()?;
+    let listener = Listener::bind_tcp(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let ours = listener.local_addr().ok_or("no address")?;
+    tokio::spawn(async move { proxy.serve(listener, std::future::pending()).await });
+
+    let forwarder: Forwarder = Client::builder(TokioExecutor::new()).build_http();
+    let baseline = serve(move |request: Request<Incoming>| {
+        let forwarder = forwarder.clone();
+        async move { Ok::<_, Infallible>(pass_through(&forwarder, upstream, request).await) }
+    })
+    .await?;
+    Ok((upstream, ours, baseline, token))
+}
+
+/// The baseline: what any reverse proxy on this stack does, without signing.
+async fn pass_through(
+    forwarder: &Forwarder,
+    upstream: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |path| path.as_str())
+        .to_owned();
+    parts.uri = format!("http://{upstream}{path}").parse().expect("uri");
+    for name in [
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        parts.headers.remove(name);
+    }
+    parts.headers.remove("authorization");
+    match forwarder.request(Request::from_parts(parts, body)).await {
+        Ok(response) => response.map(|body| body.boxed_unsync()),
+        Err(_) => {
+            let mut response =
+                Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
+            *response.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            response
+        }
+    }
+}
+
+async fn serve<S, F, B>(handler: S) -> Result<SocketAddr, Box<dyn Error>>
+where
+    S: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(handler))
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn get(
+    client: &BenchClient,
+    url: &str,
+    authorization: &str,
+) -> Result<Bytes, Box<dyn Error>> {
+    let request = Request::get(url)
+        .header("authorization", authorization)
+        .body(Empty::new())?;
+    let response = client.request(request).await?;
+    assert_eq!(response.status(), 200);
+    Ok(response.into_body().collect().await?.to_bytes())
+}
+
+async fn concurrent(client: &BenchClient, url: &str, authorization: &str) {
+    let requests = (0..CONNECTIONS).map(|_| get(client, url, authorization));
+    for result in futures_util::future::join_all(requests).await {
+        result.expect("request");
+    }
+}
