@@ -47,10 +47,16 @@ pub enum JwtError {
         retry_after: std::time::Duration,
     },
     /// The header's `alg` is not allowed by configuration, or does not fit the key.
-    #[error("token algorithm {alg:?} is not allowed")]
+    #[error(
+        "token algorithm {alg:?} is not among the accepted algorithms [{}]",
+        accepted.iter().map(|alg| alg.as_str()).collect::<Vec<_>>().join(", ")
+    )]
     AlgorithmNotAllowed {
         /// The `alg` from the header, shortened to 16 characters.
         alg: String,
+        /// What would have been accepted: the configured algorithms, or, when the `alg` is
+        /// configured but does not fit the key, the configured ones that do.
+        accepted: Vec<crate::SigningAlgorithm>,
     },
     /// The signature does not verify under the key the `kid` names.
     #[error("token signature does not verify")]
@@ -140,9 +146,10 @@ impl JwtError {
         }
     }
 
-    pub(crate) fn algorithm_not_allowed(alg: &str) -> Self {
+    pub(crate) fn algorithm_not_allowed(alg: &str, accepted: Vec<crate::SigningAlgorithm>) -> Self {
         Self::AlgorithmNotAllowed {
             alg: shorten(alg, 16),
+            accepted,
         }
     }
 }

@@ -207,7 +207,12 @@ impl Verifier {
             .as_deref()
             .and_then(SigningAlgorithm::parse)
             .filter(|alg| self.inner.algorithms.contains(alg))
-            .ok_or_else(|| JwtError::algorithm_not_allowed(header.alg.as_deref().unwrap_or("")))?;
+            .ok_or_else(|| {
+                JwtError::algorithm_not_allowed(
+                    header.alg.as_deref().unwrap_or(""),
+                    self.inner.algorithms.clone(),
+                )
+            })?;
         let kid = header.kid.ok_or(JwtError::MissingKid)?;
         Ok((alg, kid))
     }
@@ -219,9 +224,16 @@ impl Verifier {
         kid: &str,
     ) -> Result<(), JwtError> {
         let key = self.inner.cache.key(kid).await?;
-        let jwt_alg = key
-            .accepts(alg)
-            .ok_or_else(|| JwtError::algorithm_not_allowed(alg.as_str()))?;
+        let jwt_alg = key.accepts(alg).ok_or_else(|| {
+            let fitting = self
+                .inner
+                .algorithms
+                .iter()
+                .copied()
+                .filter(|configured| key.accepts(*configured).is_some())
+                .collect();
+            JwtError::algorithm_not_allowed(alg.as_str(), fitting)
+        })?;
         let verified = jsonwebtoken::crypto::verify(
             parts.signature,
             parts.signed.as_bytes(),

@@ -34,7 +34,7 @@ pub use setup::{
     SETUP_ENV_VARS,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
-pub use status::Status;
+pub use status::{Status, StatusState};
 pub use store::{
     AUTH_FILE_NAME, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride,
     FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,

@@ -10,7 +10,7 @@ use crate::store::{CredentialStore, StoreError};
 /// A status report. Building one never touches the network and never registers a task.
 #[derive(Debug, Clone)]
 pub struct Status {
-    state: &'static str,
+    state: StatusState,
     identity: Option<AgentIdentityRecord>,
     task_id: Option<TaskId>,
     task_registered_at: Option<std::time::SystemTime>,
@@ -36,16 +36,20 @@ impl Status {
         let describe = store.describe();
         let (state, identity, error) = match store.load() {
             Err(error @ StoreError::Corrupt { .. }) => {
-                ("corrupt", None, Some(AuthError::Store(error)))
+                (StatusState::Corrupt, None, Some(AuthError::Store(error)))
             }
-            Err(error) => ("unavailable", None, Some(AuthError::Store(error))),
-            Ok(None) => ("logged_out", None, None),
+            Err(error) => (
+                StatusState::Unavailable,
+                None,
+                Some(AuthError::Store(error)),
+            ),
+            Ok(None) => (StatusState::LoggedOut, None, None),
             Ok(Some(token)) => match insecure_decode_unverified(&token) {
-                Err(error) => ("logged_out", None, Some(AuthError::Token(error))),
+                Err(error) => (StatusState::LoggedOut, None, Some(AuthError::Token(error))),
                 Ok(identity) if identity.is_expired_at(now, leeway) => {
-                    ("expired", Some(identity), None)
+                    (StatusState::Expired, Some(identity), None)
                 }
-                Ok(identity) => ("ready", Some(identity), None),
+                Ok(identity) => (StatusState::Ready, Some(identity), None),
             },
         };
         // The home's task, as the runtime cache holds it for this token: a file read, no network.
@@ -85,7 +89,7 @@ impl Status {
         // identity keeps serving.
         let error = error.or_else(|| store.load().err().map(AuthError::Store));
         Self {
-            state: state.name(),
+            state: StatusState::of(state),
             identity: state.identity().cloned(),
             task_id,
             task_registered_at: None,
@@ -96,7 +100,7 @@ impl Status {
     }
 
     /// `logged_out`, `ready`, `unavailable` or `expired`; from [`Status::read`] also `corrupt`.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> StatusState {
         self.state
     }
 
@@ -132,6 +136,66 @@ impl Status {
     /// AuthAPI).
     pub fn error(&self) -> Option<&AuthError> {
         self.error.as_ref()
+    }
+}
+
+/// The state a [`Status`] reports: the manager's states, and two that only a read of the store
+/// can find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StatusState {
+    /// Nothing is stored (or the stored token is not even well-formed).
+    LoggedOut,
+    /// An identity is stored (and, from a manager, loaded with its task).
+    Ready,
+    /// The identity has expired.
+    Expired,
+    /// From a manager: the identity is known, but setting it up failed transiently. From a read
+    /// of the store: the store cannot be read, or is refused as insecure.
+    Unavailable,
+    /// The credentials file does not parse. Never taken for "logged out".
+    Corrupt,
+}
+
+impl StatusState {
+    /// The stable snake_case name (`logged_out`, `ready`, `expired`, `unavailable`, `corrupt`),
+    /// as the CLI's JSON prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoggedOut => "logged_out",
+            Self::Ready => "ready",
+            Self::Expired => "expired",
+            Self::Unavailable => "unavailable",
+            Self::Corrupt => "corrupt",
+        }
+    }
+
+    fn of(state: &AuthState) -> Self {
+        match state {
+            AuthState::LoggedOut => Self::LoggedOut,
+            AuthState::Ready(_) => Self::Ready,
+            AuthState::Unavailable { .. } => Self::Unavailable,
+            AuthState::Expired { .. } => Self::Expired,
+        }
+    }
+}
+
+impl std::fmt::Display for StatusState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the snake_case name, so `status.state() == "ready"` reads as it says.
+impl PartialEq<str> for StatusState {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for StatusState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

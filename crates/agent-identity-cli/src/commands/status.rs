@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use agent_identity_jwt::{AgentIdentityRecord, SystemClock};
-use agent_identity_manager::Status;
+use agent_identity_manager::{Status, StatusState};
 use serde_json::{Value, json};
 
 use crate::commands::object;
@@ -15,13 +15,13 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     let store = config.store()?;
     let status = Status::read(&*store, &SystemClock, config.leeway());
     let exit = match (status.state(), status.error()) {
-        ("ready", _) => Exit::Success,
+        (StatusState::Ready, _) => Exit::Success,
         (_, Some(error)) if error.is_transient() => Exit::TempFail,
         _ => Exit::Rejected,
     };
     if out.is_json() {
         let mut fields = vec![
-            ("state", json!(status.state())),
+            ("state", json!(status.state().as_str())),
             // The home may be anything the user typed, a pasted token included.
             ("store", json!(redact(status.store()))),
         ];
@@ -47,7 +47,7 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
         out.json_line(&object(fields));
         return Ok(exit);
     }
-    let mut rows = vec![("state", status.state().to_owned())];
+    let mut rows = vec![("state", status.state().to_string())];
     if let Some(identity) = status.identity() {
         rows.extend([
             ("account", identity.account_id().to_string()),

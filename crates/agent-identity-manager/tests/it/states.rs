@@ -185,12 +185,12 @@ async fn a_token_rejected_at_load_is_what_auth_returns() {
     assert_eq!(manager.state().name(), "logged_out");
     let error = manager.auth().expect_err("rejected");
     assert!(
-        matches!(&error, AuthError::Token(JwtError::AlgorithmNotAllowed { alg }) if alg == "RS256"),
+        matches!(&error, AuthError::Token(JwtError::AlgorithmNotAllowed { alg, .. }) if alg == "RS256"),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
-        "agent identity token: token algorithm \"RS256\" is not allowed"
+        "agent identity token: token algorithm \"RS256\" is not among the accepted algorithms [EdDSA]"
     );
     assert_eq!(
         service.register_hits(),
