@@ -8,104 +8,32 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use agent_identity_jwt::{AgentKey, SigningAlgorithm};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use agent_identity_task::{RegistrationForm, UnknownRegistrationForm};
 
 use crate::error::EmulatorError;
 use crate::signing::IssuerKey;
 
-/// The shape of a successful registration response (wire-format §3 lists the four fields a client
-/// tries, in order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistrationForm {
-    /// `{"task_id": "…"}`, in plaintext.
-    Plain,
-    /// `{"taskId": "…"}`, in plaintext.
-    Camel,
-    /// `{"encrypted_task_id": "…"}`: a sealed box addressed to the agent's key. The default, as in
-    /// production.
-    #[default]
-    Encrypted,
-    /// `{"encryptedTaskId": "…"}`: a sealed box addressed to the agent's key.
-    EncryptedCamel,
-}
-
-impl RegistrationForm {
-    /// Every form, in the order clients try their fields.
-    pub const ALL: [Self; 4] = [
-        Self::Plain,
-        Self::Camel,
-        Self::Encrypted,
-        Self::EncryptedCamel,
-    ];
-
-    /// The response field this form fills: `task_id`, `taskId`, `encrypted_task_id` or
-    /// `encryptedTaskId`.
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Plain => "task_id",
-            Self::Camel => "taskId",
-            Self::Encrypted => "encrypted_task_id",
-            Self::EncryptedCamel => "encryptedTaskId",
-        }
-    }
-
-    /// Whether the task id is sealed.
-    pub fn is_encrypted(self) -> bool {
-        matches!(self, Self::Encrypted | Self::EncryptedCamel)
-    }
-
-    /// The snake_case name used by the admin endpoint: `plain`, `camel`, `encrypted` or
-    /// `encrypted_camel`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Plain => "plain",
-            Self::Camel => "camel",
-            Self::Encrypted => "encrypted",
-            Self::EncryptedCamel => "encrypted_camel",
-        }
-    }
-
-    fn to_u8(self) -> u8 {
-        match self {
-            Self::Plain => 0,
-            Self::Camel => 1,
-            Self::Encrypted => 2,
-            Self::EncryptedCamel => 3,
-        }
-    }
-
-    fn from_u8(value: u8) -> Self {
-        match value {
-            0 => Self::Plain,
-            1 => Self::Camel,
-            3 => Self::EncryptedCamel,
-            _ => Self::Encrypted,
-        }
+/// Stores a registration form in an atomic knob.
+fn form_to_u8(form: RegistrationForm) -> u8 {
+    match form {
+        RegistrationForm::Plain => 0,
+        RegistrationForm::Camel => 1,
+        RegistrationForm::Encrypted => 2,
+        RegistrationForm::EncryptedCamel => 3,
     }
 }
 
-impl std::str::FromStr for RegistrationForm {
-    type Err = UnknownRegistrationForm;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|form| form.as_str() == name || form.field() == name)
-            .ok_or(UnknownRegistrationForm)
+/// Reads a registration form back from its atomic knob.
+fn form_from_u8(value: u8) -> RegistrationForm {
+    match value {
+        0 => RegistrationForm::Plain,
+        1 => RegistrationForm::Camel,
+        3 => RegistrationForm::EncryptedCamel,
+        _ => RegistrationForm::Encrypted,
     }
 }
-
-impl std::fmt::Display for RegistrationForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The name is not a registration form (`plain`, `camel`, `encrypted`, `encrypted_camel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not a registration form (plain, camel, encrypted, encrypted_camel)")]
-pub struct UnknownRegistrationForm;
 
 /// What the emulator knows about a runtime it minted.
 #[derive(Debug, Clone)]
@@ -182,7 +110,7 @@ impl Shared {
             fail_jwks: Mutex::new(FailNext::default()),
             latency_nanos: AtomicU64::new(0),
             drop_connections: AtomicU32::new(0),
-            registration_form: AtomicU8::new(form.to_u8()),
+            registration_form: AtomicU8::new(form_to_u8(form)),
         })
     }
 
@@ -369,11 +297,11 @@ impl Shared {
 
     pub(crate) fn set_registration_form(&self, form: RegistrationForm) {
         self.registration_form
-            .store(form.to_u8(), Ordering::Relaxed);
+            .store(form_to_u8(form), Ordering::Relaxed);
     }
 
     pub(crate) fn registration_form(&self) -> RegistrationForm {
-        RegistrationForm::from_u8(self.registration_form.load(Ordering::Relaxed))
+        form_from_u8(self.registration_form.load(Ordering::Relaxed))
     }
 }
 

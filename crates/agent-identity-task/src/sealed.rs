@@ -13,16 +13,8 @@ use curve25519_dalek::edwards::CompressedEdwardsY;
 use serde_json::{Map, Value};
 
 use crate::error::{Operation, TaskError, TaskErrorKind};
+use crate::response::RegistrationForm;
 use crate::task_id::{MAX_TASK_ID_BYTES, TaskId};
-
-/// The response fields that may carry the task id, in the order they are tried, and whether each
-/// is encrypted (wire-format §3).
-pub const TASK_ID_FIELDS: [(&str, bool); 4] = [
-    ("task_id", false),
-    ("taskId", false),
-    ("encrypted_task_id", true),
-    ("encryptedTaskId", true),
-];
 
 /// Opens a sealed, standard-base64 task id addressed to `key`'s agent.
 ///
@@ -129,7 +121,8 @@ fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
 /// The ephemeral X25519 public key that starts every sealed box.
 const EPHEMERAL_KEY_LEN: usize = 32;
 
-/// Reads the task id out of a 2xx registration response body, trying [`TASK_ID_FIELDS`] in order.
+/// Reads the task id out of a 2xx registration response body, trying the fields of
+/// [`RegistrationForm::ALL`] in order.
 /// A field that is absent, `null` or empty is skipped; one of another type is an error.
 pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskId, TaskError> {
     let malformed = |detail: &'static str| {
@@ -138,8 +131,9 @@ pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskI
     // serde_json's messages can quote the input, so they are not passed on.
     let object: Map<String, Value> =
         serde_json::from_slice(body).map_err(|_| malformed("the body is not a json object"))?;
-    for (field, encrypted) in TASK_ID_FIELDS {
-        match object.get(field) {
+    for form in RegistrationForm::ALL {
+        let encrypted = form.is_encrypted();
+        match object.get(form.field()) {
             None | Some(Value::Null) => {}
             Some(Value::String(value)) if value.is_empty() => {}
             Some(Value::String(value)) if encrypted => {
