@@ -2,5 +2,6 @@
 //! a program that depends on `agent-identity-sdk` would use them, against the emulator.
 
 mod middleware;
+mod readme;
 mod server;
 mod support;
