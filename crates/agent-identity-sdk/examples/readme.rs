@@ -1,6 +1,9 @@
 //! The README's library example, as written there (a test keeps the two identical and runs this
 //! against the emulator).
-#![allow(clippy::print_stdout, reason = "an example program: what it prints is the point")]
+#![allow(
+    clippy::print_stdout,
+    reason = "an example program: what it prints is the point"
+)]
 
 use agent_identity_sdk::{AgentIdentityMiddleware, AuthManager};
 
