@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use agent_identity_jwt::AgentIdentityRecord;
 use agent_identity_task::{RequestHeaders, TaskClient, TaskId, request_headers};
+use arc_swap::ArcSwapOption;
 
 use crate::error::AuthError;
 
@@ -30,6 +31,11 @@ struct Inner {
     /// reading it through the record would touch another cache line, which under contention is
     /// as likely as not to be shared with some other hot allocation.
     expires_at: SystemTime,
+    /// The headers of the last second asked for. An assertion's timestamp has whole seconds and
+    /// Ed25519 is deterministic, so every request within one second gets byte-identical headers:
+    /// computing them once per second is the same as computing them every time, minus the
+    /// signatures.
+    last: ArcSwapOption<(u64, RequestHeaders)>,
 }
 
 impl AgentIdentityAuth {
@@ -49,6 +55,7 @@ impl AgentIdentityAuth {
                 expires_at: record.expires_at(),
                 record,
                 task_id,
+                last: ArcSwapOption::empty(),
             }),
         }
     }
@@ -69,11 +76,23 @@ impl AgentIdentityAuth {
     /// # Errors
     /// [`AuthError::Task`] when the key cannot sign or `now` cannot be written as a timestamp.
     pub fn headers_at(&self, now: SystemTime) -> Result<RequestHeaders, AuthError> {
-        Ok(request_headers(
-            &self.inner.record,
-            &self.inner.task_id,
-            now,
-        )?)
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .map(|since| since.as_secs());
+        if let Some(second) = second
+            && let Some(last) = self.inner.last.load().as_ref()
+            && last.0 == second
+        {
+            return Ok(last.1.clone());
+        }
+        let headers = request_headers(&self.inner.record, &self.inner.task_id, now)?;
+        if let Some(second) = second {
+            self.inner
+                .last
+                .store(Some(Arc::new((second, headers.clone()))));
+        }
+        Ok(headers)
     }
 
     /// [`AgentIdentityAuth::headers_at`] the system time.

@@ -304,3 +304,34 @@ async fn a_key_that_cannot_sign_is_refused_as_an_invalid_token_before_registrati
     assert_eq!(service.register_hits(), 0, "nothing was registered with it");
     assert_eq!(store.load().expect("memory"), None);
 }
+
+#[test]
+fn headers_within_one_second_are_exactly_what_a_fresh_signature_gives() {
+    use agent_identity_manager::AgentIdentityAuth;
+    use agent_identity_task::{TaskId, request_headers};
+    use std::time::UNIX_EPOCH;
+
+    let record = agent_identity_jwt::insecure_decode_unverified(&valid_token()).expect("decodes");
+    let task = TaskId::new("task-1");
+    let auth = AgentIdentityAuth::from_parts(record.clone(), task.clone());
+    let fresh = |at| request_headers(&record, &task, at).expect("signs");
+    let at = UNIX_EPOCH + Duration::from_millis(1_800_000_000_250);
+    let first = auth.headers_at(at).expect("headers");
+    assert_eq!(first.authorization(), fresh(at).authorization());
+    let later_that_second = at + Duration::from_millis(700);
+    assert_eq!(
+        auth.headers_at(later_that_second)
+            .expect("headers")
+            .authorization(),
+        fresh(later_that_second).authorization()
+    );
+    let next_second = at + Duration::from_secs(1);
+    let next = auth.headers_at(next_second).expect("headers");
+    assert_ne!(next.authorization(), first.authorization());
+    assert_eq!(next.authorization(), fresh(next_second).authorization());
+    // Going back a second is answered afresh too, never from the memo.
+    assert_eq!(
+        auth.headers_at(at).expect("headers").authorization(),
+        first.authorization()
+    );
+}
