@@ -596,7 +596,11 @@ impl AuthManager {
                 let Some(inner) = weak.upgrade() else { return };
                 let manager = AuthManager { inner };
                 tracing::info!("the credentials changed; reloading");
-                manager.reload().await;
+                let outcome = manager.reload().await;
+                tracing::info!(
+                    outcome = outcome_name(&outcome),
+                    "reloaded after the credentials changed"
+                );
                 seen = now;
                 pending = None;
             }

@@ -1,5 +1,6 @@
 //! `proxy`: a local reverse proxy to one upstream that signs every request as the agent, until
-//! SIGTERM or Ctrl-C; it reloads the identity on SIGHUP and when `auth.json` changes.
+//! SIGTERM or Ctrl-C; it reloads the identity on SIGHUP and when the credentials change
+//! (`AuthManager::watch_credentials`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,8 +17,8 @@ use crate::output::{Output, aligned};
 
 /// The client token's file in the home when `--client-token-file` is not given.
 const TOKEN_FILE_NAME: &str = "proxy.token";
-/// How often `auth.json` is looked at for changes: a login or logout by another process is
-/// picked up within 2 s, for one `stat` call.
+/// How often the credentials are looked at for changes: a login or logout by another process is
+/// picked up within two looks (4 s), for one `stat` call each.
 const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(
@@ -25,14 +26,14 @@ pub(crate) async fn run(
     args: &ProxyArgs,
     out: Output,
 ) -> Result<Exit, Failure> {
-    let store_path = config.file_store()?.path().to_owned();
+    let home = config.file_store()?.path().parent().map(Path::to_owned);
     let (token, token_file) = match &args.client_token_file {
         Some(path) => (
             ClientToken::read_file(path).map_err(proxy_failure)?,
             path.clone(),
         ),
         None => {
-            let home = store_path.parent().unwrap_or(Path::new("."));
+            let home = home.as_deref().unwrap_or(Path::new("."));
             std::fs::create_dir_all(home).map_err(|error| {
                 Failure::new(
                     "store_io",
@@ -67,7 +68,8 @@ pub(crate) async fn run(
             ("state", manager.state().name().to_owned()),
         ]));
     }
-    let reloader = tokio::spawn(reload_on_change(manager, store_path));
+    let _watch = manager.watch_credentials(STORE_POLL_INTERVAL);
+    let reloader = tokio::spawn(reload_on_hangup(manager));
     let shutdown = shutdown_signal()?;
     let served = proxy.serve(listener, shutdown).await;
     reloader.abort();
@@ -128,44 +130,19 @@ pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>,
     })
 }
 
-/// Reloads on SIGHUP, and when `auth.json` changes (its size, time or inode).
-async fn reload_on_change(manager: AuthManager, store_path: PathBuf) {
-    let fingerprint = |path: &Path| {
-        std::fs::metadata(path).ok().map(|metadata| {
-            use std::os::unix::fs::MetadataExt as _;
-            (
-                metadata.ino(),
-                metadata.len(),
-                metadata.mtime(),
-                metadata.mtime_nsec(),
-            )
-        })
-    };
+/// Reloads on every SIGHUP, as daemons do.
+async fn reload_on_hangup(manager: AuthManager) {
     let Ok(mut hangup) = signal(SignalKind::hangup()) else {
         return;
     };
-    let mut last = fingerprint(&store_path);
-    let mut poll = tokio::time::interval(STORE_POLL_INTERVAL);
-    loop {
-        let why = tokio::select! {
-            _ = hangup.recv() => "SIGHUP",
-            _ = poll.tick() => {
-                let now = fingerprint(&store_path);
-                if now == last {
-                    continue;
-                }
-                last = now;
-                "auth.json changed"
-            }
-        };
-        let outcome = manager.reload().await;
-        let outcome = match &outcome {
+    while hangup.recv().await.is_some() {
+        let outcome = match manager.reload().await {
             ReloadOutcome::Unchanged => "unchanged",
             ReloadOutcome::Updated => "updated",
             ReloadOutcome::LoggedOut { .. } => "logged_out",
             _ => "kept_cached",
         };
-        tracing::info!(why, outcome, "reloaded the identity");
+        tracing::info!(outcome, "SIGHUP: reloaded the identity");
     }
 }
 

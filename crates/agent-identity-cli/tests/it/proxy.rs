@@ -36,6 +36,8 @@ struct RunningProxy {
     token_file: PathBuf,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
     stderr: tokio::task::JoinHandle<String>,
+    /// stderr's lines as they come, for tests that wait for a log line.
+    stderr_lines: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 impl RunningProxy {
@@ -54,10 +56,15 @@ impl RunningProxy {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the proxy starts");
-        let mut stderr = child.stderr.take().expect("piped stderr");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let (stderr_tx, stderr_lines) = tokio::sync::mpsc::unbounded_channel();
         let stderr = tokio::spawn(async move {
             let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text).await;
+            while let Ok(Some(line)) = stderr.next_line().await {
+                text.push_str(&line);
+                text.push('\n');
+                let _ = stderr_tx.send(line);
+            }
             text
         });
         let mut reader = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
@@ -91,7 +98,26 @@ impl RunningProxy {
             token_file,
             lines,
             stderr,
+            stderr_lines,
         }
+    }
+
+    /// Waits for a stderr line containing `needle` (a log line: run with `-v`).
+    async fn logged(&mut self, needle: &str) -> String {
+        tokio::time::timeout(STEP_TIMEOUT, async {
+            loop {
+                let line = self
+                    .stderr_lines
+                    .recv()
+                    .await
+                    .expect("the proxy is running");
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no log line with {needle:?} in time"))
     }
 
     fn client(&self) -> reqwest::Client {
@@ -773,4 +799,115 @@ async fn exec_forwards_sigterm_to_the_child() {
         .expect("exec exits in time")
         .expect("wait");
     assert_eq!(status.code(), Some(42));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_by_another_process_is_picked_up_and_sighup_reloads() {
+    let (fixture, first) = logged_in().await;
+    let mut proxy = RunningProxy::start(&fixture, &["-v"]).await;
+    assert_eq!(
+        proxy.health().await["runtime_id"],
+        first.runtime_id.as_str()
+    );
+    // Another process logs another identity in: auth.json changes under the proxy.
+    let second = fixture.mint();
+    fixture.login(&second).await;
+    let line = proxy.logged("reloaded after the credentials changed").await;
+    assert!(line.contains("updated"), "{line}");
+    assert_eq!(
+        proxy.health().await["runtime_id"],
+        second.runtime_id.as_str()
+    );
+    // SIGHUP reloads too (nothing changed this time).
+    proxy.signal("HUP");
+    let line = proxy.logged("SIGHUP: reloaded the identity").await;
+    assert!(line.contains("unchanged"), "{line}");
+    let (exit, _, _) = proxy.stop().await;
+    assert_eq!(exit, Some(0));
+}
+
+/// An upstream that accepts one upgrade: it answers `101` and then echoes what it reads. It
+/// sends back the `Authorization` value it was dialled with.
+async fn upgrading_upstream() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (dialled, authorization) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut stream = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.expect("read head");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let value = head
+            .lines()
+            .find_map(|line| line.strip_prefix("authorization: "))
+            .unwrap_or_default()
+            .to_owned();
+        let _ = dialled.send(value);
+        let mut stream = stream.into_inner();
+        stream
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n")
+            .await
+            .expect("101");
+        let (mut read, mut write) = stream.split();
+        let _ = tokio::io::copy(&mut read, &mut write).await;
+    });
+    (url, authorization)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_passes_through_dialled_with_a_fresh_assertion() {
+    let (fixture, _) = logged_in().await;
+    let (upstream, authorization) = upgrading_upstream().await;
+    let proxy = RunningProxy::start_to(&fixture, &upstream, &[]).await;
+    let addr = proxy.url.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let mut stream = BufReader::new(stream);
+    let request = format!(
+        "GET /socket HTTP/1.1\r\nhost: {addr}\r\nconnection: upgrade\r\nupgrade: websocket\r\nauthorization: Bearer {}\r\n\r\n",
+        proxy.token
+    );
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .await
+        .expect("upgrade request");
+    let mut status = String::new();
+    tokio::time::timeout(STEP_TIMEOUT, stream.read_line(&mut status))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("read head");
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let dialled = authorization.await.expect("the upstream was dialled");
+    assert!(dialled.starts_with("AgentAssertion "), "{dialled:?}");
+    // The upgraded connection carries bytes both ways.
+    stream
+        .get_mut()
+        .write_all(b"ping over the upgrade")
+        .await
+        .expect("write");
+    let mut echoed = [0u8; 21];
+    tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut echoed))
+        .await
+        .expect("echo in time")
+        .expect("read echo");
+    assert_eq!(&echoed, b"ping over the upgrade");
+    let _ = proxy.stop().await;
 }
