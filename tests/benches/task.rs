@@ -2,16 +2,17 @@
 //! it wraps, and against the reference client's approach of decoding the key on every call.
 
 use std::error::Error;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-use agent_identity_jwt::{IdentityJwt, insecure_decode_unverified};
+use agent_identity_jwt::insecure_decode_unverified;
 use agent_identity_task::{TaskId, authorization_header};
+use agent_identity_test_support::mint::valid_token;
+use agent_identity_test_support::vectors::first_vector;
 use agent_identity_tests::bench::{measure_pair, report};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// 1.15: issue 3's target for the whole header against the bare signature inside it.
 const HEADER_TARGET: f64 = 1.15;
@@ -19,27 +20,20 @@ const HEADER_TARGET: f64 = 1.15;
 const REFERENCE_TARGET: f64 = 1.0;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../test-data/agent-identity-vectors.json"
-    ))?)?;
-    let vector = &vectors["ed25519"][0];
-    let key_b64 = vector["private_key_pkcs8_base64"].as_str().ok_or("key")?;
-    let record = insecure_decode_unverified(&IdentityJwt::new(mint(&vectors)?))?;
-    let task_id = TaskId::new(vector["task_id"].as_str().ok_or("task_id")?);
+    let vector = first_vector();
+    let key_b64 = vector.private_key_pkcs8_base64.as_str();
+    // The bench decodes the token unverified: only the record it carries matters.
+    let record = insecure_decode_unverified(&valid_token())?;
+    let task_id = TaskId::new(vector.task_id.as_str());
     let at = UNIX_EPOCH + Duration::from_secs(1_777_291_200); // the vector's 2026-04-27T12:00:00Z
 
     // The header must be the vector's, byte for byte, or the bench measures the wrong thing.
     let header = authorization_header(&record, &task_id, at)?;
-    if header != vector["authorization_header"].as_str().ok_or("header")? {
+    if header != vector.authorization_header {
         return Err("authorization_header does not match the vector".into());
     }
 
-    let payload = vector["assertion_payload"]
-        .as_str()
-        .ok_or("payload")?
-        .as_bytes()
-        .to_vec();
+    let payload = vector.assertion_payload.as_bytes().to_vec();
     let der = STANDARD.decode(key_b64)?;
     let raw = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| "vector key")?;
     let _ = raw.public_key();
@@ -57,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         HEADER_TARGET,
     );
 
-    let runtime = vector["agent_runtime_id"].as_str().ok_or("runtime")?;
+    let runtime = vector.agent_runtime_id.as_str();
     let (ours, reference) = measure_pair(
         "assertion_header_vs_reference",
         || authorization_header(&record, &task_id, at),
@@ -93,26 +87,4 @@ fn reference_header(
         "AgentAssertion {}",
         URL_SAFE_NO_PAD.encode(envelope.to_string())
     ))
-}
-
-/// A token carrying the vector's key; the bench decodes it unverified, as only its record matters.
-fn mint(vectors: &Value) -> Result<String, Box<dyn Error>> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let claims = json!({
-        "iss": vectors["jwt"]["issuer"], "aud": vectors["jwt"]["audience"],
-        "iat": now, "exp": now + 3600,
-        "agent_runtime_id": vectors["ed25519"][0]["agent_runtime_id"],
-        "agent_private_key": vectors["ed25519"][0]["private_key_pkcs8_base64"],
-        "account_id": "account-1", "chatgpt_user_id": "user-1",
-    });
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("shared-key-1".to_owned());
-    let pem = vectors["jwt"]["rsa_private_key_pem_for_minting"]
-        .as_str()
-        .ok_or("pem")?;
-    Ok(jsonwebtoken::encode(
-        &header,
-        &claims,
-        &EncodingKey::from_rsa_pem(pem.as_bytes())?,
-    )?)
 }

@@ -5,35 +5,29 @@
 //! added anywhere in the workspace could flip that; this suite is built with all of them.
 
 use agent_identity_jwt::{IdentityJwt, StaticJwksSource, Verifier};
-use serde_json::Value;
-
-fn vectors() -> Value {
-    let text = include_str!("../../../test-data/agent-identity-vectors.json");
-    serde_json::from_str(text).expect("vectors are JSON")
-}
+use agent_identity_test_support::vectors::{jwks_json, vectors};
 
 #[tokio::test]
 async fn verification_works_with_the_workspace_feature_set() {
-    let vectors = vectors();
-    let jwks = vectors["jwt"]["jwks"].to_string();
+    let jwks = jwks_json();
     let verifier = Verifier::builder(StaticJwksSource::from_json(jwks).expect("JWKS")).build();
-    let cases = vectors["jwt"]["cases"].as_array().expect("cases");
+    let cases = &vectors().jwt.cases;
     let valid = cases
         .iter()
-        .find(|case| case["expect"] == "ok")
+        .find(|case| case.expect == "ok")
         .expect("an ok case");
     let record = verifier
-        .verify(&IdentityJwt::new(valid["jwt"].as_str().expect("jwt")))
+        .verify(&IdentityJwt::new(valid.jwt.as_str()))
         .await
         .expect("the vector verifies under the unified feature set");
     assert_eq!(record.runtime_id().as_str(), "agent-123");
     // The HMAC key-confusion vector is refused for the right reason, not by a backend panic.
     let confused = cases
         .iter()
-        .find(|case| case["name"] == "hs256_key_confusion")
+        .find(|case| case.name == "hs256_key_confusion")
         .expect("case");
     let error = verifier
-        .verify(&IdentityJwt::new(confused["jwt"].as_str().expect("jwt")))
+        .verify(&IdentityJwt::new(confused.jwt.as_str()))
         .await
         .expect_err("refused");
     assert_eq!(error.kind(), "algorithm_not_allowed");

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
 /// Sends `GET /echo` with the headers `header --json` printed; returns the status and body.
 async fn echo(fixture: &Fixture, header: &Value) -> (u16, Value) {
@@ -153,7 +153,10 @@ async fn header_with_the_authapi_unreachable_exits_75_and_status_still_shows_the
         .args(["header", "--json", "-vvv", "--jwks-url"])
         .arg(fixture.emulator.jwks_url())
         .arg("--authapi-base-url")
-        .arg(format!("http://127.0.0.1:{}/api/accounts", closed_port()))
+        .arg(format!(
+            "http://127.0.0.1:{}/api/accounts",
+            refusing_port().port()
+        ))
         .run()
         .await;
     assert_eq!(run.code, Some(75), "{run:#?}");

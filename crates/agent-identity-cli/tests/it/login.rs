@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_registers_a_task_and_stores_the_token() {
@@ -95,7 +95,10 @@ async fn a_login_with_the_authapi_unreachable_exits_75_and_writes_nothing() {
         .args(["login", "--json", "--max-attempts", "2", "--jwks-url"])
         .arg(fixture.emulator.jwks_url())
         .arg("--authapi-base-url")
-        .arg(format!("http://127.0.0.1:{}/api/accounts", closed_port()))
+        .arg(format!(
+            "http://127.0.0.1:{}/api/accounts",
+            refusing_port().port()
+        ))
         .arg("--jwt-file")
         .arg(fixture.token_file(&minted))
         .run()

@@ -1,7 +1,7 @@
 //! Where configuration comes from: a flag wins over any variable (the key set's table), and
 //! `login` stores only a token it was given explicitly, never `AGENT_IDENTITY_JWT`.
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
 /// Where the key set came from, as `verify --json` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_ur
     let missing_file = fixture.scratch.path().join("missing.json");
     let missing_file = missing_file.to_str().expect("utf-8 path");
     let good_url = fixture.emulator.jwks_url();
-    let dead_url = format!("http://127.0.0.1:{}/jwks", closed_port());
+    let dead_url = format!("http://127.0.0.1:{}/jwks", refusing_port().port());
 
     let table: Vec<Row<'_>> = vec![
         // A flag beats the variable of the other kind (this was the bug: the file variable won).

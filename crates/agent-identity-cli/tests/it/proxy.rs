@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::{Fixture, closed_port};
+use crate::support::{Fixture, refusing_port};
 
 /// 60 s: far more than any step takes; a hang fails the test instead of the suite.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -514,7 +514,7 @@ async fn a_100_mb_upload_arrives_intact_while_the_proxy_memory_stays_bounded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_upstream_answers_502_and_keeps_the_identity() {
     let (fixture, _) = logged_in().await;
-    let upstream = format!("http://127.0.0.1:{}", closed_port());
+    let upstream = format!("http://127.0.0.1:{}", refusing_port().port());
     let proxy = RunningProxy::start_to(&fixture, &upstream, &["--connect-timeout", "5"]).await;
     let response = proxy
         .client()

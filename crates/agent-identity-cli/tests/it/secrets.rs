@@ -7,7 +7,7 @@ use agent_identity_emulator::MintedIdentity;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::support::{Cli, Fixture, Run, assert_no_secrets, closed_port};
+use crate::support::{Cli, Fixture, Run, assert_no_secrets, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
@@ -21,7 +21,7 @@ async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
         .expires_at(SystemTime::now() - Duration::from_secs(3600))
         .issue()
         .expect("mint");
-    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let dead = format!("http://127.0.0.1:{}", refusing_port().port());
     let token = minted.token.expose_secret();
 
     let runs = vec![

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_when_logged_out_exits_1() {
@@ -33,7 +33,7 @@ async fn status_after_login_is_ready_without_the_network() {
         fixture.emulator.jwks_fetches(),
         fixture.emulator.registrations(),
     );
-    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let dead = format!("http://127.0.0.1:{}", refusing_port().port());
     let run = fixture
         .cli()
         .args(["status", "--json", "--jwks-url"])

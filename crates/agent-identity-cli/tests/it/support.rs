@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use agent_identity_emulator::{Emulator, MintedIdentity};
+pub(crate) use agent_identity_test_support::refusing_port;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt as _;
@@ -310,17 +311,4 @@ pub(crate) fn assert_no_secrets(run: &Run, minted: &MintedIdentity) {
             run.args
         );
     }
-}
-
-/// A loopback port that refuses connections for the rest of this test process: bound but never
-/// listening, so no other test (in this process or another) can take it over, as it could a port
-/// that was bound and then released. The socket is leaked on purpose.
-pub(crate) fn closed_port() -> u16 {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(([127, 0, 0, 1], 0).into())
-        .expect("bind loopback");
-    let port = socket.local_addr().expect("address").port();
-    std::mem::forget(socket);
-    port
 }

@@ -1,6 +1,6 @@
 //! Usage errors exit 2 with one line; help and version exit 0.
 
-use crate::support::{Fixture, closed_port};
+use crate::support::{Fixture, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_flag_is_a_usage_error() {
@@ -148,7 +148,7 @@ async fn the_authapi_flag_wins_over_the_environment() {
         .arg(fixture.token_file(&minted))
         .env(
             "AGENT_IDENTITY_AUTHAPI_BASE_URL",
-            format!("http://127.0.0.1:{}", closed_port()),
+            format!("http://127.0.0.1:{}", refusing_port().port()),
         )
         .run()
         .await;

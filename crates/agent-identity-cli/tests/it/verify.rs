@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::support::{Fixture, assert_no_secrets, closed_port};
+use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_prints_the_claims_with_the_private_key_redacted() {
@@ -233,7 +233,7 @@ async fn verify_with_an_unreachable_jwks_exits_75() {
     let run = fixture
         .cli()
         .args(["verify", "--json", "--jwks-url"])
-        .arg(format!("http://127.0.0.1:{}/jwks", closed_port()))
+        .arg(format!("http://127.0.0.1:{}/jwks", refusing_port().port()))
         .arg("--jwt-file")
         .arg(fixture.token_file(&minted))
         .run()

@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use jwks_client_rs::{JsonWebKeySet, JwksClientError};
 use serde_json::json;
 
-use crate::support::{claims, jwks_json, mint, mint_with_kid};
+use agent_identity_test_support::mint::{claims, mint, mint_with_kid};
+use agent_identity_test_support::refusing_port;
+use agent_identity_test_support::vectors::{jwks_json, vectors};
 
 const TTL: Duration = Duration::from_secs(3600);
 const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
@@ -328,7 +330,7 @@ async fn hanging_fetch_does_not_delay_a_known_kid() {
 #[tokio::test]
 async fn key_set_with_unsupported_keys_still_serves_the_others() {
     let mut server = mockito::Server::new_async().await;
-    let good = crate::support::vectors()["jwt"]["jwks"]["keys"][0].clone();
+    let good = vectors().jwt.jwks["keys"][0].clone();
     let body = json!({"keys": [
         {"kty": "oct", "kid": "symmetric", "k": "c2VjcmV0"},
         {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
@@ -386,7 +388,7 @@ async fn invalid_static_key_set_is_a_typed_error() {
 
 #[tokio::test]
 async fn unreachable_endpoint_is_transient() {
-    let port = crate::support::refusing_port().port();
+    let port = refusing_port().port();
     let url = format!("http://127.0.0.1:{port}/jwks")
         .parse()
         .expect("url");

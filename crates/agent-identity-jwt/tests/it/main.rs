@@ -3,6 +3,5 @@
 mod cache;
 mod props;
 mod secrets;
-mod support;
 mod vectors;
 mod verify;

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 
-use crate::support::jwks_json;
+use agent_identity_test_support::vectors::jwks_json;
 
 fn verify_blocking(token: &str) -> Result<(), agent_identity_jwt::JwtError> {
     let runtime = tokio::runtime::Builder::new_current_thread()

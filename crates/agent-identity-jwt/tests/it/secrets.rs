@@ -3,11 +3,16 @@
 use agent_identity_jwt::{AgentKey, HttpJwksSource, IdentityJwt, StaticJwksSource, Verifier};
 use serde_json::json;
 
-use crate::support::{claims, claims_with, jwks_json, mint, mint_with_kid, private_key_b64};
+use agent_identity_test_support::capture_traces;
+use agent_identity_test_support::mint::{claims, claims_with, mint, mint_with_kid};
+use agent_identity_test_support::vectors::{first_vector, jwks_json, vectors};
 
 /// Every string that must never be printed: the token, its segments, and the key in its forms.
 fn secrets_of(token: &str) -> Vec<String> {
-    let mut secrets = vec![token.to_owned(), private_key_b64().to_owned()];
+    let mut secrets = vec![
+        token.to_owned(),
+        first_vector().private_key_pkcs8_base64.clone(),
+    ];
     secrets.extend(
         token
             .split('.')
@@ -17,7 +22,7 @@ fn secrets_of(token: &str) -> Vec<String> {
     // The seed in hex and in the debug form of a byte array.
     let der = base64::Engine::decode(
         &base64::engine::general_purpose::STANDARD,
-        private_key_b64(),
+        &first_vector().private_key_pkcs8_base64,
     )
     .expect("b64");
     let seed = &der[16..];
@@ -34,13 +39,16 @@ fn assert_free_of_secrets(text: &str, token: &str) {
 
 #[tokio::test]
 async fn errors_debug_and_traces_never_contain_the_token_or_key() {
-    let capture = crate::support::capture_traces();
+    let capture = capture_traces();
 
     let mut server = mockito::Server::new_async().await;
     let _jwks = server
         .mock("GET", "/jwks")
         .with_status(200)
-        .with_body(json!({"keys": [crate::support::vectors()["jwt"]["jwks"]["keys"][0], {"kty": "oct", "kid": "x"}]}).to_string())
+        .with_body(
+            json!({"keys": [vectors().jwt.jwks["keys"][0], {"kty": "oct", "kid": "x"}]})
+                .to_string(),
+        )
         .create_async()
         .await;
     let url = format!("{}/jwks", server.url()).parse().expect("url");
@@ -54,7 +62,7 @@ async fn errors_debug_and_traces_never_contain_the_token_or_key() {
         mint(&claims_with("agent_runtime_id", json!(7))),
         mint(&claims_with(
             "agent_private_key",
-            json!(private_key_b64().replace('C', "*")),
+            json!(first_vector().private_key_pkcs8_base64.replace('C', "*")),
         )),
         mint_with_kid(&claims(), Some("unknown")),
         mint_with_kid(&claims(), None),
@@ -98,7 +106,8 @@ async fn errors_debug_and_traces_never_contain_the_token_or_key() {
 
 #[test]
 fn key_debug_is_redacted() {
-    let key = AgentKey::from_pkcs8_base64(private_key_b64()).expect("vector key");
+    let key =
+        AgentKey::from_pkcs8_base64(&first_vector().private_key_pkcs8_base64).expect("vector key");
     assert_eq!(format!("{key:?}"), "AgentKey(<redacted>)");
     assert_eq!(
         format!("{:?}", IdentityJwt::new("a.b.c")),

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::support::{audience, issuer, jwks_json, vectors};
+use agent_identity_test_support::vectors::{audience, first_vector, issuer, jwks_json, vectors};
 
 /// The error each rejected case must give; a case not listed here must still be rejected.
 const EXPECTED_KINDS: &[(&str, &str)] = &[
@@ -40,15 +40,15 @@ fn payload_of(token: &str) -> Value {
 
 #[tokio::test]
 async fn every_vector_case_gives_its_expected_outcome() {
-    let cases = vectors()["jwt"]["cases"].as_array().expect("cases");
+    let cases = &vectors().jwt.cases;
     assert!(cases.len() >= 15, "the vectors file lost cases");
     for case in cases {
-        let name = case["name"].as_str().expect("name");
-        let token = case["jwt"].as_str().expect("jwt");
+        let name = case.name.as_str();
+        let token = case.jwt.as_str();
         // A fresh verifier per case: an unknown kid met right after another case's fetch would be
         // deferred (transient) rather than judged.
         let outcome = verifier().verify(&IdentityJwt::new(token)).await;
-        match case["expect"].as_str().expect("expect") {
+        match case.expect.as_str() {
             "ok" => {
                 let record =
                     outcome.unwrap_or_else(|error| panic!("case {name}: rejected: {error}"));
@@ -83,9 +83,7 @@ async fn every_vector_case_gives_its_expected_outcome() {
                 assert_eq!(record.expires_at_unix(), claims["exp"], "case {name}");
                 assert_eq!(record.token().expose_secret(), token, "case {name}");
                 let public = record.key().public_key().expect("vector key signs");
-                let expected_public = vectors()["ed25519"][0]["public_key_raw_base64"]
-                    .as_str()
-                    .expect("public");
+                let expected_public = first_vector().public_key_raw_base64.as_str();
                 assert_eq!(
                     base64::engine::general_purpose::STANDARD.encode(public),
                     expected_public,
@@ -94,10 +92,7 @@ async fn every_vector_case_gives_its_expected_outcome() {
             }
             "reject" => {
                 let error = match outcome {
-                    Ok(_) => panic!(
-                        "case {name}: accepted, expected a rejection ({})",
-                        case["why"]
-                    ),
+                    Ok(_) => panic!("case {name}: accepted, expected a rejection ({})", case.why),
                     Err(error) => error,
                 };
                 assert!(
@@ -116,11 +111,11 @@ async fn every_vector_case_gives_its_expected_outcome() {
 #[tokio::test]
 async fn every_named_expectation_matches_a_vector_case() {
     // Guards the table above against drifting from the file.
-    let names: Vec<&str> = vectors()["jwt"]["cases"]
-        .as_array()
-        .expect("cases")
+    let names: Vec<&str> = vectors()
+        .jwt
+        .cases
         .iter()
-        .filter_map(|case| case["name"].as_str())
+        .map(|case| case.name.as_str())
         .collect();
     for (case, _) in EXPECTED_KINDS {
         assert!(names.contains(case), "no vector case named {case}");

@@ -4,23 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agent_identity_jwt::{
-    Clock, IdentityJwt, JwtError, KeyError, PlanType, SigningAlgorithm, StaticJwksSource, Verifier,
+    IdentityJwt, JwtError, KeyError, PlanType, SigningAlgorithm, StaticJwksSource, Verifier,
     insecure_decode_unverified,
 };
 use serde_json::json;
 
-use crate::support::{
-    audience, claims, claims_with, issuer, jwks_json, mint, mint_with_kid, now_secs,
-};
-
-#[derive(Debug)]
-struct FixedClock(SystemTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        self.0
-    }
-}
+use agent_identity_test_support::FixedClock;
+use agent_identity_test_support::mint::{claims, claims_with, mint, mint_with_kid, now_secs};
+use agent_identity_test_support::vectors::{audience, issuer, jwks_json};
 
 fn verifier() -> Verifier {
     Verifier::builder(StaticJwksSource::from_json(jwks_json()).expect("JWKS")).build()
@@ -276,10 +267,7 @@ async fn rs256_is_refused_when_configuration_allows_only_eddsa() {
 #[tokio::test]
 async fn algorithm_must_match_the_jwk_alg() {
     // The JWK says RS256; a PS256 token under the same kid is refused even when PS256 is allowed.
-    let pem = crate::support::vectors()["jwt"]["rsa_private_key_pem_for_minting"]
-        .as_str()
-        .expect("pem");
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("key");
+    let key = agent_identity_test_support::mint::encoding_key();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
     header.kid = Some("shared-key-1".to_owned());
     let token = jsonwebtoken::encode(&header, &claims(), &key).expect("mint");

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use jwks_client_rs::{JsonWebKeySet, JwksClientError};
 use tokio::sync::Notify;
 
-use crate::fake::{Answer, FakeService};
 use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, valid_token, verifier};
+use agent_identity_test_support::{Answer, FakeService};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_callers_share_one_fetch_and_one_registration() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use agent_identity_jwt::{IdentityJwt, SystemClock};
 use agent_identity_manager::{AuthError, CredentialStore, FileStore, MemoryStore, Status};
 
-use crate::fake::{Answer, FakeService};
 use crate::support::{TestClock, jwks_with_kids, manager, now_secs, token, valid_token, vectors};
+use agent_identity_test_support::{Answer, FakeService};
 
 async fn service() -> FakeService {
     FakeService::start(jwks_with_kids(&["shared-key-1"])).await
@@ -239,9 +239,7 @@ async fn traces_and_errors_never_contain_the_token_or_key() {
         traces.contains("agent_identity.reload"),
         "spans were captured: {traces}"
     );
-    let key = vectors()["ed25519"][0]["private_key_pkcs8_base64"]
-        .as_str()
-        .expect("key");
+    let key = vectors().ed25519[0].private_key_pkcs8_base64.as_str();
     for secret in [valid_token().expose_secret(), expired.expose_secret(), key] {
         assert!(!printed.contains(secret), "printed output leaked a secret");
         assert!(!traces.contains(secret), "traces leaked a secret");

@@ -1,7 +1,6 @@
 //! Integration tests of agent-identity-manager.
 
 mod durability;
-mod fake;
 mod flight;
 mod lifecycle;
 mod metrics;

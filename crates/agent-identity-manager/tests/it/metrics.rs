@@ -9,8 +9,8 @@ use std::time::Duration;
 use agent_identity_manager::{AuthManager, CredentialStore as _, FileStore};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
-use crate::fake::{Answer, FakeService};
 use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, valid_token, verifier};
+use agent_identity_test_support::{Answer, FakeService};
 
 /// What the recorder saw, summed over snapshots (a snapshot drains what it reads).
 struct Readings {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use agent_identity_jwt::IdentityJwt;
 use agent_identity_manager::{AuthManager, AuthState, TokenFileStore};
 
-use crate::fake::FakeService;
 use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, verifier};
+use agent_identity_test_support::FakeService;
 
 const EVERY: Duration = Duration::from_secs(1);
 

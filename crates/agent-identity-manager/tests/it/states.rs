@@ -11,10 +11,10 @@ use agent_identity_manager::{
 };
 use agent_identity_task::TaskErrorKind;
 
-use crate::fake::{Answer, FakeService};
 use crate::support::{
     TestClock, jwks_with_kids, manager, now_secs, tasks, token, valid_token, verifier,
 };
+use agent_identity_test_support::{Answer, FakeService};
 
 struct Loaded {
     service: FakeService,

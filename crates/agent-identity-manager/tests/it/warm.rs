@@ -12,8 +12,8 @@ use agent_identity_manager::{
 };
 use agent_identity_task::TaskId;
 
-use crate::fake::FakeService;
 use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, valid_token, verifier};
+use agent_identity_test_support::FakeService;
 
 struct Home {
     service: FakeService,

@@ -17,7 +17,7 @@ async fn companion_headers_follow_the_record() {
 
     let (plain, _) = record(&Identity {
         account_id: "workspace-7",
-        ..Identity::for_vector(&vector)
+        ..Identity::for_vector(vector)
     })
     .await;
     let headers = request_headers(&plain, &task, now).unwrap_or_else(|e| panic!("{e}"));
@@ -29,7 +29,7 @@ async fn companion_headers_follow_the_record() {
 
     let (fedramp, _) = record(&Identity {
         fedramp: true,
-        ..Identity::for_vector(&vector)
+        ..Identity::for_vector(vector)
     })
     .await;
     let headers = request_headers(&fedramp, &task, now).unwrap_or_else(|e| panic!("{e}"));
@@ -40,7 +40,7 @@ async fn companion_headers_follow_the_record() {
 #[tokio::test]
 async fn an_assertion_for_another_runtime_is_refused() {
     let vector = first_vector();
-    let (record, _) = record(&Identity::for_vector(&vector)).await;
+    let (record, _) = record(&Identity::for_vector(vector)).await;
     let error = authorization_header_for(
         &record,
         &AgentRuntimeId::new("someone-else"),
@@ -68,7 +68,7 @@ async fn an_assertion_for_another_runtime_is_refused() {
 #[tokio::test]
 async fn fresh_headers_verify_on_the_server_side() {
     let vector = first_vector();
-    let (record, _) = record(&Identity::for_vector(&vector)).await;
+    let (record, _) = record(&Identity::for_vector(vector)).await;
     let public = record.key().public_key().unwrap_or_default();
     let task = TaskId::new("task-123");
     let headers =

@@ -27,7 +27,7 @@ fn rendered(error: &TaskError) -> String {
 #[tokio::test(start_paused = true)]
 async fn errors_never_contain_the_key_or_the_token() {
     let vector = first_vector();
-    let (record, token) = record(&Identity::for_vector(&vector)).await;
+    let (record, token) = record(&Identity::for_vector(vector)).await;
     let key_text = vector.private_key_pkcs8_base64.clone();
     let header =
         authorization_header(&record, &TaskId::new("t"), SystemTime::now()).unwrap_or_default();
@@ -160,7 +160,7 @@ async fn an_error_body_echoing_the_request_does_not_carry_its_signature() {
 #[tokio::test]
 async fn debug_output_of_headers_and_records_is_redacted() {
     let vector = first_vector();
-    let (record, token) = record(&Identity::for_vector(&vector)).await;
+    let (record, token) = record(&Identity::for_vector(vector)).await;
     let headers = request_headers(&record, &TaskId::new("t"), SystemTime::now())
         .unwrap_or_else(|e| panic!("{e}"));
     let signer = agent_identity_task::AgentSigner::from_record(&record);

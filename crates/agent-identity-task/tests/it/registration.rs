@@ -183,7 +183,7 @@ async fn a_runtime_id_with_reserved_characters_is_one_encoded_path_segment() {
     let runtime = "team/agent?x=1 two#3";
     let (record, _) = record(&Identity {
         runtime_id: runtime,
-        ..Identity::for_vector(&vector)
+        ..Identity::for_vector(vector)
     })
     .await;
     let public = record.key().public_key().unwrap_or_default();

@@ -46,21 +46,21 @@ fn vectors_are_present() {
 
 #[test]
 fn public_keys_match_the_vectors() {
-    for vector in vectors().ed25519 {
-        assert_eq!(key(&vector).public_key().ok(), Some(public_key(&vector)));
+    for vector in &vectors().ed25519 {
+        assert_eq!(key(vector).public_key().ok(), Some(public_key(vector)));
     }
 }
 
 #[test]
 fn registration_signature_and_body_are_byte_exact() {
-    for vector in vectors().ed25519 {
+    for vector in &vectors().ed25519 {
         assert_eq!(
             vector.registration_payload,
             format!("{}:{}", vector.agent_runtime_id, vector.timestamp)
         );
-        let signer = AgentSigner::new(key(&vector), vector.agent_runtime_id.as_str());
+        let signer = AgentSigner::new(key(vector), vector.agent_runtime_id.as_str());
         let request = signer
-            .registration_request(at(&vector).to_system_time())
+            .registration_request(at(vector).to_system_time())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(request.signature(), vector.registration_signature_base64);
         assert_eq!(request.timestamp().to_string(), vector.timestamp);
@@ -80,7 +80,7 @@ fn registration_signature_and_body_are_byte_exact() {
 
 #[test]
 fn authorization_header_is_byte_exact() {
-    for vector in vectors().ed25519 {
+    for vector in &vectors().ed25519 {
         assert_eq!(
             vector.assertion_payload,
             format!(
@@ -88,11 +88,11 @@ fn authorization_header_is_byte_exact() {
                 vector.agent_runtime_id, vector.task_id, vector.timestamp
             )
         );
-        let signer = AgentSigner::new(key(&vector), vector.agent_runtime_id.as_str());
+        let signer = AgentSigner::new(key(vector), vector.agent_runtime_id.as_str());
         let header = signer
             .authorization_header(
                 &TaskId::new(vector.task_id.as_str()),
-                at(&vector).to_system_time(),
+                at(vector).to_system_time(),
             )
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(header, vector.authorization_header);
@@ -110,10 +110,10 @@ fn authorization_header_is_byte_exact() {
 
 #[tokio::test]
 async fn headers_from_a_verified_record_are_byte_exact() {
-    for vector in vectors().ed25519 {
-        let (record, _) = record(&Identity::for_vector(&vector)).await;
+    for vector in &vectors().ed25519 {
+        let (record, _) = record(&Identity::for_vector(vector)).await;
         let task = TaskId::new(vector.task_id.as_str());
-        let when = at(&vector).to_system_time();
+        let when = at(vector).to_system_time();
         let header = authorization_header(&record, &task, when).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(header, vector.authorization_header);
         let headers = request_headers(&record, &task, when).unwrap_or_else(|e| panic!("{e}"));
@@ -133,8 +133,8 @@ async fn headers_from_a_verified_record_are_byte_exact() {
 
 #[test]
 fn sealed_task_ids_open_to_the_task_id() {
-    for vector in vectors().ed25519 {
-        let opened = open_task_id(&key(&vector), &vector.encrypted_task_id_base64)
+    for vector in &vectors().ed25519 {
+        let opened = open_task_id(&key(vector), &vector.encrypted_task_id_base64)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(opened.as_str(), vector.task_id);
     }
@@ -142,23 +142,23 @@ fn sealed_task_ids_open_to_the_task_id() {
 
 #[test]
 fn verify_assertion_accepts_the_vector_header() {
-    for vector in vectors().ed25519 {
+    for vector in &vectors().ed25519 {
         let verified = verify_assertion(
             &vector.authorization_header,
-            &lookup(&vector),
-            at(&vector).to_system_time(),
+            &lookup(vector),
+            at(vector).to_system_time(),
             DEFAULT_SKEW,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(verified.runtime_id().as_str(), vector.agent_runtime_id);
         assert_eq!(verified.task_id().as_str(), vector.task_id);
-        assert_eq!(verified.timestamp(), at(&vector));
+        assert_eq!(verified.timestamp(), at(vector));
     }
 }
 
 #[test]
 fn verify_assertion_rejects_the_vector_header_with_any_one_field_changed() {
-    for vector in vectors().ed25519 {
+    for vector in &vectors().ed25519 {
         let envelope: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&vector.assertion_envelope_json).unwrap_or_else(|e| panic!("{e}"));
         // A signature that is well-formed but not the vector's: the other vector's, or a flipped byte.
@@ -197,8 +197,8 @@ fn verify_assertion_rejects_the_vector_header_with_any_one_field_changed() {
             );
             let result = verify_assertion(
                 &header,
-                &lookup(&vector),
-                at(&vector).to_system_time(),
+                &lookup(vector),
+                at(vector).to_system_time(),
                 DEFAULT_SKEW,
             );
             assert_eq!(result.err(), Some(expected), "changed {field}");
@@ -208,25 +208,25 @@ fn verify_assertion_rejects_the_vector_header_with_any_one_field_changed() {
 
 #[test]
 fn verify_assertion_refuses_the_vector_header_outside_its_window_or_task() {
-    for vector in vectors().ed25519 {
-        let later = at(&vector).to_system_time() + DEFAULT_SKEW + std::time::Duration::from_secs(1);
+    for vector in &vectors().ed25519 {
+        let later = at(vector).to_system_time() + DEFAULT_SKEW + std::time::Duration::from_secs(1);
         assert_eq!(
             verify_assertion(
                 &vector.authorization_header,
-                &lookup(&vector),
+                &lookup(vector),
                 later,
                 DEFAULT_SKEW
             )
             .err(),
             Some(AssertionError::Stale)
         );
-        let public = public_key(&vector);
+        let public = public_key(vector);
         let no_tasks = (move |_: &str| Some(public), |_: &str, _: &str| false);
         assert_eq!(
             verify_assertion(
                 &vector.authorization_header,
                 &no_tasks,
-                at(&vector).to_system_time(),
+                at(vector).to_system_time(),
                 DEFAULT_SKEW
             )
             .err(),
@@ -237,15 +237,15 @@ fn verify_assertion_refuses_the_vector_header_outside_its_window_or_task() {
 
 #[test]
 fn verify_registration_request_accepts_the_vector_body() {
-    for vector in vectors().ed25519 {
+    for vector in &vectors().ed25519 {
         let body = vector.registration_request_body.to_string();
         let verified = verify_registration_request(
             &vector.agent_runtime_id,
             body.as_bytes(),
-            &public_key(&vector),
-            at(&vector).to_system_time(),
+            &public_key(vector),
+            at(vector).to_system_time(),
             DEFAULT_SKEW,
         );
-        assert_eq!(verified, Ok(at(&vector)));
+        assert_eq!(verified, Ok(at(vector)));
     }
 }

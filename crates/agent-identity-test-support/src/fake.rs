@@ -1,4 +1,6 @@
-//! An in-process AuthAPI and JWKS endpoint whose answers each test scripts.
+//! An in-process AuthAPI and JWKS endpoint whose answers each test scripts (moved from the
+//! manager's suite; the emulator's fault knobs do not replace it, as the emulator serves from a
+//! runtime of its own).
 //!
 //! It runs on the test's own runtime, so under a paused clock a request and its answer are
 //! handled without the runtime going idle: the clock cannot jump past a timeout while a reply is
@@ -18,7 +20,7 @@ use tokio::task::JoinHandle;
 
 /// What an endpoint does with its next request.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Answer {
+pub enum Answer {
     /// 200 with the endpoint's normal body.
     Ok,
     /// This status, with a short body.
@@ -39,14 +41,21 @@ struct Script {
     register_hits: AtomicUsize,
 }
 
-pub(crate) struct FakeService {
+/// A JWKS endpoint (`/jwks`) and a registration endpoint (`/v1/agent/{runtime}/task/register`)
+/// on one loopback port; registration answers `task-1`, `task-2`, … in order of arrival.
+pub struct FakeService {
     addr: SocketAddr,
     script: Arc<Script>,
     server: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FakeService {
-    pub(crate) async fn start(jwks_body: String) -> Self {
+    /// Starts serving `jwks_body` on a fresh loopback port, on the calling runtime.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound.
+    pub async fn start(jwks_body: String) -> Self {
         let script = Arc::new(Script::default());
         *script.jwks_body.lock().expect("body") = jwks_body;
         let app = Router::new()
@@ -67,31 +76,38 @@ impl FakeService {
         }
     }
 
-    pub(crate) fn jwks_url(&self) -> String {
+    /// The JWKS endpoint's URL.
+    pub fn jwks_url(&self) -> String {
         format!("http://{}/jwks", self.addr)
     }
 
-    pub(crate) fn authapi_base(&self) -> String {
+    /// The AuthAPI base URL, for a task client.
+    pub fn authapi_base(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub(crate) fn set_jwks_body(&self, body: String) {
+    /// Serves `body` from the JWKS endpoint from now on.
+    pub fn set_jwks_body(&self, body: String) {
         *self.script.jwks_body.lock().expect("body") = body;
     }
 
-    pub(crate) fn answer_jwks(&self, answers: impl IntoIterator<Item = Answer>) {
+    /// Queues answers for the next JWKS requests.
+    pub fn answer_jwks(&self, answers: impl IntoIterator<Item = Answer>) {
         self.script.jwks.lock().expect("script").extend(answers);
     }
 
-    pub(crate) fn answer_register(&self, answers: impl IntoIterator<Item = Answer>) {
+    /// Queues answers for the next registration requests.
+    pub fn answer_register(&self, answers: impl IntoIterator<Item = Answer>) {
         self.script.register.lock().expect("script").extend(answers);
     }
 
-    pub(crate) fn jwks_hits(&self) -> usize {
+    /// How many JWKS requests arrived.
+    pub fn jwks_hits(&self) -> usize {
         self.script.jwks_hits.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn register_hits(&self) -> usize {
+    /// How many registration requests arrived.
+    pub fn register_hits(&self) -> usize {
         self.script.register_hits.load(Ordering::SeqCst)
     }
 
@@ -99,7 +115,7 @@ impl FakeService {
     ///
     /// The port stays reserved, bound but not listening, for the rest of the test process: a
     /// released port could be taken by another test's server, which would then answer.
-    pub(crate) async fn stop(&self) {
+    pub async fn stop(&self) {
         let server = self.server.lock().expect("server").take();
         if let Some(server) = server {
             server.abort();
