@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let client = reqwest::Client::new();
     let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token.clone()));
     let build_verifier = || {
-        let source = HttpJwksSource::builder(emulator.jwks_url().parse().expect("emulator URL"))
+        let source = HttpJwksSource::builder(emulator.jwks_url())
             .client(client.clone())
             .build();
         Verifier::builder(source)
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .algorithms([SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa])
             .build()
     };
-    let base = AuthApiBaseUrl::parse(&emulator.authapi_base_url())?;
+    let base = AuthApiBaseUrl::parse(emulator.authapi_base_url().as_str())?;
     let build_tasks = || {
         TaskClient::builder(base.clone())
             .client(client.clone())
@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Cold start: a new verifier (empty key cache) and manager every time, over a shared
     // connection pool, as a process would have after its first request.
-    let jwks_url = emulator.jwks_url();
+    let jwks_url = emulator.jwks_url().to_string();
     let register_url = base.registration_url(minted.runtime_id.as_str())?;
     let body = AgentSigner::new(minted.key.clone(), minted.runtime_id.clone())
         .registration_request(SystemTime::now())?

@@ -12,6 +12,7 @@ use agent_identity_task::{AuthApiBaseUrl, DEFAULT_SKEW, TaskClient, TaskClientBu
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use url::Url;
 
 use crate::error::EmulatorError;
 use crate::mint::MintRequest;
@@ -27,7 +28,7 @@ use crate::state::{Config, RegistrationForm, Shared};
 pub struct Emulator {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
-    base_url: String,
+    base_url: Url,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -142,13 +143,17 @@ impl EmulatorBuilder {
 }
 
 /// The URL clients use: an unspecified listen address (`0.0.0.0`, `::`) is reached on loopback.
-fn base_url_for(addr: SocketAddr) -> String {
+fn base_url_for(addr: SocketAddr) -> Url {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let mut url = Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("a valid URL"));
+    // A socket address is always a valid host and port.
+    let _ = url.set_ip_host(ip);
+    let _ = url.set_port(Some(addr.port()));
+    url
 }
 
 impl Emulator {
@@ -174,36 +179,43 @@ impl Emulator {
         self.local_addr
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing `/`.
-    pub fn base_url(&self) -> String {
+    /// `http://127.0.0.1:PORT/`; other paths of the emulator are `base_url().join(…)`.
+    pub fn base_url(&self) -> Url {
         self.base_url.clone()
     }
 
     /// `{base}/backend-api`: a ChatGPT base URL whose
     /// [`jwks_url_for_base`](agent_identity_jwt::jwks_url_for_base) is [`jwks_url`](Self::jwks_url).
-    pub fn chatgpt_base_url(&self) -> String {
-        format!("{}/backend-api", self.base_url)
+    pub fn chatgpt_base_url(&self) -> Url {
+        self.at("/backend-api")
     }
 
     /// `{base}/backend-api/wham/agent-identities/jwks`.
-    pub fn jwks_url(&self) -> String {
-        format!("{}{JWKS_PATH}", self.base_url)
+    pub fn jwks_url(&self) -> Url {
+        self.at(JWKS_PATH)
     }
 
     /// `{base}/api/accounts`, the AuthAPI base.
-    pub fn authapi_base_url(&self) -> String {
-        format!("{}{AUTHAPI_PATH}", self.base_url)
+    pub fn authapi_base_url(&self) -> Url {
+        self.at(AUTHAPI_PATH)
     }
 
     /// `{base}/echo`, the protected endpoint: `GET` or `POST` with the `AgentAssertion` headers.
-    pub fn echo_url(&self) -> String {
-        format!("{}{ECHO_PATH}", self.base_url)
+    pub fn echo_url(&self) -> Url {
+        self.at(ECHO_PATH)
     }
 
     /// `{base}/echo/events`, the protected server-sent-events endpoint: `GET` with the
     /// `AgentAssertion` headers, `?count=N&interval_ms=M` (defaults 5 and 100).
-    pub fn events_url(&self) -> String {
-        format!("{}{EVENTS_PATH}", self.base_url)
+    pub fn events_url(&self) -> Url {
+        self.at(EVENTS_PATH)
+    }
+
+    /// The base URL with `path` (absolute) as its path.
+    fn at(&self, path: &str) -> Url {
+        let mut url = self.base_url.clone();
+        url.set_path(path);
+        url
     }
 
     /// The `iss` of minted tokens.
@@ -240,9 +252,7 @@ impl Emulator {
     /// The builder behind [`verifier`](Self::verifier), to change other settings (a zero
     /// refetch interval, a clock).
     pub fn verifier_builder(&self) -> VerifierBuilder {
-        let url = url::Url::parse(&self.jwks_url())
-            .unwrap_or_else(|_| unreachable!("the emulator's JWKS URL is a valid URL"));
-        Verifier::builder(HttpJwksSource::new(url))
+        Verifier::builder(HttpJwksSource::new(self.jwks_url()))
             .issuer(self.issuer())
             .audience(self.audience())
             .algorithms([self.algorithm()])
@@ -270,7 +280,7 @@ impl Emulator {
     /// # Panics
     /// As [`task_client`](Self::task_client).
     pub fn authapi_base(&self) -> AuthApiBaseUrl {
-        match AuthApiBaseUrl::parse(&self.authapi_base_url()) {
+        match AuthApiBaseUrl::parse(self.authapi_base_url().as_str()) {
             Ok(base) => base,
             Err(error) => {
                 panic!("the emulator's AuthAPI base is not usable by a task client: {error}")

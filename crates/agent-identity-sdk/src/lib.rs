@@ -39,11 +39,11 @@
 //! let emulator = Emulator::start().await?;
 //! let token = emulator.mint().issue()?.token;
 //!
-//! let jwks = HttpJwksSource::new(emulator.jwks_url().parse()?);
+//! let jwks = HttpJwksSource::new(emulator.jwks_url());
 //! let verifier = Verifier::builder(jwks)
 //!     .algorithms([SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa])
 //!     .build();
-//! let tasks = TaskClient::new(AuthApiBaseUrl::parse(&emulator.authapi_base_url())?);
+//! let tasks = TaskClient::new(AuthApiBaseUrl::parse(emulator.authapi_base_url().as_str())?);
 //! let store = Arc::new(MemoryStore::with_token(token));
 //!
 //! let manager = AuthManager::new(verifier, tasks, store).await?;

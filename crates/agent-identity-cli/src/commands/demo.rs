@@ -179,11 +179,7 @@ pub(crate) async fn run(out: Output) -> Result<Exit, Failure> {
 }
 
 fn verifier(emulator: &Emulator) -> Result<Verifier, String> {
-    let url = emulator
-        .jwks_url()
-        .parse()
-        .map_err(|_| "the emulator's jwks url does not parse".to_owned())?;
-    Ok(Verifier::builder(HttpJwksSource::new(url))
+    Ok(Verifier::builder(HttpJwksSource::new(emulator.jwks_url()))
         .issuer(emulator.issuer())
         .audience(emulator.audience())
         .algorithms([emulator.algorithm()])
@@ -191,7 +187,8 @@ fn verifier(emulator: &Emulator) -> Result<Verifier, String> {
 }
 
 fn task_client(emulator: &Emulator) -> Result<TaskClient, String> {
-    let base = AuthApiBaseUrl::parse(&emulator.authapi_base_url()).map_err(|e| chain(&e))?;
+    let base =
+        AuthApiBaseUrl::parse(emulator.authapi_base_url().as_str()).map_err(|e| chain(&e))?;
     Ok(TaskClient::builder(base)
         .max_attempts(DEMO_MAX_ATTEMPTS)
         .initial_backoff(DEMO_INITIAL_BACKOFF)
@@ -205,7 +202,7 @@ async fn echo(
     auth: &AgentIdentityAuth,
 ) -> Result<String, String> {
     let headers = auth.headers().map_err(|e| chain(&e))?;
-    let mut request = http.get(format!("{}/echo", emulator.base_url()));
+    let mut request = http.get(emulator.echo_url());
     for (name, value) in headers.iter() {
         request = request.header(name, value);
     }

@@ -16,17 +16,17 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
     // The first line is what a parent process waits for; `Output` flushes every line.
     if out.is_json() {
         out.json_line(&json!({
-            "base_url": emulator.base_url(),
-            "jwks_url": emulator.jwks_url(),
-            "authapi_base_url": emulator.authapi_base_url(),
+            "base_url": base_url(&emulator),
+            "jwks_url": emulator.jwks_url().as_str(),
+            "authapi_base_url": emulator.authapi_base_url().as_str(),
         }));
     } else {
-        out.line(format!("emulator listening on {}", emulator.base_url()));
+        out.line(format!("emulator listening on {}", base_url(&emulator)));
         out.line(aligned(&[
-            ("jwks url", emulator.jwks_url()),
-            ("authapi base url", emulator.authapi_base_url()),
-            ("chatgpt base url", emulator.chatgpt_base_url()),
-            ("echo url", format!("{}/echo", emulator.base_url())),
+            ("jwks url", emulator.jwks_url().to_string()),
+            ("authapi base url", emulator.authapi_base_url().to_string()),
+            ("chatgpt base url", emulator.chatgpt_base_url().to_string()),
+            ("echo url", emulator.echo_url().to_string()),
             ("issuer", emulator.issuer().to_owned()),
             ("audience", emulator.audience().to_owned()),
             ("algorithm", emulator.algorithm().to_string()),
@@ -49,4 +49,14 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
 
 pub(crate) fn emulator_failure(error: EmulatorError) -> Failure {
     Failure::new("emulator", chain(&error), Exit::Rejected)
+}
+
+/// The base URL as the CLI has always printed it: without the root path's `/`, so that
+/// `$BASE/echo` reads right in a shell.
+fn base_url(emulator: &Emulator) -> String {
+    emulator
+        .base_url()
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned()
 }

@@ -80,11 +80,10 @@ async fn emulator_prints_human_lines_without_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn emulator_on_a_taken_address_exits_1() {
     let fixture = Fixture::new().await;
-    let taken = fixture.emulator.base_url();
-    let addr = taken.trim_start_matches("http://");
+    let addr = fixture.emulator.local_addr().to_string();
     let run = fixture
         .cli()
-        .args(["emulator", "--json", "--listen", addr])
+        .args(["emulator", "--json", "--listen", &addr])
         .run()
         .await;
     assert_eq!(run.assert_failure(1), "emulator");

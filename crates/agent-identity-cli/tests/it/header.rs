@@ -9,7 +9,14 @@ use crate::support::{Fixture, assert_no_secrets, refusing_port};
 /// Sends `GET /echo` with the headers `header --json` printed; returns the status and body.
 async fn echo(fixture: &Fixture, header: &Value) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .get(format!("{}/echo", fixture.emulator.base_url()))
+        .get(
+            fixture
+                .emulator
+                .base_url()
+                .join("echo")
+                .expect("url")
+                .to_string(),
+        )
         .header(
             "Authorization",
             header["authorization"].as_str().expect("authorization"),
@@ -151,7 +158,7 @@ async fn header_with_the_authapi_unreachable_exits_75_and_status_still_shows_the
     let run = fixture
         .cli()
         .args(["header", "--json", "-vvv", "--jwks-url"])
-        .arg(fixture.emulator.jwks_url())
+        .arg(fixture.emulator.jwks_url().to_string())
         .arg("--authapi-base-url")
         .arg(format!(
             "http://127.0.0.1:{}/api/accounts",

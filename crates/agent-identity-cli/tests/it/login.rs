@@ -93,7 +93,7 @@ async fn a_login_with_the_authapi_unreachable_exits_75_and_writes_nothing() {
     let run = fixture
         .cli()
         .args(["login", "--json", "--max-attempts", "2", "--jwks-url"])
-        .arg(fixture.emulator.jwks_url())
+        .arg(fixture.emulator.jwks_url().to_string())
         .arg("--authapi-base-url")
         .arg(format!(
             "http://127.0.0.1:{}/api/accounts",

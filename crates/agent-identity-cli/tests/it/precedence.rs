@@ -33,7 +33,7 @@ async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_ur
     let good_file = good_file.to_str().expect("utf-8 path");
     let missing_file = fixture.scratch.path().join("missing.json");
     let missing_file = missing_file.to_str().expect("utf-8 path");
-    let good_url = fixture.emulator.jwks_url();
+    let good_url = fixture.emulator.jwks_url().to_string();
     let dead_url = format!("http://127.0.0.1:{}/jwks", refusing_port().port());
 
     let table: Vec<Row<'_>> = vec![

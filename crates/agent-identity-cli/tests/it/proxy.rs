@@ -42,7 +42,8 @@ struct RunningProxy {
 
 impl RunningProxy {
     async fn start(fixture: &Fixture, extra: &[&str]) -> Self {
-        Self::start_to(fixture, &fixture.emulator.base_url(), extra).await
+        let base = fixture.emulator.base_url();
+        Self::start_to(fixture, base.as_str().trim_end_matches('/'), extra).await
     }
 
     async fn start_to(fixture: &Fixture, upstream: &str, extra: &[&str]) -> Self {
@@ -737,7 +738,7 @@ async fn exec_gives_the_child_the_proxy_and_returns_its_exit_code() {
     let run = fixture
         .cli_with_emulator()
         .args(["exec", "--openai-env", "--upstream"])
-        .arg(fixture.emulator.base_url())
+        .arg(fixture.emulator.base_url().as_str().trim_end_matches('/'))
         .args(["--", "sh", "-c", script])
         .run()
         .await;

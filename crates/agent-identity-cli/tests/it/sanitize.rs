@@ -158,7 +158,7 @@ async fn a_task_id_with_escape_sequences_never_reaches_the_terminal_raw() {
             .args(["login", "--max-attempts", "1", "--jwt-file"])
             .arg(fixture.token_file(&minted))
             .arg("--jwks-url")
-            .arg(fixture.emulator.jwks_url())
+            .arg(fixture.emulator.jwks_url().to_string())
             .arg("--authapi-base-url")
             .arg(&authapi);
         if json {

@@ -65,7 +65,7 @@ async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
                 "header",
                 "--jwks-url",
             ])
-            .arg(fixture.emulator.jwks_url())
+            .arg(fixture.emulator.jwks_url().to_string())
             .arg("--authapi-base-url")
             .arg(&dead)
             .run()
@@ -213,12 +213,14 @@ fn invocation(
         place,
         Place::JwksFileFlag | Place::JwksFileVariable | Place::JwksUrlFlag
     ) {
-        cli = cli.arg("--jwks-url").arg(fixture.emulator.jwks_url());
+        cli = cli
+            .arg("--jwks-url")
+            .arg(fixture.emulator.jwks_url().to_string());
     }
     if place != Place::AuthapiFlag {
         cli = cli
             .arg("--authapi-base-url")
-            .arg(fixture.emulator.authapi_base_url());
+            .arg(fixture.emulator.authapi_base_url().to_string());
     }
     match place {
         Place::HomeFlag => cli.arg("--home").arg(secret),

@@ -62,9 +62,9 @@ impl Fixture {
     pub(crate) fn cli_with_emulator(&self) -> Cli {
         self.cli()
             .arg("--jwks-url")
-            .arg(self.emulator.jwks_url())
+            .arg(self.emulator.jwks_url().to_string())
             .arg("--authapi-base-url")
-            .arg(self.emulator.authapi_base_url())
+            .arg(self.emulator.authapi_base_url().to_string())
     }
 
     /// Logs the identity in through the CLI, asserting success.

@@ -60,7 +60,7 @@ async fn jwks_file_and_jwks_url_together_are_a_usage_error() {
             "keys.json",
             "--jwks-url",
         ])
-        .arg(fixture.emulator.jwks_url())
+        .arg(fixture.emulator.jwks_url().to_string())
         .run()
         .await;
     run.assert_failure(2);
@@ -74,7 +74,10 @@ async fn a_jwks_file_wins_over_a_jwks_url_from_the_environment() {
         .cli()
         .args(["verify", "--json", "--jwt-file", "-", "--jwks-file"])
         .arg(&missing)
-        .env("AGENT_IDENTITY_JWKS_URL", fixture.emulator.jwks_url())
+        .env(
+            "AGENT_IDENTITY_JWKS_URL",
+            fixture.emulator.jwks_url().to_string(),
+        )
         .stdin("a.b.c")
         .run()
         .await;
@@ -125,12 +128,12 @@ async fn the_compatibility_authapi_variable_is_read() {
     let run = fixture
         .cli()
         .args(["login", "--json", "--jwks-url"])
-        .arg(fixture.emulator.jwks_url())
+        .arg(fixture.emulator.jwks_url().to_string())
         .arg("--jwt-file")
         .arg(fixture.token_file(&minted))
         .env(
             "CODEX_AUTHAPI_BASE_URL",
-            fixture.emulator.authapi_base_url(),
+            fixture.emulator.authapi_base_url().to_string(),
         )
         .run()
         .await;

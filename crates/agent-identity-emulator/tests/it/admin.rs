@@ -11,7 +11,11 @@ use crate::support::{fresh_connections, get_json, post_json};
 async fn admin_mint_returns_a_token_the_verifier_trusts() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
-    let url = format!("{}/_emulator/mint", emulator.base_url());
+    let url = emulator
+        .base_url()
+        .join("_emulator/mint")
+        .expect("url")
+        .to_string();
     let (status, body) = post_json(
         &client,
         &url,
@@ -56,7 +60,11 @@ async fn admin_mint_returns_a_token_the_verifier_trusts() {
 async fn admin_faults_set_every_knob() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
-    let url = format!("{}/_emulator/faults", emulator.base_url());
+    let url = emulator
+        .base_url()
+        .join("_emulator/faults")
+        .expect("url")
+        .to_string();
     let old_kid = emulator.current_kid();
     let (status, body) = post_json(
         &client,
@@ -75,7 +83,7 @@ async fn admin_faults_set_every_knob() {
     assert_ne!(new_kid, old_kid);
     assert_eq!(emulator.current_kid(), new_kid);
 
-    let (status, _) = get_json(&client, &emulator.jwks_url()).await;
+    let (status, _) = get_json(&client, emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 504);
     let minted = emulator.mint().issue().expect("mint");
     let record = emulator
@@ -129,7 +137,11 @@ async fn admin_faults_set_every_knob() {
 async fn admin_counters_report_every_counter() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
-    let url = format!("{}/_emulator/counters", emulator.base_url());
+    let url = emulator
+        .base_url()
+        .join("_emulator/counters")
+        .expect("url")
+        .to_string();
     let (status, body) = get_json(&client, &url).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -156,7 +168,11 @@ async fn admin_endpoints_ignore_faults() {
     emulator.drop_next_connections(5);
     let (status, _) = get_json(
         &fresh_connections(),
-        &format!("{}/_emulator/counters", emulator.base_url()),
+        emulator
+            .base_url()
+            .join("_emulator/counters")
+            .expect("url")
+            .as_ref(),
     )
     .await;
     assert_eq!(status, 200);
@@ -171,7 +187,13 @@ async fn admin_request(
     body: &str,
 ) -> (u16, serde_json::Value) {
     let mut request = fresh_connections()
-        .request(method, format!("{}{path}", emulator.base_url()))
+        .request(
+            method,
+            emulator
+                .base_url()
+                .join(path.trim_start_matches('/'))
+                .expect("url"),
+        )
         .body(body.to_owned());
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -185,12 +207,7 @@ async fn admin_request(
 #[tokio::test]
 async fn admin_endpoints_refuse_a_host_or_origin_that_is_not_loopback() {
     let emulator = Emulator::start().await.expect("start");
-    let port = emulator
-        .base_url()
-        .rsplit(':')
-        .next()
-        .expect("a port")
-        .to_owned();
+    let port = emulator.local_addr().port().to_string();
     let json = ("content-type", "application/json");
     // What DNS rebinding looks like: the right socket, a foreign name.
     for host in [
@@ -304,7 +321,11 @@ async fn admin_bodies_must_be_declared_json() {
 async fn admin_mint_refuses_a_lifetime_whose_exp_overflows() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
-    let url = format!("{}/_emulator/mint", emulator.base_url());
+    let url = emulator
+        .base_url()
+        .join("_emulator/mint")
+        .expect("url")
+        .to_string();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")

@@ -233,7 +233,11 @@ async fn the_admin_endpoint_revokes_tasks() {
     let (record, task_id) = registered(&emulator).await;
     let (status, body) = crate::support::post_json(
         &fresh_connections(),
-        &format!("{}/_emulator/faults", emulator.base_url()),
+        emulator
+            .base_url()
+            .join("_emulator/faults")
+            .expect("url")
+            .as_ref(),
         &json!({ "revoke_tasks": true }),
     )
     .await;

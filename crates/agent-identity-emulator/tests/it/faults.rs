@@ -55,13 +55,13 @@ async fn injected_fault_body_is_small_json_and_invalid_status_becomes_500() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
     emulator.fail_next_jwks(1, 429);
-    let (status, body) = get_json(&client, &emulator.jwks_url()).await;
+    let (status, body) = get_json(&client, emulator.jwks_url().as_ref()).await;
     assert_eq!(
         (status, body),
         (429, json!({ "error": "injected_fault", "status": 429 }))
     );
     emulator.fail_next_jwks(1, 7);
-    let (status, _) = get_json(&client, &emulator.jwks_url()).await;
+    let (status, _) = get_json(&client, emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 500);
 }
 
@@ -94,7 +94,7 @@ async fn latency_delays_every_emulated_endpoint_on_a_paused_clock() {
     let client = fresh_connections();
 
     let started = tokio::time::Instant::now();
-    get_json(&client, &emulator.jwks_url()).await;
+    get_json(&client, emulator.jwks_url().as_ref()).await;
     assert!(started.elapsed() >= Duration::from_secs(7));
 
     let started = tokio::time::Instant::now();
@@ -108,14 +108,18 @@ async fn latency_delays_every_emulated_endpoint_on_a_paused_clock() {
     let started = tokio::time::Instant::now();
     get_json(
         &client,
-        &format!("{}/_emulator/counters", emulator.base_url()),
+        emulator
+            .base_url()
+            .join("_emulator/counters")
+            .expect("url")
+            .as_ref(),
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(7));
 
     emulator.set_latency(Duration::ZERO);
     let started = tokio::time::Instant::now();
-    get_json(&client, &emulator.jwks_url()).await;
+    get_json(&client, emulator.jwks_url().as_ref()).await;
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -149,7 +153,7 @@ async fn dropped_connection_is_a_transport_error_for_the_next_requests_only() {
             .expect_err("closed without a response");
         assert!(error.status().is_none());
     }
-    let (status, _) = get_json(&client, &emulator.jwks_url()).await;
+    let (status, _) = get_json(&client, emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 200);
     assert_eq!(
         emulator.jwks_fetches(),
@@ -162,7 +166,7 @@ async fn dropped_connection_is_a_transport_error_for_the_next_requests_only() {
 async fn dropped_connection_also_cuts_a_kept_alive_connection() {
     let emulator = Emulator::start().await.expect("start");
     let pooled = reqwest::Client::new();
-    let (status, _) = get_json(&pooled, &emulator.jwks_url()).await;
+    let (status, _) = get_json(&pooled, emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 200);
     emulator.drop_next_connections(1);
     pooled
@@ -170,7 +174,7 @@ async fn dropped_connection_also_cuts_a_kept_alive_connection() {
         .send()
         .await
         .expect_err("the reused connection is closed without a response");
-    let (status, _) = get_json(&pooled, &emulator.jwks_url()).await;
+    let (status, _) = get_json(&pooled, emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 200);
 }
 
@@ -226,7 +230,7 @@ async fn rotated_key_is_published_beside_the_old_one_and_both_tokens_verify() {
         .expect("old token still valid");
     assert_eq!(emulator.jwks_fetches(), 2);
 
-    let (_, body) = get_json(&fresh_connections(), &emulator.jwks_url()).await;
+    let (_, body) = get_json(&fresh_connections(), emulator.jwks_url().as_ref()).await;
     let kids: Vec<&str> = body["keys"]
         .as_array()
         .expect("keys")

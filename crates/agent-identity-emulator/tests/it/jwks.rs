@@ -45,7 +45,7 @@ async fn rs256_emulator_publishes_an_rsa_key_and_its_tokens_verify() {
         .await
         .expect("start");
     assert_eq!(emulator.algorithm(), SigningAlgorithm::Rs256);
-    let (_, body) = get_json(&fresh_connections(), &emulator.jwks_url()).await;
+    let (_, body) = get_json(&fresh_connections(), emulator.jwks_url().as_ref()).await;
     let key = &body["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");
@@ -79,19 +79,20 @@ async fn rs256_emulator_publishes_an_rsa_key_and_its_tokens_verify() {
 #[tokio::test]
 async fn chatgpt_base_url_leads_to_the_jwks_url() {
     let emulator = Emulator::start().await.expect("start");
-    let base = emulator.chatgpt_base_url();
-    assert_eq!(jwks_url_for_base(&base), emulator.jwks_url());
+    let base = emulator.chatgpt_base_url().to_string();
+    assert_eq!(jwks_url_for_base(&base), emulator.jwks_url().to_string());
     assert_eq!(normalize_chatgpt_base_url(&base), base);
+    let root = emulator.base_url();
+    assert_eq!(root.path(), "/");
+    assert!(root.as_str().starts_with("http://127.0.0.1:"));
     assert_eq!(
         emulator.chatgpt_base_url(),
-        format!("{}/backend-api", emulator.base_url())
+        root.join("backend-api").expect("url")
     );
     assert_eq!(
         emulator.authapi_base_url(),
-        format!("{}/api/accounts", emulator.base_url())
+        root.join("api/accounts").expect("url")
     );
-    assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
-    assert!(!emulator.base_url().ends_with('/'));
 }
 
 #[tokio::test]
@@ -99,7 +100,7 @@ async fn every_jwks_request_is_counted() {
     let emulator = Emulator::start().await.expect("start");
     let client = fresh_connections();
     for expected in 1..=3 {
-        get_json(&client, &emulator.jwks_url()).await;
+        get_json(&client, emulator.jwks_url().as_ref()).await;
         assert_eq!(emulator.jwks_fetches(), expected);
     }
     // A verifier caches: many verifications, one fetch.

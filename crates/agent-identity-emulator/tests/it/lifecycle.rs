@@ -15,7 +15,7 @@ use crate::support::{fresh_connections, get_json, minted_record};
 #[tokio::test]
 async fn dropping_the_handle_stops_the_server() {
     let emulator = Emulator::start().await.expect("start");
-    let url = emulator.jwks_url();
+    let url = emulator.jwks_url().to_string();
     let pooled = reqwest::Client::new();
     let (status, _) = get_json(&pooled, &url).await;
     assert_eq!(status, 200);
@@ -37,7 +37,7 @@ async fn dropping_the_handle_stops_the_server() {
 #[tokio::test]
 async fn shutdown_stops_the_server_gracefully() {
     let emulator = Emulator::start().await.expect("start");
-    let url = emulator.jwks_url();
+    let url = emulator.jwks_url().to_string();
     let (status, _) = get_json(&fresh_connections(), &url).await;
     assert_eq!(status, 200);
     tokio::time::timeout(Duration::from_secs(10), emulator.shutdown())
@@ -60,7 +60,7 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         .registration_url(record.runtime_id().as_str())
         .expect("url");
     let path = url
-        .strip_prefix(&emulator.base_url())
+        .strip_prefix(emulator.base_url().as_str().trim_end_matches('/'))
         .expect("the registration url is under the base url")
         .to_owned();
     let body = AgentSigner::from_record(&record)
@@ -150,9 +150,14 @@ async fn unspecified_listen_address_is_reached_on_loopback() {
         .start()
         .await
         .expect("start");
-    assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+    assert!(
+        emulator
+            .base_url()
+            .to_string()
+            .starts_with("http://127.0.0.1:")
+    );
     assert!(emulator.local_addr().ip().is_unspecified());
-    let (status, _) = get_json(&fresh_connections(), &emulator.jwks_url()).await;
+    let (status, _) = get_json(&fresh_connections(), emulator.jwks_url().as_ref()).await;
     assert_eq!(status, 200);
 }
 

@@ -65,14 +65,14 @@ async fn the_readme_library_example_runs_as_written_against_the_emulator() {
     }
     command
         .env("AGENT_IDENTITY_HOME", home.path())
-        .env("AGENT_IDENTITY_JWKS_URL", emulator.jwks_url())
+        .env("AGENT_IDENTITY_JWKS_URL", emulator.jwks_url().to_string())
         .env(
             "AGENT_IDENTITY_AUTHAPI_BASE_URL",
-            emulator.authapi_base_url(),
+            emulator.authapi_base_url().to_string(),
         )
         .env("AGENT_IDENTITY_ISSUER", emulator.issuer())
         .env("AGENT_IDENTITY_AUDIENCE", emulator.audience())
-        .env("RESOURCE_URL", emulator.echo_url());
+        .env("RESOURCE_URL", emulator.echo_url().to_string());
     let output = command.output().await.expect("cargo runs the example");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -24,8 +24,11 @@ pub(crate) fn builder(emulator: &Emulator) -> AuthManagerBuilder {
 /// injected map: the process environment is never touched.
 pub(crate) fn from_env(emulator: &Emulator, token: &str) -> AuthManagerBuilder {
     let env: HashMap<&str, String> = HashMap::from([
-        ("AGENT_IDENTITY_JWKS_URL", emulator.jwks_url()),
-        ("CODEX_AUTHAPI_BASE_URL", emulator.authapi_base_url()),
+        ("AGENT_IDENTITY_JWKS_URL", emulator.jwks_url().to_string()),
+        (
+            "CODEX_AUTHAPI_BASE_URL",
+            emulator.authapi_base_url().to_string(),
+        ),
         ("AGENT_IDENTITY_ISSUER", emulator.issuer().to_owned()),
         ("AGENT_IDENTITY_AUDIENCE", emulator.audience().to_owned()),
         ("AGENT_IDENTITY_JWT", token.to_owned()),
