@@ -68,11 +68,27 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // No command given: the help, on stderr, as the usage error it is.
+        let rendered = redact(&error.render().to_string());
+        let mut stderr = std::io::stderr().lock();
+        let _ = std::io::Write::write_all(&mut stderr, rendered.as_bytes());
+        return Exit::Usage.into();
+    }
     let rendered = error.render().to_string();
-    // clap's message runs until the first blank line; usage and tips follow it.
-    let message = rendered.split("\n\n").next().unwrap_or_default();
+    // clap's message runs until the first blank line; usage and tips follow it. The tips
+    // (a similar command or flag that exists) are kept: they are what to do next.
+    let mut paragraphs = rendered.split("\n\n");
+    let message = paragraphs.next().unwrap_or_default();
     let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    for tip in paragraphs
+        .flat_map(str::lines)
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+    {
+        message.push_str("; ");
+        message.push_str(tip);
+    }
     // `Output::failure` sanitizes and redacts the message.
     let failure = Failure::usage(format!("{message} (see agent-identity --help)"));
     let json = std::env::args_os().any(|arg| arg == "--json");

@@ -102,6 +102,12 @@ impl Cli {
         }
     }
 
+    /// Without the home variable (for what a bare command line does).
+    pub(crate) fn without_home(mut self) -> Self {
+        self.env.retain(|(name, _)| name != "AGENT_IDENTITY_HOME");
+        self
+    }
+
     pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self

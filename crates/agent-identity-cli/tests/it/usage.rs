@@ -11,15 +11,47 @@ async fn an_unknown_flag_is_a_usage_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_missing_command_is_a_usage_error() {
+async fn a_missing_command_prints_the_usage_not_the_description_as_an_error() {
     let fixture = Fixture::new().await;
-    fixture.cli().run().await.assert_failure(2);
+    // With the home from the environment, clap reports the missing command; with nothing at all,
+    // it shows the usage. Either way the commands are named, and the tool's description is
+    // never printed as if it were an error.
+    for run in [
+        fixture.cli().run().await,
+        fixture.cli().without_home().run().await,
+    ] {
+        run.assert_code(2);
+        assert!(run.stdout.is_empty(), "{run:#?}");
+        assert!(
+            !run.stderr.contains("error: Verify agent identity tokens"),
+            "{run:#?}"
+        );
+        assert!(run.stderr.contains("status"), "{run:#?}");
+    }
     fixture
         .cli()
         .arg("no-such-command")
         .run()
         .await
         .assert_failure(2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_command_or_flag_gets_a_suggestion() {
+    let fixture = Fixture::new().await;
+    let run = fixture.cli().arg("statsu").run().await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr.contains("a similar subcommand exists: 'status'"),
+        "{run:#?}"
+    );
+    let run = fixture.cli().args(["status", "--jwks-ur", "x"]).run().await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr
+            .contains("a similar argument exists: '--jwks-url'"),
+        "{run:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
