@@ -272,9 +272,26 @@ pub(crate) struct LimitArgs {
 /// Arguments of `emulator`.
 #[derive(Debug, Args)]
 pub(crate) struct EmulatorArgs {
-    /// The address to listen on
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    /// The address to listen on: IP:PORT or HOST:PORT (`localhost:8080`); port 0 picks a free one
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = socket_address)]
     pub(crate) listen: SocketAddr,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved (for `localhost`, the first address, IPv4 first).
+fn socket_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let mut addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|_| format!("expected IP:PORT or HOST:PORT, found {text:?}"))?
+        .collect();
+    addrs.sort_by_key(|addr| !addr.is_ipv4());
+    addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
 }
 
 /// Where `verify` and `login` read the token from.

@@ -1,4 +1,5 @@
-//! `emulator`: run the local AuthAPI/JWKS emulator until Ctrl-C.
+//! `emulator`: run the local AuthAPI/JWKS emulator until SIGTERM or Ctrl-C, then stop
+//! gracefully (requests in flight finish) and exit 0.
 
 use agent_identity_emulator::{Emulator, EmulatorError};
 use serde_json::json;
@@ -16,12 +17,17 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
     // The first line is what a parent process waits for; `Output` flushes every line.
     if out.is_json() {
         out.json_line(&json!({
+            "listening_on": emulator.local_addr().to_string(),
             "base_url": base_url(&emulator),
             "jwks_url": emulator.jwks_url().as_str(),
             "authapi_base_url": emulator.authapi_base_url().as_str(),
         }));
     } else {
-        out.line(format!("emulator listening on {}", base_url(&emulator)));
+        out.line(format!(
+            "emulator listening on {} (bound to {})",
+            base_url(&emulator),
+            emulator.local_addr()
+        ));
         out.line(aligned(&[
             ("jwks url", emulator.jwks_url().to_string()),
             ("authapi base url", emulator.authapi_base_url().to_string()),
@@ -33,13 +39,7 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
         ]));
         out.line("press Ctrl-C to stop");
     }
-    tokio::signal::ctrl_c().await.map_err(|error| {
-        Failure::new(
-            "signal",
-            format!("cannot wait for Ctrl-C: {error}"),
-            Exit::Rejected,
-        )
-    })?;
+    crate::commands::proxy::shutdown_signal()?.await;
     emulator.shutdown().await;
     if !out.is_json() {
         out.line("emulator stopped");

@@ -88,3 +88,47 @@ async fn emulator_on_a_taken_address_exits_1() {
         .await;
     assert_eq!(run.assert_failure(1), "emulator");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_on_localhost_reports_what_it_bound_and_stops_cleanly_on_sigterm() {
+    let fixture = Fixture::new().await;
+    let mut child = fixture
+        .cli()
+        .args(["emulator", "--json", "--listen", "localhost:0"])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the first line arrives in time")
+        .expect("read stdout")
+        .expect("a first line");
+    let urls: Value = serde_json::from_str(&first).expect("the first line is JSON");
+    let bound = urls["listening_on"].as_str().expect("listening_on");
+    assert!(
+        bound.starts_with("127.0.0.1:") && !bound.ends_with(":0"),
+        "{urls}"
+    );
+    let port = bound.rsplit(':').next().expect("a port");
+    assert_eq!(urls["base_url"], format!("http://127.0.0.1:{port}"));
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("it stops in time")
+        .expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a clean stop, not a death by signal"
+    );
+}
