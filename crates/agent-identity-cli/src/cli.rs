@@ -177,7 +177,7 @@ pub(crate) enum Command {
     /// Run the whole flow against an embedded emulator, step by step: mint, log in, status, a
     /// signed request, an AuthAPI outage survived, recovery
     Demo,
-    /// Run the local AuthAPI/JWKS emulator until Ctrl-C
+    /// Run the local AuthAPI/JWKS emulator until SIGTERM or Ctrl-C
     Emulator(EmulatorArgs),
     /// Verify a token and print its claims (the private key redacted)
     Verify(TokenArgs),
@@ -185,8 +185,9 @@ pub(crate) enum Command {
     Login(TokenArgs),
     /// Show the stored identity without touching the network
     Status,
-    /// Load the identity (verify, register) and print a fresh Authorization header value
-    Header,
+    /// Load the identity (verify, then the home's task or a registration) and print fresh
+    /// request headers
+    Header(HeaderArgs),
     /// Delete the stored credentials
     Logout,
     /// Run a local reverse proxy to one upstream that signs every request as the agent, until
@@ -267,6 +268,30 @@ pub(crate) struct LimitArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM or Ctrl-C
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub(crate) drain_timeout: u64,
+}
+
+/// Arguments of `header`.
+#[derive(Debug, Args)]
+pub(crate) struct HeaderArgs {
+    /// How to print the headers: `value` (the Authorization value alone), `json`, `curl` (-H
+    /// arguments for every header), `http` (header lines) or `env` (shell variable assignments)
+    #[arg(long, value_enum, default_value_t = HeaderFormat::Value, value_name = "FORMAT")]
+    pub(crate) format: HeaderFormat,
+}
+
+/// The forms `header` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum HeaderFormat {
+    /// The Authorization value alone (without the account header, most servers refuse it).
+    Value,
+    /// One JSON object (also what `--json` gives).
+    Json,
+    /// `-H 'Name: value'` arguments for curl, every header.
+    Curl,
+    /// `Name: value` lines, every header.
+    Http,
+    /// `AGENT_IDENTITY_AUTHORIZATION=…` lines for `eval`, every header.
+    Env,
 }
 
 /// Arguments of `emulator`.

@@ -1,15 +1,21 @@
-//! `header`: load the identity as a service would (verify, register a task) and print a fresh
-//! `Authorization` value. The value is a short-lived signed assertion, not the token: printing it
-//! is what this command is for.
+//! `header`: load the identity as a service would (verify, then the home's task or a
+//! registration) and print fresh request headers, in the form a caller needs. The values are a
+//! short-lived signed assertion and the account id, not the token: printing them is what this
+//! command is for.
 
 use agent_identity_manager::{AuthError, AuthManager, LogoutReason};
 use serde_json::json;
 
+use crate::cli::{HeaderArgs, HeaderFormat};
 use crate::config::Config;
 use crate::error::{Exit, Failure};
 use crate::output::Output;
 
-pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
+pub(crate) async fn run(
+    config: &Config<'_>,
+    args: &HeaderArgs,
+    out: Output,
+) -> Result<Exit, Failure> {
     let verifier = config.verifier()?;
     let tasks = config.task_client()?;
     let store = config.store()?;
@@ -25,17 +31,49 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
         Err(error) => return Err(error.into()),
     };
     let headers = auth.headers()?;
-    if out.is_json() {
-        out.json_line(&json!({
+    let format = if out.is_json() {
+        HeaderFormat::Json
+    } else {
+        args.format
+    };
+    match format {
+        HeaderFormat::Json => out.json_line(&json!({
             "authorization": headers.authorization(),
             "chatgpt_account_id": headers.chatgpt_account_id(),
             "fedramp": headers.fedramp(),
             "task_id": auth.task_id().as_str(),
-        }));
-    } else {
-        out.line(headers.authorization());
+        })),
+        HeaderFormat::Value => out.line(headers.authorization()),
+        HeaderFormat::Curl => out.line(
+            headers
+                .iter()
+                .map(|(name, value)| format!("-H {}", shell_quote(&format!("{name}: {value}"))))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        HeaderFormat::Http => {
+            for (name, value) in headers.iter() {
+                out.line(format!("{name}: {value}"));
+            }
+        }
+        HeaderFormat::Env => {
+            out.line(format!(
+                "AGENT_IDENTITY_AUTHORIZATION={}",
+                shell_quote(headers.authorization())
+            ));
+            out.line(format!(
+                "AGENT_IDENTITY_ACCOUNT_ID={}",
+                shell_quote(headers.chatgpt_account_id())
+            ));
+            out.line(format!("AGENT_IDENTITY_FEDRAMP={}", headers.fedramp()));
+        }
     }
     Ok(Exit::Success)
+}
+
+/// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Nothing is stored: say how to log in. (A rejected identity's `auth()` is its verdict instead.)

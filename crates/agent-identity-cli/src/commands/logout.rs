@@ -37,5 +37,11 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
         }
         _ => format!("logged out: nothing was stored in {path}"),
     });
+    if let Some(variable) = config.overriding_variable() {
+        out.warning(&format!(
+            "{variable} is still set: it overrides the file, so this process's environment \
+             stays logged in until it is unset"
+        ));
+    }
     Ok(Exit::Success)
 }

@@ -28,7 +28,7 @@ pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
         Command::Verify(args) => verify::run(&config, args, out).await,
         Command::Login(args) => login::run(&config, args, out).await,
         Command::Status => status::run(&config, out),
-        Command::Header => header::run(&config, out).await,
+        Command::Header(args) => header::run(&config, args, out).await,
         Command::Logout => logout::run(&config, out),
         Command::Demo => demo::run(out).await,
         Command::Emulator(args) => emulator::run(args, out).await,

@@ -223,3 +223,97 @@ async fn header_names_why_a_stored_identity_was_rejected() {
     assert!(line.contains("issuer"), "the verdict itself: {line}");
     assert_no_secrets(&run, &minted);
 }
+
+/// Runs `script` with `sh -c`, returning stdout; the script may use curl (CI installs it).
+async fn shell(script: &str) -> String {
+    let output = tokio::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .await
+        .expect("sh runs");
+    assert!(
+        output.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_header_format_gets_a_request_accepted() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    let echo = fixture.emulator.echo_url().to_string();
+    // curl: `-H` arguments for every header, shell-quoted for eval.
+    let curl_args = fixture
+        .cli_with_emulator()
+        .args(["header", "--format", "curl"])
+        .run()
+        .await;
+    curl_args.assert_code(0);
+    assert_no_secrets(&curl_args, &minted);
+    assert_eq!(
+        curl_args.stdout.matches("-H '").count(),
+        2,
+        "{}",
+        curl_args.stdout
+    );
+    let status = shell(&format!(
+        "eval \"curl -sS -o /dev/null -w '%{{http_code}}' {} {echo}\"",
+        curl_args.stdout.trim()
+    ))
+    .await;
+    assert_eq!(status, "200");
+    // env: variables for `eval`.
+    let env = fixture
+        .cli_with_emulator()
+        .args(["header", "--format", "env"])
+        .run()
+        .await;
+    env.assert_code(0);
+    let status = shell(&format!(
+        "{}\ncurl -sS -o /dev/null -w '%{{http_code}}' -H \"Authorization: $AGENT_IDENTITY_AUTHORIZATION\" -H \"ChatGPT-Account-ID: $AGENT_IDENTITY_ACCOUNT_ID\" {echo}",
+        env.stdout.trim()
+    ))
+    .await;
+    assert_eq!(status, "200");
+    // http: one header line each.
+    let http = fixture
+        .cli_with_emulator()
+        .args(["header", "--format", "http"])
+        .run()
+        .await;
+    http.assert_code(0);
+    let lines: Vec<&str> = http.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", http.stdout);
+    assert!(lines[0].starts_with("Authorization: AgentAssertion "));
+    assert!(lines[1].starts_with("ChatGPT-Account-ID: "));
+    // value: the Authorization value alone, as before.
+    let value = fixture
+        .cli_with_emulator()
+        .args(["header", "--format", "value"])
+        .run()
+        .await;
+    assert!(value.stdout.starts_with("AgentAssertion "));
+    assert_eq!(fixture.emulator.assertions_accepted(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_warns_that_the_variable_still_overrides_the_file() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    let run = fixture
+        .cli()
+        .env("AGENT_IDENTITY_JWT", minted.token.expose_secret())
+        .arg("logout")
+        .run()
+        .await;
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("AGENT_IDENTITY_JWT is still set"),
+        "{run:#?}"
+    );
+    assert_no_secrets(&run, &minted);
+}
