@@ -743,6 +743,8 @@ async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
     .await;
     span.record("outcome", outcome_name(&outcome));
     crate::metrics::reload(outcome_name(&outcome));
+    // An event, not only the span's field, so `-v` shows every reload's outcome.
+    tracing::info!(outcome = outcome_name(&outcome), "reload finished");
     match &outcome {
         ReloadOutcome::KeptCached { error } => {
             manager.inner.reload_failures.failed((), Instant::now());

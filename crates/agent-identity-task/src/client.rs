@@ -194,7 +194,7 @@ impl TaskClient {
             }
             let delay = match error.retry_after() {
                 Some(asked) if asked > MAX_RETRY_AFTER => {
-                    tracing::debug!(attempt, ?asked, error = %error, "giving up: the server asked to wait longer than MAX_RETRY_AFTER");
+                    tracing::info!(attempt, ?asked, error = %error, "giving up: the server asked to wait longer than MAX_RETRY_AFTER");
                     return Err(error);
                 }
                 Some(asked) => asked,
@@ -207,11 +207,11 @@ impl TaskClient {
             if let Some(deadline) = inner.total_deadline {
                 let resumes = started.elapsed().checked_add(delay);
                 if resumes.is_none_or(|resumes| resumes >= deadline) {
-                    tracing::debug!(attempt, ?delay, error = %error, "giving up: the next attempt would start after the deadline");
+                    tracing::info!(attempt, ?delay, error = %error, "giving up: the next attempt would start after the deadline");
                     return Err(error);
                 }
             }
-            tracing::debug!(attempt, ?delay, error = %error, "task registration failed; retrying");
+            tracing::info!(attempt, ?delay, error = %error, "task registration failed; retrying");
             tokio::time::sleep(delay).await;
         }
     }

@@ -317,3 +317,25 @@ async fn logout_warns_that_the_variable_still_overrides_the_file() {
     );
     assert_no_secrets(&run, &minted);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_v_shows_retries_and_the_reload_outcome() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    fixture.login(&minted).await;
+    fixture.emulator.fail_next_registrations(1, 503);
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "-v", "--fresh-task"])
+        .run()
+        .await;
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("task registration failed; retrying"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("reload finished"), "{}", run.stderr);
+    assert!(run.stderr.contains("updated"), "{}", run.stderr);
+    assert_no_secrets(&run, &minted);
+}
