@@ -28,9 +28,13 @@ pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
 /// The expected audience variable (the CLI's `--audience`).
 pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
 
+/// The rotated token file variable: a read-only credential source in place of `auth.json`
+/// ([`TokenFileStore`](crate::TokenFileStore)).
+pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
+
 /// Every variable [`AuthManager::from_env`] reads, in the order the README's configuration table
 /// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 10] = [
+pub const SETUP_ENV_VARS: [&str; 11] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
@@ -41,6 +45,7 @@ pub const SETUP_ENV_VARS: [&str; 10] = [
     AUDIENCE_ENV_VAR,
     JWT_ENV_VAR,
     JWT_ENV_VAR_COMPAT,
+    TOKEN_FILE_ENV_VAR,
 ];
 
 /// How the environment is read: a variable's value, or `None` when it is unset.
@@ -112,6 +117,7 @@ pub struct AuthManagerBuilder {
     issuer: Option<String>,
     audience: Option<String>,
     token: Option<String>,
+    token_file: Option<PathBuf>,
     leeway: Duration,
     algorithms: Vec<SigningAlgorithm>,
     task_reuse: TaskReuse,
@@ -130,6 +136,7 @@ impl fmt::Debug for AuthManagerBuilder {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("leeway", &self.leeway)
             .field("algorithms", &self.algorithms)
             .field("task_reuse", &self.task_reuse)
@@ -148,6 +155,7 @@ impl Default for AuthManagerBuilder {
             issuer: None,
             audience: None,
             token: None,
+            token_file: None,
             leeway: DEFAULT_LEEWAY,
             algorithms: vec![SigningAlgorithm::Rs256],
             task_reuse: TaskReuse::default(),
@@ -299,6 +307,15 @@ impl AuthManagerBuilder {
         self
     }
 
+    /// A token file that another program writes and rotates, read instead of `auth.json`
+    /// ([`TokenFileStore`](crate::TokenFileStore); the runtime cache stays in the home). A
+    /// [`token`](Self::token) override still wins over it. Defaults to none (with
+    /// [`from_env_lookup`](Self::from_env_lookup): `AGENT_IDENTITY_JWT_FILE`).
+    pub fn token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.token_file = Some(path.into()).filter(|path| !path.as_os_str().is_empty());
+        self
+    }
+
     /// Clock leeway for `exp` and `nbf`. Defaults to [`DEFAULT_LEEWAY`] (60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
@@ -404,15 +421,32 @@ impl AuthManagerBuilder {
         Ok(FileStore::new(home))
     }
 
-    /// The credential store: the one given to [`store`](Self::store), or the home's file store, under the token
-    /// override when one is set.
+    /// The credential store: the one given to [`store`](Self::store), else the token file, else
+    /// the home's file store, under the token override when one is set.
     ///
     /// # Errors
     /// As [`build_file_store`](Self::build_file_store).
     pub fn build_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
-        let base: Arc<dyn CredentialStore> = match &self.store {
-            Some(store) => Arc::clone(store),
-            None => Arc::new(self.build_file_store()?),
+        let token_file = self.token_file.clone().or_else(|| {
+            let lookup = self.env.as_ref()?;
+            lookup(TOKEN_FILE_ENV_VAR)
+                .filter(|value| !value.trim().is_empty())
+                .map(PathBuf::from)
+        });
+        let base: Arc<dyn CredentialStore> = match (&self.store, token_file) {
+            (Some(store), _) => Arc::clone(store),
+            (None, Some(path)) => {
+                let mut store = crate::TokenFileStore::new(path);
+                // The runtime cache lives in the home, when there is one; without, a token file
+                // still works, with a task per process.
+                if let Ok(file_store) = self.build_file_store()
+                    && let Some(home) = file_store.path().parent()
+                {
+                    store = store.with_runtime_cache_home(home);
+                }
+                Arc::new(store)
+            }
+            (None, None) => Arc::new(self.build_file_store()?),
         };
         let token = self.token.clone();
         let env = self.env.clone();

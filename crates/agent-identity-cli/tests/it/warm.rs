@@ -145,3 +145,38 @@ async fn logout_forgets_the_homes_task() {
         "the same token after a logout registers anew"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_token_file_from_agent_identity_jwt_file_is_the_credential_source() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let file = fixture.token_file(&minted);
+    let status = fixture
+        .cli()
+        .env("AGENT_IDENTITY_JWT_FILE", &file)
+        .args(["status", "--json"])
+        .run()
+        .await;
+    status.assert_code(0);
+    assert_eq!(status.json()["runtime_id"], minted.runtime_id.as_str());
+    assert_eq!(status.json()["store"], file.display().to_string());
+    for _ in 0..2 {
+        let run = fixture
+            .cli_with_emulator()
+            .env("AGENT_IDENTITY_JWT_FILE", &file)
+            .args(["header", "--json"])
+            .run()
+            .await;
+        run.assert_code(0);
+        assert_no_secrets(&run, &minted);
+    }
+    assert_eq!(
+        fixture.emulator.registrations(),
+        1,
+        "the home caches the task"
+    );
+    assert!(
+        !fixture.auth_file().exists(),
+        "nothing was written to auth.json"
+    );
+}

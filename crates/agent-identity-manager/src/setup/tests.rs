@@ -277,3 +277,53 @@ fn builder_debug_redacts_the_token() {
     assert!(!debug.contains("eyJsecret"), "{debug}");
     assert!(debug.contains("<redacted>"), "{debug}");
 }
+
+#[test]
+fn a_token_file_replaces_auth_json_and_the_token_variable_still_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, "a.b.c\n").expect("write");
+    let file_text = file.to_str().expect("utf-8");
+    let home = dir.path().join("home");
+    let home_text = home.to_str().expect("utf-8");
+    let store = env(&[
+        ("AGENT_IDENTITY_JWT_FILE", file_text),
+        ("AGENT_IDENTITY_HOME", home_text),
+    ])
+    .build_store()
+    .expect("store");
+    assert_eq!(
+        store.load().expect("load").expect("token").expose_secret(),
+        "a.b.c"
+    );
+    assert_eq!(store.describe(), file_text);
+    assert!(store.check_writable().is_err(), "a token file is read-only");
+    assert_eq!(store.watched_paths(), vec![file.clone()]);
+    assert_eq!(
+        store
+            .runtime_cache()
+            .map(|cache| cache.path().to_path_buf()),
+        Some(home.join(crate::RUNTIME_CACHE_FILE_NAME)),
+        "the runtime cache stays in the home"
+    );
+    let store = env(&[
+        ("AGENT_IDENTITY_JWT_FILE", file_text),
+        ("AGENT_IDENTITY_JWT", "x.y.z"),
+    ])
+    .build_store()
+    .expect("store");
+    assert_eq!(
+        store.load().expect("load").expect("token").expose_secret(),
+        "x.y.z"
+    );
+    // The builder's own setting, with no environment at all.
+    let store = AuthManager::builder()
+        .token_file(&file)
+        .home(&home)
+        .build_store()
+        .expect("store");
+    assert_eq!(
+        store.load().expect("load").expect("token").expose_secret(),
+        "a.b.c"
+    );
+}
