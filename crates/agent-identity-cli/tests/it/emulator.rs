@@ -8,16 +8,15 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::support::Fixture;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn emulator_json_prints_its_urls_first_and_serves_until_killed() {
-    let fixture = Fixture::new().await;
+/// Starts `emulator ARGS` as a process and returns it with its first stdout line.
+async fn spawn(fixture: &Fixture, args: &[&str]) -> (tokio::process::Child, String) {
     let mut child = fixture
         .cli()
-        .args(["emulator", "--json", "--listen", "127.0.0.1:0"])
+        .args(args)
         .command()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("the emulator starts");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -27,6 +26,14 @@ async fn emulator_json_prints_its_urls_first_and_serves_until_killed() {
         .expect("the first line arrives in time")
         .expect("read stdout")
         .expect("a first line");
+    (child, first)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_json_prints_its_urls_first_and_serves_until_killed() {
+    let fixture = Fixture::new().await;
+    let (mut child, first) =
+        spawn(&fixture, &["emulator", "--json", "--listen", "127.0.0.1:0"]).await;
     let urls: Value = serde_json::from_str(&first).expect("the first line is JSON");
     let base = urls["base_url"].as_str().expect("base_url");
     assert!(base.starts_with("http://127.0.0.1:"), "{urls}");
@@ -54,22 +61,7 @@ async fn emulator_json_prints_its_urls_first_and_serves_until_killed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn emulator_prints_human_lines_without_json() {
     let fixture = Fixture::new().await;
-    let mut child = fixture
-        .cli()
-        .arg("emulator")
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the emulator starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the first line arrives in time")
-        .expect("read stdout")
-        .expect("a first line");
+    let (mut child, first) = spawn(&fixture, &["emulator"]).await;
     assert!(
         first.starts_with("emulator listening on http://127.0.0.1:"),
         "{first}"
@@ -92,22 +84,8 @@ async fn emulator_on_a_taken_address_exits_1() {
 #[tokio::test(flavor = "multi_thread")]
 async fn emulator_on_localhost_reports_what_it_bound_and_stops_cleanly_on_sigterm() {
     let fixture = Fixture::new().await;
-    let mut child = fixture
-        .cli()
-        .args(["emulator", "--json", "--listen", "localhost:0"])
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the emulator starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the first line arrives in time")
-        .expect("read stdout")
-        .expect("a first line");
+    let (mut child, first) =
+        spawn(&fixture, &["emulator", "--json", "--listen", "localhost:0"]).await;
     let urls: Value = serde_json::from_str(&first).expect("the first line is JSON");
     let bound = urls["listening_on"].as_str().expect("listening_on");
     assert!(

@@ -2,35 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
-use crate::support::{Fixture, assert_no_secrets, refusing_port};
-
-/// Sends `GET /echo` with the headers `header --json` printed; returns the status and body.
-async fn echo(fixture: &Fixture, header: &Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(
-            fixture
-                .emulator
-                .base_url()
-                .join("echo")
-                .expect("url")
-                .to_string(),
-        )
-        .header(
-            "Authorization",
-            header["authorization"].as_str().expect("authorization"),
-        )
-        .header(
-            "ChatGPT-Account-ID",
-            header["chatgpt_account_id"].as_str().expect("account id"),
-        )
-        .send()
-        .await
-        .expect("GET /echo");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::support::{Fixture, assert_no_secrets, echo, refusing_port};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn header_prints_an_assertion_the_protected_endpoint_accepts() {

@@ -318,3 +318,29 @@ pub(crate) fn assert_no_secrets(run: &Run, minted: &MintedIdentity) {
         );
     }
 }
+
+/// Sends `GET /echo` with the headers `header --json` printed; returns the status and body.
+pub(crate) async fn echo(fixture: &Fixture, header: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(
+            fixture
+                .emulator
+                .base_url()
+                .join("echo")
+                .expect("url")
+                .to_string(),
+        )
+        .header(
+            "Authorization",
+            header["authorization"].as_str().expect("authorization"),
+        )
+        .header(
+            "ChatGPT-Account-ID",
+            header["chatgpt_account_id"].as_str().expect("account id"),
+        )
+        .send()
+        .await
+        .expect("GET /echo");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}

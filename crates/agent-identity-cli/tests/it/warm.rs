@@ -3,7 +3,7 @@
 
 use futures_util::future::join_all;
 
-use crate::support::{Fixture, assert_no_secrets};
+use crate::support::{Fixture, assert_no_secrets, echo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_header_processes_after_login_cost_one_registration_and_one_key_fetch() {
@@ -30,21 +30,8 @@ async fn a_hundred_header_processes_after_login_cost_one_registration_and_one_ke
         .args(["header", "--json"])
         .run()
         .await;
-    let headers = run.json();
-    let response = reqwest::Client::new()
-        .get(fixture.emulator.echo_url())
-        .header(
-            "authorization",
-            headers["authorization"].as_str().expect("authorization"),
-        )
-        .header(
-            "chatgpt-account-id",
-            headers["chatgpt_account_id"].as_str().expect("account"),
-        )
-        .send()
-        .await
-        .expect("echo");
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, body) = echo(&fixture, &run.json()).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
