@@ -1,6 +1,6 @@
 //! Test helpers shared by the agent-identity suites, so that no suite keeps its own copy.
 //!
-//! - [`vectors`]: the one vectors file, `test-data/agent-identity-vectors.json`, loaded once and typed.
+//! - [`mod@vectors`]: the one vectors file, `test-data/agent-identity-vectors.json`, loaded once and typed.
 //! - [`mint`]: identity tokens signed with the vectors' test-only RSA key (RS256, kid
 //!   [`mint::KID`]), which the vectors' JWK Set trusts.
 //! - [`clock`]: [`TestClock`], moved by hand, and [`FixedClock`], stopped.
