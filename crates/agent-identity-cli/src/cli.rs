@@ -50,6 +50,28 @@ impl Cli {
         let mut matches = command.try_get_matches_from_mut(args)?;
         let from_command_line =
             |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        // Where each configuration value came from, for `doctor`.
+        let sources: Vec<(&'static str, &'static str)> = [
+            "home",
+            "jwks_url",
+            "jwks_file",
+            "authapi_base_url",
+            "issuer",
+            "audience",
+            "jwt",
+            "leeway",
+        ]
+        .into_iter()
+        .filter_map(|id| {
+            let source = match matches.value_source(id)? {
+                ValueSource::CommandLine => "flag",
+                ValueSource::EnvVariable => "variable",
+                ValueSource::DefaultValue => "default",
+                _ => "other",
+            };
+            Some((id, source))
+        })
+        .collect();
         let file_flag = from_command_line("jwks_file");
         let url_flag = from_command_line("jwks_url");
         let jwt_flag = from_command_line("jwt");
@@ -66,6 +88,7 @@ impl Cli {
             cli.global.jwks_file = None;
         }
         cli.global.jwt_from_command_line = jwt_flag;
+        cli.global.sources = sources;
         Ok(cli)
     }
 }
@@ -150,6 +173,10 @@ pub(crate) struct Global {
     #[arg(skip)]
     pub(crate) jwt_from_command_line: bool,
 
+    /// Where each configuration value came from (`flag`, `variable`, `default`), by argument id.
+    #[arg(skip)]
+    pub(crate) sources: Vec<(&'static str, &'static str)>,
+
     /// Clock leeway for exp and nbf, in seconds (at most 86400, one day)
     // Bounded so that adding it to a time cannot overflow `SystemTime` (a huge value panicked);
     // a clock a day off is broken, not skewed.
@@ -190,6 +217,10 @@ pub(crate) enum Command {
     Header(HeaderArgs),
     /// Delete the stored credentials
     Logout,
+    /// Check the setup end to end (settings and where they came from, the token, the key set,
+    /// the AuthAPI, the clock, the store) and say what to do next; exit 0 when all is well, 1
+    /// when something blocks, 75 when only something transient does
+    Doctor,
     /// Run a local reverse proxy to one upstream that signs every request as the agent, until
     /// SIGTERM or Ctrl-C
     Proxy(ProxyArgs),

@@ -75,6 +75,11 @@ impl<'a> Config<'a> {
         Self { global, builder }
     }
 
+    /// The parsed global flags.
+    pub(crate) fn global(&self) -> &Global {
+        self.global
+    }
+
     /// The clock leeway of `--leeway`.
     pub(crate) fn leeway(&self) -> Duration {
         Duration::from_secs(self.global.leeway)

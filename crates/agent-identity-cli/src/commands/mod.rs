@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches to them.
 
 mod demo;
+mod doctor;
 mod emulator;
 mod exec;
 mod header;
@@ -30,6 +31,7 @@ pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
         Command::Status => status::run(&config, out),
         Command::Header(args) => header::run(&config, args, out).await,
         Command::Logout => logout::run(&config, out),
+        Command::Doctor => doctor::run(&config, out).await,
         Command::Demo => demo::run(out).await,
         Command::Emulator(args) => emulator::run(args, out).await,
         Command::Proxy(args) => proxy::run(&config, args, out).await,

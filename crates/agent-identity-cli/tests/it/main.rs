@@ -5,6 +5,7 @@
 //! never leak into a test (or a test into their home).
 
 mod demo;
+mod doctor;
 mod emulator;
 mod header;
 mod login;

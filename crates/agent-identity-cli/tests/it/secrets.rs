@@ -117,6 +117,16 @@ async fn no_command_prints_the_token_or_the_private_key_even_at_trace_level() {
             .run()
             .await,
         fixture.cli().args(["-vvv", "logout"]).run().await,
+        fixture
+            .cli_with_emulator()
+            .args(["-vvv", "doctor"])
+            .run()
+            .await,
+        fixture
+            .cli_with_emulator()
+            .args(["-vvv", "--json", "doctor"])
+            .run()
+            .await,
     ];
     for run in &runs {
         assert_no_secrets(run, &minted);
