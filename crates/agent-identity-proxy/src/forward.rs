@@ -241,18 +241,22 @@ impl Inner {
             .into();
         };
         let upgrade = wants_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
-        let (parts, body) = request.into_parts();
-        let headers = upstream_headers(&parts.headers, &self.upstream.host, upgrade.is_some());
+        let (mut parts, body) = request.into_parts();
         let kept = match self.keep_body(body, &parts.headers).await {
             Ok(kept) => kept,
             Err(response) => return response.into(),
         };
+        // The client's headers are taken, not copied: this is every request's path.
+        let headers = upstream_headers(
+            std::mem::take(&mut parts.headers),
+            &self.upstream.host,
+            upgrade.is_some(),
+        );
         let (first_body, replay) = match kept {
             KeptBody::Bytes(bytes) => (full(bytes.clone()), Some(bytes)),
             KeptBody::Stream(body) => (body.map_err(BoxError::from).boxed_unsync(), None),
         };
-        let build = |auth: &AgentIdentityAuth, body: ProxyBody| {
-            let mut headers = headers.clone();
+        let build = |auth: &AgentIdentityAuth, body: ProxyBody, mut headers: HeaderMap| {
             sign(&mut headers, auth)?;
             let mut upstream = Request::new(body);
             *upstream.method_mut() = parts.method.clone();
@@ -260,7 +264,9 @@ impl Inner {
             *upstream.headers_mut() = headers;
             Ok::<_, AuthError>(upstream)
         };
-        let first = match build(&auth, first_body) {
+        // A copy is kept only for a request that may be replayed after a recovery.
+        let for_replay = replay.as_ref().map(|_| headers.clone());
+        let first = match build(&auth, first_body, headers) {
             Ok(first) => first,
             Err(error) => return not_ready(&error).into(),
         };
@@ -284,12 +290,12 @@ impl Inner {
                 return self.pass_on(response, upgrade).into();
             }
         };
-        let Some(bytes) = replay else {
+        let (Some(bytes), Some(headers)) = (replay, for_replay) else {
             tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
             return self.pass_on(response, upgrade).into();
         };
         drop(response);
-        let again = match build(&recovered, full(bytes)) {
+        let again = match build(&recovered, full(bytes), headers) {
             Ok(again) => again,
             Err(error) => return not_ready(&error).into(),
         };
@@ -438,8 +444,8 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The client's headers as the upstream gets them (before signing): hop-by-hop fields, `Host`
 /// and the three identity headers removed, the upstream's `Host` set. An upgrade keeps
 /// `Connection: upgrade` and `Upgrade`.
-pub(crate) fn upstream_headers(client: &HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
-    let mut headers = client.clone();
+pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
+    let mut headers = client;
     let upgrade_value = headers.get(header::UPGRADE).cloned();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
@@ -456,12 +462,17 @@ pub(crate) fn upstream_headers(client: &HeaderMap, host: &HeaderValue, upgrade: 
 /// Adds a fresh assertion and its companion headers; the assertion is marked sensitive.
 fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
     let signed = auth.headers()?;
-    for (name, value) in signed.iter() {
-        // `HeaderName` parsing lowercases; `from_static` would panic on `ChatGPT-Account-ID`.
-        let (Ok(name), Ok(mut value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) else {
+    // The names as constants, lowercase (`from_static` panics on uppercase); no parsing per
+    // request.
+    let names = [
+        header::AUTHORIZATION,
+        HeaderName::from_static("chatgpt-account-id"),
+        HeaderName::from_static("x-openai-fedramp"),
+    ];
+    for (name, (canonical, value)) in names.into_iter().zip(signed.iter()) {
+        // `RequestHeaders::iter` yields the headers in this order.
+        debug_assert!(name.as_str().eq_ignore_ascii_case(canonical));
+        let Ok(mut value) = HeaderValue::from_str(value) else {
             continue;
         };
         value.set_sensitive(true);
