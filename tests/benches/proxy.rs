@@ -2,15 +2,24 @@
 //! against the same request through a pass-through proxy built here on the same HTTP stack
 //! (hyper server, hyper-util pooled client) without signing; and 64 concurrent requests over
 //! keep-alive connections through each, reported as time per request.
+//!
+//! The pass-through proxy is configured as ours is — the same server header-read timeout and
+//! header-size limit, the same pooled client with its idle timer, the same response-header
+//! timeout — so that the ratio is the cost of being the agent (the client token, stripping and
+//! adding identity headers, the assertion), not of the limits any production proxy keeps.
 
 use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
 use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
-use agent_identity_proxy::{ClientToken, Listener, Proxy};
+use agent_identity_proxy::{
+    ClientToken, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_RESPONSE_HEADER_TIMEOUT, Listener, Proxy,
+};
 use agent_identity_tests::bench::{measure_pair_async, report};
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -18,7 +27,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 /// 1.15: issue 11's target for one request against the pass-through proxy.
 const REQUEST_TARGET: f64 = 1.15;
@@ -112,8 +121,12 @@ async fn start_servers() -> Result<(SocketAddr, SocketAddr, SocketAddr, ClientTo
     let ours = listener.local_addr().ok_or("no address")?;
     tokio::spawn(async move { proxy.serve(listener, std::future::pending()).await });
 
-    let forwarder: Forwarder = Client::builder(TokioExecutor::new()).build_http();
-    let baseline = serve(move |request: Request<Incoming>| {
+    let forwarder: Forwarder = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build_http();
+    let baseline = serve_with_limits(move |request: Request<Incoming>| {
         let forwarder = forwarder.clone();
         async move { Ok::<_, Infallible>(pass_through(&forwarder, upstream, request).await) }
     })
@@ -145,9 +158,14 @@ async fn pass_through(
         parts.headers.remove(name);
     }
     parts.headers.remove("authorization");
-    match forwarder.request(Request::from_parts(parts, body)).await {
-        Ok(response) => response.map(|body| body.boxed_unsync()),
-        Err(_) => {
+    let forwarded = tokio::time::timeout(
+        DEFAULT_RESPONSE_HEADER_TIMEOUT,
+        forwarder.request(Request::from_parts(parts, body)),
+    )
+    .await;
+    match forwarded {
+        Ok(Ok(response)) => response.map(|body| body.boxed_unsync()),
+        _ => {
             let mut response =
                 Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
             *response.status_mut() = hyper::StatusCode::BAD_GATEWAY;
@@ -171,6 +189,34 @@ where
             let handler = handler.clone();
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(handler))
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// [`serve`], with the server limits our proxy keeps: a header-read timeout and a header-size
+/// limit.
+async fn serve_with_limits<S, F, B>(handler: S) -> Result<SocketAddr, Box<dyn Error>>
+where
+    S: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(DEFAULT_HEADER_READ_TIMEOUT)
+                    .max_buf_size(DEFAULT_MAX_HEADER_BYTES)
                     .serve_connection(TokioIo::new(stream), service_fn(handler))
                     .await;
             });
