@@ -95,11 +95,14 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 async fn start_servers() -> Result<(SocketAddr, SocketAddr, SocketAddr, ClientToken), Box<dyn Error>>
 {
-    let upstream = serve(|_request: Request<Incoming>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-            b"{\"ok\":true}",
-        ))))
-    })
+    let upstream = serve(
+        |_request: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                b"{\"ok\":true}",
+            ))))
+        },
+        false,
+    )
     .await?;
     let emulator = Emulator::start().await?;
     let minted = emulator.mint().issue()?;
@@ -126,10 +129,13 @@ async fn start_servers() -> Result<(SocketAddr, SocketAddr, SocketAddr, ClientTo
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build_http();
-    let baseline = serve_with_limits(move |request: Request<Incoming>| {
-        let forwarder = forwarder.clone();
-        async move { Ok::<_, Infallible>(pass_through(&forwarder, upstream, request).await) }
-    })
+    let baseline = serve(
+        move |request: Request<Incoming>| {
+            let forwarder = forwarder.clone();
+            async move { Ok::<_, Infallible>(pass_through(&forwarder, upstream, request).await) }
+        },
+        true,
+    )
     .await?;
     Ok((upstream, ours, baseline, token))
 }
@@ -174,7 +180,9 @@ async fn pass_through(
     }
 }
 
-async fn serve<S, F, B>(handler: S) -> Result<SocketAddr, Box<dyn Error>>
+/// Serves `handler` on a loopback port; with `limits`, with the server limits our proxy keeps (a
+/// header-read timeout and a header-size limit).
+async fn serve<S, F, B>(handler: S, limits: bool) -> Result<SocketAddr, Box<dyn Error>>
 where
     S: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
@@ -188,35 +196,14 @@ where
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(handler))
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
-}
-
-/// [`serve`], with the server limits our proxy keeps: a header-read timeout and a header-size
-/// limit.
-async fn serve_with_limits<S, F, B>(handler: S) -> Result<SocketAddr, Box<dyn Error>>
-where
-    S: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn Error + Send + Sync>>,
-{
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(DEFAULT_HEADER_READ_TIMEOUT)
-                    .max_buf_size(DEFAULT_MAX_HEADER_BYTES)
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                if limits {
+                    builder
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(DEFAULT_HEADER_READ_TIMEOUT)
+                        .max_buf_size(DEFAULT_MAX_HEADER_BYTES);
+                }
+                let _ = builder
                     .serve_connection(TokioIo::new(stream), service_fn(handler))
                     .await;
             });
