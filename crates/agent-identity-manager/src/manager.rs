@@ -18,7 +18,9 @@ use crate::auth::AgentIdentityAuth;
 use crate::error::AuthError;
 use crate::state::{AuthState, LogoutReason, ReloadOutcome};
 use crate::status::Status;
-use crate::store::{CredentialStore, RegistrationLock, RuntimeCache, StoreError, TaskBinding};
+use crate::store::{
+    CacheSnapshot, CredentialStore, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
+};
 
 /// 1 s: after a reload that failed and kept the cached state, [`AuthManager::auth_or_reload`]
 /// starts no new reload for this long; the cooldown doubles with each failure in a row, up to
@@ -118,6 +120,9 @@ struct Inner {
     degraded: Mutex<Option<Degraded>>,
     /// When the key set last written to (or read from) the runtime cache was fetched.
     key_set_cached: Mutex<Option<std::time::SystemTime>>,
+    /// The runtime cache as the constructor read it, for the first task lookup of the first
+    /// load: one read of the cache at start, not one for the key set and one for the task.
+    startup_cache: Mutex<Option<CacheSnapshot>>,
     /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
     logout_reason: Mutex<Option<LogoutReason>>,
 }
@@ -155,7 +160,7 @@ impl AuthManager {
         task_reuse: TaskReuse,
     ) -> Result<Self, AuthError> {
         let manager = Self::logged_out_with_task_reuse(verifier, tasks, store, task_reuse);
-        manager.seed_key_set().await;
+        manager.read_startup_cache();
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
         let outcome = manager.reload().instrument(span.clone()).await;
         span.record("outcome", outcome_name(&outcome));
@@ -207,6 +212,7 @@ impl AuthManager {
                 runtime_cache,
                 task_reuse,
                 key_set_cached: Mutex::new(None),
+                startup_cache: Mutex::new(None),
                 degraded: Mutex::new(None),
                 logout_reason: Mutex::new(None),
             }),
@@ -432,8 +438,13 @@ impl AuthManager {
 
     /// The task cached for `binding`, if it may be reused.
     async fn cached_task(&self, cache: &RuntimeCache, binding: &TaskBinding) -> Option<TaskId> {
-        let (cache, key) = (cache.clone(), binding.clone());
-        let cached = blocking(move || cache.task(&key)).await.flatten()?;
+        // The constructor's read, once; later lookups read the file again. Lock-free reads of a
+        // few KiB run in place: a hop to the blocking pool costs more than the read.
+        let startup = lock(&self.inner.startup_cache).take();
+        let cached = match startup {
+            Some(snapshot) => snapshot.task(binding),
+            None => cache.task(binding),
+        }?;
         if let TaskReuse::PerHome {
             max_age: Some(max_age),
         } = self.inner.task_reuse
@@ -498,21 +509,21 @@ impl AuthManager {
         auth
     }
 
-    /// Seeds the verifier's empty key cache with the key set in the runtime cache.
-    async fn seed_key_set(&self) {
-        let (Some(cache), Some(url)) = (
-            self.inner.runtime_cache.clone(),
-            self.inner.verifier.key_set_url(),
-        ) else {
+    /// Reads the runtime cache once: seeds the verifier's empty key cache with its key set, and
+    /// keeps the rest for the first load's task lookup.
+    fn read_startup_cache(&self) {
+        let Some(cache) = &self.inner.runtime_cache else {
             return;
         };
-        let url = url.to_string();
-        let Some(snapshot) = blocking(move || cache.key_set(&url)).await.flatten() else {
-            return;
-        };
-        if self.inner.verifier.seed_key_set(&snapshot) {
-            *lock(&self.inner.key_set_cached) = Some(snapshot.fetched_at());
+        // In place, as in `cached_task`.
+        let snapshot = cache.snapshot();
+        if let Some(url) = self.inner.verifier.key_set_url()
+            && let Some(key_set) = snapshot.key_set(url.as_str())
+            && self.inner.verifier.seed_key_set(&key_set)
+        {
+            *lock(&self.inner.key_set_cached) = Some(key_set.fetched_at());
         }
+        *lock(&self.inner.startup_cache) = Some(snapshot);
     }
 
     /// Writes the verifier's key set to the runtime cache, if it was fetched since the one there.
@@ -761,7 +772,7 @@ async fn reload_flight(weak: Weak<Inner>) -> ReloadOutcome {
 async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
     let inner = &manager.inner;
     let current = manager.state();
-    let stored = match store_call(&inner.store, |store| store.load()).await {
+    let stored = match load_stored(&inner.store).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::warn!(error = %error, "reading the credential store failed; keeping the current state");
@@ -1027,6 +1038,16 @@ fn outcome_name(outcome: &ReloadOutcome) -> &'static str {
         ReloadOutcome::Updated => "updated",
         ReloadOutcome::LoggedOut { .. } => "logged_out",
         ReloadOutcome::KeptCached { .. } => "kept_cached",
+    }
+}
+
+/// Reads the store: in place when its reads never wait ([`CredentialStore::load_may_block`]),
+/// else as [`store_call`].
+async fn load_stored(store: &Arc<dyn CredentialStore>) -> Result<Option<IdentityJwt>, StoreError> {
+    if store.load_may_block() {
+        store_call(store, |store| store.load()).await
+    } else {
+        store.load()
     }
 }
 

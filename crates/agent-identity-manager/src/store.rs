@@ -8,7 +8,7 @@ mod token_file;
 
 use private_file::PrivateJsonFile;
 pub use runtime_cache::{
-    CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
+    CacheSnapshot, CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
 };
 pub use token_file::TokenFileStore;
 
@@ -237,6 +237,14 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
         true
     }
 
+    /// Whether [`load`](CredentialStore::load) may block the thread. Defaults to
+    /// [`may_block`](CredentialStore::may_block). A store whose reads never wait (no lock, no
+    /// service, a few KiB from a local file) may say `false`: the manager then reads it in place,
+    /// since a hop to a blocking thread costs more than such a read.
+    fn load_may_block(&self) -> bool {
+        self.may_block()
+    }
+
     /// Files whose change means the credentials may have changed, for
     /// [`AuthManager::watch_credentials`](crate::AuthManager::watch_credentials). Defaults to
     /// none.
@@ -440,6 +448,11 @@ impl CredentialStore for FileStore {
         self.file.path().display().to_string()
     }
 
+    /// Reads take no lock (see the type's documentation) and read a few KiB.
+    fn load_may_block(&self) -> bool {
+        false
+    }
+
     fn runtime_cache(&self) -> Option<RuntimeCache> {
         Some(RuntimeCache::in_home(self.file.dir()))
     }
@@ -634,6 +647,10 @@ impl CredentialStore for EnvOverride {
 
     fn may_block(&self) -> bool {
         self.env.is_none() && self.fallback.may_block()
+    }
+
+    fn load_may_block(&self) -> bool {
+        self.env.is_none() && self.fallback.load_may_block()
     }
 
     /// The fallback store's: a token from the environment is never written, but the task it

@@ -180,14 +180,28 @@ impl PrivateJsonFile {
 
     /// Reads and parses the document; `None` when the file does not exist.
     ///
-    /// Never through a symlink, and only a regular file. `strict` (a read of the token) also
-    /// refuses a file owned by another user or writable by group or others: someone else could
-    /// have planted that token. A write need not refuse those: it replaces the file with a
-    /// private one of ours.
+    /// As [`PrivateJsonFile::read_bytes`], then the bytes must be a JSON object.
     pub(super) fn read_document(
         &self,
         strict: bool,
     ) -> Result<Option<Map<String, Value>>, StoreError> {
+        let Some(bytes) = self.read_bytes(strict)? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(_) => Err(self.corrupt("not a JSON object")),
+            Err(_) => Err(self.corrupt("not valid JSON (torn or truncated?)")),
+        }
+    }
+
+    /// Reads the file's bytes (at most 1 MiB); `None` when the file does not exist.
+    ///
+    /// Never through a symlink, and only a regular file. `strict` (a read of the token) also
+    /// refuses a file owned by another user or writable by group or others: someone else could
+    /// have planted that token. A write need not refuse those: it replaces the file with a
+    /// private one of ours.
+    pub(super) fn read_bytes(&self, strict: bool) -> Result<Option<Vec<u8>>, StoreError> {
         let file = match safety::open_for_reading(&self.path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -212,18 +226,16 @@ impl PrivateJsonFile {
                 );
             }
         }
-        let mut bytes = Vec::new();
+        // Sized from the metadata, so a file of a few KiB is read in one call.
+        let expected = usize::try_from(metadata.len().min(MAX_FILE_BYTES)).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(expected + 1);
         file.take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(self.io("reading", &self.path))?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(self.corrupt("larger than 1 MiB"));
         }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
-            Ok(_) => Err(self.corrupt("not a JSON object")),
-            Err(_) => Err(self.corrupt("not valid JSON (torn or truncated?)")),
-        }
+        Ok(Some(bytes))
     }
 
     pub(super) fn corrupt(&self, reason: &'static str) -> StoreError {

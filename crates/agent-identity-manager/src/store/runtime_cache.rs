@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use agent_identity_jwt::KeySetSnapshot;
 use agent_identity_task::TaskId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::private_file::PrivateJsonFile;
 use super::{StoreError, safety};
@@ -87,6 +88,43 @@ pub struct RuntimeCache {
     registration_lock: PathBuf,
 }
 
+/// The runtime cache as one read found it ([`RuntimeCache::snapshot`]).
+#[derive(Debug, Default)]
+pub struct CacheSnapshot(Document);
+
+impl CacheSnapshot {
+    /// The task cached for `binding`, if any.
+    pub fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
+        self.0
+            .tasks
+            .iter()
+            .find(|entry| entry.binds(binding))
+            .and_then(TaskEntry::cached)
+    }
+
+    /// The newest task cached for the token with fingerprint `token_sha256` and `runtime_id`,
+    /// whatever the AuthAPI.
+    pub fn newest_task_for(&self, runtime_id: &str, token_sha256: &str) -> Option<CachedTask> {
+        self.0
+            .tasks
+            .iter()
+            .filter(|entry| entry.runtime_id == runtime_id && entry.token_sha256 == token_sha256)
+            .filter_map(TaskEntry::cached)
+            .max_by_key(CachedTask::registered_at)
+    }
+
+    /// The key set cached for `url`.
+    pub fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
+        self.0
+            .key_sets
+            .iter()
+            .find(|entry| entry.url == url)
+            .map(|entry| {
+                KeySetSnapshot::new(entry.jwks.get().to_owned(), from_epoch_seconds(entry.fetched_at))
+            })
+    }
+}
+
 /// Holds the home's registration lock; dropping it lets the next process in.
 #[derive(Debug)]
 pub struct RegistrationLock {
@@ -117,7 +155,8 @@ struct KeySetEntry {
     url: String,
     /// Seconds since the Unix epoch.
     fetched_at: u64,
-    jwks: Value,
+    /// Kept as the text it was read as: the verifier parses it, once.
+    jwks: Box<RawValue>,
 }
 
 impl TaskEntry {
@@ -155,24 +194,21 @@ impl RuntimeCache {
         self.file.path()
     }
 
+    /// What the cache holds now, read once: for a caller that looks up both a task and a key
+    /// set. Reads take no lock and never fail (an unusable cache reads as an empty one).
+    pub fn snapshot(&self) -> CacheSnapshot {
+        CacheSnapshot(self.read())
+    }
+
     /// The task cached for `binding`, if any.
     pub fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
-        self.read()
-            .tasks
-            .iter()
-            .find(|entry| entry.binds(binding))
-            .and_then(TaskEntry::cached)
+        self.snapshot().task(binding)
     }
 
     /// The newest task cached for the token with fingerprint `token_sha256` and `runtime_id`,
     /// whatever the AuthAPI: what offline status shows.
     pub fn newest_task_for(&self, runtime_id: &str, token_sha256: &str) -> Option<CachedTask> {
-        self.read()
-            .tasks
-            .iter()
-            .filter(|entry| entry.runtime_id == runtime_id && entry.token_sha256 == token_sha256)
-            .filter_map(TaskEntry::cached)
-            .max_by_key(CachedTask::registered_at)
+        self.snapshot().newest_task_for(runtime_id, token_sha256)
     }
 
     /// Caches `task_id` for `binding`, replacing what was cached for it. Best effort: a cache
@@ -204,18 +240,12 @@ impl RuntimeCache {
 
     /// The key set last cached for `url`.
     pub fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
-        self.read()
-            .key_sets
-            .into_iter()
-            .find(|entry| entry.url == url)
-            .map(|entry| {
-                KeySetSnapshot::new(entry.jwks.to_string(), from_epoch_seconds(entry.fetched_at))
-            })
+        self.snapshot().key_set(url)
     }
 
     /// Caches `snapshot` as the key set of `url`. Best effort, as [`RuntimeCache::put_task`].
     pub fn put_key_set(&self, url: &str, snapshot: &KeySetSnapshot) {
-        let Ok(jwks) = serde_json::from_str::<Value>(snapshot.json()) else {
+        let Ok(jwks) = RawValue::from_string(snapshot.json().to_owned()) else {
             return;
         };
         self.update(|document| {
@@ -278,15 +308,15 @@ impl RuntimeCache {
 
     /// The document, or an empty one when there is none or it cannot be used.
     fn read(&self) -> Document {
-        let document = self.file.home_for_reading().and_then(|exists| {
+        let bytes = self.file.home_for_reading().and_then(|exists| {
             if exists {
-                self.file.read_document(true)
+                self.file.read_bytes(true)
             } else {
                 Ok(None)
             }
         });
-        match document {
-            Ok(Some(map)) => parse(map).unwrap_or_else(|why| {
+        match bytes {
+            Ok(Some(bytes)) => parse(&bytes).unwrap_or_else(|why| {
                 tracing::warn!(path = %self.path().display(), why, "ignoring the runtime cache");
                 Document::default()
             }),
@@ -304,8 +334,8 @@ impl RuntimeCache {
         let result = (|| {
             let _lock = self.file.lock()?;
             self.file.remove_orphaned_temp_files();
-            let mut document = match self.file.read_document(true) {
-                Ok(Some(map)) => parse(map).unwrap_or_default(),
+            let mut document = match self.file.read_bytes(true) {
+                Ok(Some(bytes)) => parse(&bytes).unwrap_or_default(),
                 Ok(None) | Err(_) => Document::default(),
             };
             document.version = FORMAT_VERSION;
@@ -321,9 +351,9 @@ impl RuntimeCache {
     }
 }
 
-fn parse(map: Map<String, Value>) -> Result<Document, &'static str> {
-    let document: Document =
-        serde_json::from_value(Value::Object(map)).map_err(|_| "it is not a cache document")?;
+fn parse(bytes: &[u8]) -> Result<Document, &'static str> {
+    let document: Document = serde_json::from_slice(bytes)
+        .map_err(|_| "it is not a cache document (or not valid JSON: torn or truncated?)")?;
     if document.version != FORMAT_VERSION {
         return Err("it is another version of the cache");
     }

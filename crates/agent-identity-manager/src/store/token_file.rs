@@ -114,6 +114,11 @@ impl CredentialStore for TokenFileStore {
         self.path.display().to_string()
     }
 
+    /// A read takes no lock and reads at most 64 KiB.
+    fn load_may_block(&self) -> bool {
+        false
+    }
+
     fn runtime_cache(&self) -> Option<RuntimeCache> {
         self.cache_home.as_ref().map(RuntimeCache::in_home)
     }

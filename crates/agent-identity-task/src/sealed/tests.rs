@@ -72,6 +72,31 @@ fn opening_fails_step_by_step() {
 }
 
 #[test]
+fn a_low_order_ephemeral_key_is_undecryptable_even_with_a_valid_box() {
+    use crypto_secretbox::{Kdf as _, KeyInit as _, XSalsa20Poly1305};
+    // A point of small order as the ephemeral key gives an all-zero shared secret for every
+    // recipient, so anyone could seal a box "for" any agent: libsodium refuses it, and so must we.
+    let recipient = SecretKey::from_bytes(*key().x25519_secret()).public_key();
+    let mut order_four = [0u8; 32];
+    order_four[0] = 1;
+    for ephemeral in [[0u8; 32], order_four] {
+        let zero_key = XSalsa20Poly1305::kdf(&Default::default(), &Default::default());
+        let mut nonce = Blake2b::<U24>::new();
+        nonce.update(ephemeral);
+        nonce.update(recipient.as_bytes());
+        let forged = XSalsa20Poly1305::new(&zero_key)
+            .encrypt(&nonce.finalize(), b"forged-task".as_slice())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut sealed = ephemeral.to_vec();
+        sealed.extend_from_slice(&forged);
+        assert_eq!(
+            kind(open_task_id(&key(), &STANDARD.encode(&sealed))),
+            TaskErrorKind::Undecryptable
+        );
+    }
+}
+
+#[test]
 fn response_fields_are_tried_in_order() {
     let sealed = seal_task_id(&key(), "sealed").unwrap_or_else(|e| panic!("{e}"));
     let parse = |json: String| task_id_from_response(json.as_bytes(), &key());
