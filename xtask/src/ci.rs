@@ -362,9 +362,13 @@ fn run_secret_service_test(
         .stdin(Stdio::null());
     let own = Arc::new(Mutex::new(Tally::default()));
     let status = run_tallied(command, &own);
-    let own = *own.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let own = *own
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     {
-        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tally = tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.passed += own.passed;
         tally.failed += own.failed;
     }

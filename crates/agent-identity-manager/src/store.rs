@@ -8,15 +8,15 @@ mod runtime_cache;
 mod safety;
 mod token_file;
 
+#[cfg(feature = "keyring")]
+pub use self::keyring::{
+    DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
+};
 use private_file::PrivateJsonFile;
 pub use runtime_cache::{
     CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
 };
 pub use token_file::TokenFileStore;
-#[cfg(feature = "keyring")]
-pub use self::keyring::{
-    DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
-};
 
 use std::fmt;
 use std::fs;

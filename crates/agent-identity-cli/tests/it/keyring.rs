@@ -29,7 +29,10 @@ async fn status_names_the_keyring_entry_and_an_absent_service_is_transient() {
     let json = run.json();
     assert_eq!(json["state"], "unavailable", "{json}");
     let store = json["store"].as_str().expect("store");
-    assert!(store.contains("keyring") && store.contains("Codex Auth"), "{store}");
+    assert!(
+        store.contains("keyring") && store.contains("Codex Auth"),
+        "{store}"
+    );
     assert!(store.contains("cli|"), "{store}");
     assert_home_holds_no_credentials(&fixture);
 }
@@ -65,7 +68,11 @@ async fn login_to_an_unavailable_keyring_fails_before_registering_and_writes_no_
     let message = &run.stderr;
     assert!(message.contains("keyring"), "{message}");
     assert!(!message.contains(minted.token.expose_secret()), "{message}");
-    assert_eq!(fixture.emulator.registrations(), before, "no task registered");
+    assert_eq!(
+        fixture.emulator.registrations(),
+        before,
+        "no task registered"
+    );
     assert_home_holds_no_credentials(&fixture);
 }
 

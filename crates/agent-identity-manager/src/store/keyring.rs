@@ -41,15 +41,15 @@ const ACCOUNT_HASH_DIGITS: usize = 16;
 /// of the canonical home path. A home that does not exist yet is named by its canonical parent
 /// and its own name, and, failing that, as given.
 pub fn keyring_account(home: &Path) -> String {
-    let canonical = home.canonicalize().unwrap_or_else(|_| {
-        match (home.parent(), home.file_name()) {
-            (Some(parent), Some(name)) => parent
-                .canonicalize()
-                .map(|parent| parent.join(name))
-                .unwrap_or_else(|_| home.to_owned()),
-            _ => home.to_owned(),
-        }
-    });
+    let canonical =
+        home.canonicalize()
+            .unwrap_or_else(|_| match (home.parent(), home.file_name()) {
+                (Some(parent), Some(name)) => parent
+                    .canonicalize()
+                    .map(|parent| parent.join(name))
+                    .unwrap_or_else(|_| home.to_owned()),
+                _ => home.to_owned(),
+            });
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         canonical.to_string_lossy().as_bytes(),

@@ -59,10 +59,9 @@ fn real_secret_service_round_trip_interop_and_time_box() {
         value,
         json!({"auth_mode": "agentIdentity", "OPENAI_API_KEY": null, "agent_identity": TOKEN})
     );
-    let service = dbus_secret_service::SecretService::connect(
-        dbus_secret_service::EncryptionType::Plain,
-    )
-    .expect("connect");
+    let service =
+        dbus_secret_service::SecretService::connect(dbus_secret_service::EncryptionType::Plain)
+            .expect("connect");
     let found = service
         .search_items(HashMap::from([
             ("service", KEYRING_SERVICE),
@@ -70,7 +69,11 @@ fn real_secret_service_round_trip_interop_and_time_box() {
             ("target", "default"),
         ]))
         .expect("search");
-    assert_eq!(found.unlocked.len(), 1, "one item, found by keyring 3's attributes");
+    assert_eq!(
+        found.unlocked.len(),
+        1,
+        "one item, found by keyring 3's attributes"
+    );
 
     // What Codex writes, we read; its other fields survive our save.
     item.set_password(

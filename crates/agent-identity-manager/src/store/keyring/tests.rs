@@ -317,7 +317,11 @@ fn a_locked_keyring_is_a_transient_typed_error_and_nothing_falls_back_to_a_file(
     );
     assert!(error.is_transient());
     assert!(!error.to_string().contains(TOKEN));
-    assert_eq!(files_in(home.path()), Vec::<PathBuf>::new(), "nothing written");
+    assert_eq!(
+        files_in(home.path()),
+        Vec::<PathBuf>::new(),
+        "nothing written"
+    );
 
     item.set_error(KeyringError::PlatformFailure(
         "org.freedesktop.DBus.Error.ServiceUnknown".into(),
