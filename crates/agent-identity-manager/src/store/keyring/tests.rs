@@ -15,10 +15,13 @@ use serde_json::json;
 const TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJrZXlyaW5nLTEifQ.c2VudGluZWwtb25l";
 const OTHER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJrZXlyaW5nLTIifQ.c2VudGluZWwtdHdv";
 
+/// Mock items by (service, account).
+type Items = HashMap<(String, String), Arc<MockCredential>>;
+
 /// keyring's mock credentials, one per (service, account), shared by every entry built for it.
 #[derive(Debug, Default, Clone)]
 struct MockKeyring {
-    items: Arc<Mutex<HashMap<(String, String), Arc<MockCredential>>>>,
+    items: Arc<Mutex<Items>>,
 }
 
 impl MockKeyring {
