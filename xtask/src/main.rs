@@ -22,8 +22,11 @@ usage: cargo xtask <command>
 
 commands:
   ci              fmt, clippy, tests (nextest when installed), doc tests, the consumer
-                  crates under tests/consumers and docs, stopping
+                  crates under tests/consumers and docs, then the keyring test against a
+                  real Secret Service (skipped without dbus-run-session and gnome-keyring,
+                  unless AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1), stopping
                   at the first failure
+  secret-service  only that keyring test (inside its own D-Bus session and gnome-keyring)
   bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
                   --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements
   fuzz [TARGET] [--time S]
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
+        ["secret-service"] => ci::run_secret_service(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["fuzz", rest @ ..] => fuzz::run(rest),

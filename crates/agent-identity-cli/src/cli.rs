@@ -101,6 +101,17 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
 
+    /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring,
+    /// in the entry Codex uses for the home; never a file)
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_IDENTITY_STORE",
+        value_name = "STORE",
+        default_value = "file"
+    )]
+    pub(crate) store: StoreKind,
+
     /// Machine-readable output: JSON objects on stdout, one per line
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -311,6 +322,15 @@ pub(crate) struct HeaderArgs {
 }
 
 /// The forms `header` prints.
+/// The durable credential store of `--store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StoreKind {
+    /// `auth.json` in the home.
+    File,
+    /// The OS keyring.
+    Keyring,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum HeaderFormat {
     /// The Authorization value alone (without the account header, most servers refuse it).

@@ -10,11 +10,11 @@ use std::time::Duration;
 use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
-    TaskReuse,
+    KeyringStore, TaskReuse,
 };
 use agent_identity_task::TaskClient;
 
-use crate::cli::{Global, TokenArgs};
+use crate::cli::{Global, StoreKind, TokenArgs};
 use crate::error::{Exit, Failure, chain};
 
 /// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
@@ -72,6 +72,14 @@ impl<'a> Config<'a> {
         if let Some(attempts) = global.max_attempts {
             builder = builder.max_registration_attempts(attempts);
         }
+        // `--store keyring`: the OS keyring entry for the home instead of its auth.json, for
+        // every command (a token override still layers over it).
+        if global.store == StoreKind::Keyring
+            && let Ok(file) = builder.build_file_store()
+            && let Some(home) = file.path().parent()
+        {
+            builder = builder.store(Arc::new(KeyringStore::new(home)));
+        }
         Self { global, builder }
     }
 
@@ -122,6 +130,19 @@ impl<'a> Config<'a> {
     /// A usage failure when no home directory can be found.
     pub(crate) fn file_store(&self) -> Result<FileStore, Failure> {
         self.builder.build_file_store().map_err(no_home)
+    }
+
+    /// The durable store `--store` names, without any override: `auth.json` in the home, or the
+    /// OS keyring entry for the home. What `login` writes and `logout` clears.
+    ///
+    /// # Errors
+    /// As [`Config::file_store`].
+    pub(crate) fn durable_store(&self) -> Result<Arc<dyn CredentialStore>, Failure> {
+        let file = self.file_store()?;
+        Ok(match (self.global.store, file.path().parent()) {
+            (StoreKind::Keyring, Some(home)) => Arc::new(KeyringStore::new(home)),
+            _ => Arc::new(file),
+        })
     }
 
     /// The store commands read credentials from: `--jwt` (or `AGENT_IDENTITY_JWT`, else Codex's

@@ -83,7 +83,12 @@ impl AuthError {
             Self::Token(error) => error.kind(),
             Self::Task(error) if error.is_transient() => "authapi_unavailable",
             Self::Task(_) => "task_registration_failed",
-            Self::Store(StoreError::Corrupt { .. }) => "store_corrupt",
+            Self::Store(StoreError::Corrupt { .. } | StoreError::KeyringCorrupt { .. }) => {
+                "store_corrupt"
+            }
+            Self::Store(StoreError::KeyringTimedOut { .. }) => "keyring_unavailable",
+            #[cfg(feature = "keyring")]
+            Self::Store(StoreError::Keyring { .. }) => "keyring_unavailable",
             Self::Store(StoreError::ReadOnly(_)) => "store_read_only",
             Self::Store(StoreError::Locked { .. }) => "store_locked",
             Self::Store(StoreError::Insecure { .. }) => "store_insecure",

@@ -8,7 +8,8 @@
 //! 401/403) logs out; a transient failure keeps the cached identity and its task id.
 //!
 //! Credentials live behind the [`CredentialStore`] seam: [`FileStore`] (Codex-compatible
-//! `auth.json`, atomic writes, mode 0600, cross-process lock), [`MemoryStore`], and
+//! `auth.json`, atomic writes, mode 0600, cross-process lock), `KeyringStore` (the OS keyring, with
+//! the `keyring` feature), [`MemoryStore`], and
 //! [`EnvOverride`] (a read-only JWT from the environment). [`Status`] reports without the network.
 //!
 //! [`AuthManager::from_env`] and [`AuthManager::builder`] set everything up in one call, with
@@ -31,7 +32,7 @@ pub use manager::{
 };
 pub use setup::{
     AUDIENCE_ENV_VAR, AuthManagerBuilder, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
-    SETUP_ENV_VARS, TOKEN_FILE_ENV_VAR,
+    SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
 };
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
@@ -40,4 +41,8 @@ pub use store::{
     FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
     RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
     TokenFileStore,
+};
+#[cfg(feature = "keyring")]
+pub use store::{
+    DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
 };

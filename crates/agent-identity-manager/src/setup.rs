@@ -31,10 +31,13 @@ pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
 /// The rotated token file variable: a read-only credential source in place of `auth.json`
 /// ([`TokenFileStore`](crate::TokenFileStore)).
 pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
+/// The durable store: `file` (the default, `auth.json` in the home) or, with the `keyring`
+/// feature, `keyring` (`KeyringStore`, the OS keyring entry for the home).
+pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
 
 /// Every variable [`AuthManager::from_env`] reads, in the order the README's configuration table
 /// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 11] = [
+pub const SETUP_ENV_VARS: [&str; 12] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
@@ -46,6 +49,7 @@ pub const SETUP_ENV_VARS: [&str; 11] = [
     JWT_ENV_VAR,
     JWT_ENV_VAR_COMPAT,
     TOKEN_FILE_ENV_VAR,
+    STORE_ENV_VAR,
 ];
 
 /// How the environment is read: a variable's value, or `None` when it is unset.
@@ -421,6 +425,20 @@ impl AuthManagerBuilder {
         Ok(FileStore::new(home))
     }
 
+    /// `auth.json` in the home, or its OS keyring entry when `AGENT_IDENTITY_STORE` is `keyring`
+    /// (read from the environment only with [`from_env_lookup`](Self::from_env_lookup)).
+    fn durable_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
+        let file = self.build_file_store()?;
+        #[cfg(feature = "keyring")]
+        if let Some(lookup) = &self.env
+            && lookup(STORE_ENV_VAR).is_some_and(|value| value.trim() == "keyring")
+            && let Some(home) = file.path().parent()
+        {
+            return Ok(Arc::new(crate::KeyringStore::new(home)));
+        }
+        Ok(Arc::new(file))
+    }
+
     /// The credential store: the one given to [`store`](Self::store), else the token file, else
     /// the home's file store, under the token override when one is set.
     ///
@@ -446,7 +464,7 @@ impl AuthManagerBuilder {
                 }
                 Arc::new(store)
             }
-            (None, None) => Arc::new(self.build_file_store()?),
+            (None, None) => self.durable_store()?,
         };
         let token = self.token.clone();
         let env = self.env.clone();

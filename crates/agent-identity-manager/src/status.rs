@@ -35,7 +35,7 @@ impl Status {
         let now = clock.now();
         let describe = store.describe();
         let (state, identity, error) = match store.load() {
-            Err(error @ StoreError::Corrupt { .. }) => {
+            Err(error @ (StoreError::Corrupt { .. } | StoreError::KeyringCorrupt { .. })) => {
                 (StatusState::Corrupt, None, Some(AuthError::Store(error)))
             }
             Err(error) => (

@@ -1,11 +1,17 @@
 //! Where credentials live: the `CredentialStore` seam, the durable `auth.json` file store, a memory
 //! store, and the read-only environment source.
 
+#[cfg(feature = "keyring")]
+mod keyring;
 mod private_file;
 mod runtime_cache;
 mod safety;
 mod token_file;
 
+#[cfg(feature = "keyring")]
+pub use self::keyring::{
+    DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
+};
 use private_file::PrivateJsonFile;
 pub use runtime_cache::{
     CacheSnapshot, CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
@@ -85,18 +91,70 @@ pub enum StoreError {
     /// token file) and cannot be changed through this store.
     #[error("credentials come from {0}, which is read-only")]
     ReadOnly(&'static str),
+    /// The OS keyring did not answer within the store's time box (`KeyringStore::with_timeout`):
+    /// a locked Secret Service waiting on an unlock prompt, or a D-Bus peer that hangs.
+    /// Transient.
+    #[error(
+        "the OS keyring (service \"{service}\", account \"{account}\") did not answer within \
+         {seconds:.1} s; unlock it (a locked keyring may be waiting on a password prompt), or use \
+         the file store",
+        seconds = .waited.as_secs_f64()
+    )]
+    KeyringTimedOut {
+        /// The keyring service.
+        service: String,
+        /// The keyring account.
+        account: String,
+        /// How long the call was given.
+        waited: Duration,
+    },
+    /// The OS keyring failed a call (`KeyringStore`); [`StoreError::is_transient`] follows the
+    /// problem: a locked or absent keyring service is transient.
+    #[cfg(feature = "keyring")]
+    #[error(
+        "the OS keyring (service \"{service}\", account \"{account}\"): {operation} failed: {problem}"
+    )]
+    Keyring {
+        /// The keyring service.
+        service: String,
+        /// The keyring account.
+        account: String,
+        /// What was being done.
+        operation: &'static str,
+        /// What went wrong.
+        problem: KeyringProblem,
+    },
+    /// The keyring entry holds something that is not a credentials document. Like a corrupt
+    /// file, never read as "logged out".
+    #[error(
+        "the OS keyring entry (service \"{service}\", account \"{account}\") is corrupt: {reason}"
+    )]
+    KeyringCorrupt {
+        /// The keyring service.
+        service: String,
+        /// The keyring account.
+        account: String,
+        /// What is wrong, never the value.
+        reason: &'static str,
+    },
 }
 
 impl StoreError {
     /// Whether retrying later may succeed without anyone changing anything: another process's
-    /// lock, or an I/O failure such as a full disk. A corrupt or insecure file, a read-only
+    /// lock, an I/O failure such as a full disk, or an OS keyring that is locked, absent or slow
+    /// to answer. A corrupt or insecure file, a read-only
     /// source, and I/O errors about the path itself (not a directory, a directory, permission
     /// denied, a name too long, a symlink loop, a read-only file system) are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Locked { .. } => true,
+            Self::Locked { .. } | Self::KeyringTimedOut { .. } => true,
             Self::Io { source, .. } => !safety::is_permanent(source),
-            Self::Corrupt { .. } | Self::Insecure { .. } | Self::ReadOnly(_) => false,
+            #[cfg(feature = "keyring")]
+            Self::Keyring { problem, .. } => problem.is_transient(),
+            Self::Corrupt { .. }
+            | Self::KeyringCorrupt { .. }
+            | Self::Insecure { .. }
+            | Self::ReadOnly(_) => false,
         }
     }
 }

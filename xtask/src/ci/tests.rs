@@ -29,3 +29,17 @@ fn lines_without_a_summary_add_nothing() {
     tally.add_line("test result");
     assert_eq!(tally, Tally::default());
 }
+
+#[test]
+fn nextests_singular_summary_is_added_up_too() {
+    let mut tally = Tally::default();
+    tally.add_line("     Summary [   0.063s] 1 test run: 1 passed, 51 skipped");
+    assert_eq!(
+        tally,
+        Tally {
+            passed: 1,
+            failed: 0,
+            skipped: 51
+        }
+    );
+}

@@ -528,6 +528,10 @@ fn clock_check(config: &Config<'_>, server: Option<SystemTime>, checks: &mut Vec
 
 /// The store: where, whose, what mode, and what the runtime cache holds.
 fn store_check(config: &Config<'_>, checks: &mut Vec<Check>) {
+    if config.global().store == crate::cli::StoreKind::Keyring {
+        keyring_check(config, checks);
+        return;
+    }
     let Ok(store) = config.file_store() else {
         return;
     };
@@ -575,5 +579,30 @@ fn plain(error: &reqwest::Error) -> &'static str {
         "the connection was refused or could not be made"
     } else {
         "the request failed"
+    }
+}
+
+/// `--store keyring`: whether the entry can be read within the store's time box.
+fn keyring_check(config: &Config<'_>, checks: &mut Vec<Check>) {
+    let Ok(store) = config.durable_store() else {
+        return;
+    };
+    let shown = redact(&store.describe());
+    match store.load() {
+        Ok(Some(_)) => checks.push(Check::ok("store", format!("{shown}: holds a token"))),
+        Ok(None) => checks.push(Check::ok("store", format!("{shown}: no agent identity"))),
+        Err(error) => {
+            let verdict = if error.is_transient() {
+                Verdict::Transient
+            } else {
+                Verdict::Fail
+            };
+            checks.push(Check::not_ok(
+                "store",
+                verdict,
+                format!("{shown}: {error}"),
+                "unlock the OS keyring (or start its Secret Service), or use --store file",
+            ));
+        }
     }
 }

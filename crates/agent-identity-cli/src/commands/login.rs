@@ -1,7 +1,5 @@
 //! `login`: verify the token, register a task eagerly, and only then store it.
 
-use std::sync::Arc;
-
 use agent_identity_manager::AuthManager;
 use serde_json::json;
 
@@ -18,16 +16,12 @@ pub(crate) async fn run(
     let token = config.login_token(args)?;
     let verifier = config.verifier()?;
     let tasks = config.task_client()?;
-    let file = config.file_store()?;
+    let store = config.durable_store()?;
     // The home may be anything the user typed, a pasted token included.
-    let path = redact(&file.path().display().to_string());
+    let path = redact(&store.describe());
     // Starts logged out: no point setting up the identity this login replaces.
-    let manager = AuthManager::logged_out_with_task_reuse(
-        verifier,
-        tasks,
-        Arc::new(file),
-        config.task_reuse(),
-    );
+    let manager =
+        AuthManager::logged_out_with_task_reuse(verifier, tasks, store, config.task_reuse());
     // `AuthManager::login` verifies, registers, and only then saves: a failure writes nothing.
     let auth = manager.login(token).await?;
     let record = auth.record();

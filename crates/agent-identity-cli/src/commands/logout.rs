@@ -11,10 +11,10 @@ use crate::error::{Exit, Failure};
 use crate::output::{Output, redact};
 
 pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
-    let store = config.file_store()?;
-    let outcome = agent_identity_manager::CredentialStore::clear(&store)?;
+    let store = config.durable_store()?;
+    let outcome = store.clear()?;
     // The home may be anything the user typed, a pasted token included.
-    let path = redact(&store.path().display().to_string());
+    let path = redact(&store.describe());
     if out.is_json() {
         let mut report = json!({
             "ok": true,

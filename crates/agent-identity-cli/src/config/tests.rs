@@ -15,7 +15,7 @@ fn every_flag_variable_is_a_setup_variable() {
         .filter_map(|arg| arg.get_env())
         .map(|name| name.to_string_lossy().into_owned())
         .collect();
-    assert_eq!(flag_vars.len(), 7, "{flag_vars:?}");
+    assert_eq!(flag_vars.len(), 8, "{flag_vars:?}");
     for name in &flag_vars {
         assert!(
             agent_identity_manager::SETUP_ENV_VARS.contains(&name.as_str()),

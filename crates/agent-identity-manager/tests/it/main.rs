@@ -2,6 +2,8 @@
 
 mod durability;
 mod flight;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod lifecycle;
 mod metrics;
 mod rotation;
