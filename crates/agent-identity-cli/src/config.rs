@@ -14,7 +14,7 @@ use agent_identity_manager::{
 };
 use agent_identity_task::TaskClient;
 
-use crate::cli::{Global, TokenArgs};
+use crate::cli::{Settings, TokenArgs};
 use crate::error::{Exit, Failure, chain};
 
 /// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
@@ -26,10 +26,10 @@ pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
 /// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
 const MAX_TOKEN_FILE_BYTES: u64 = MAX_TOKEN_BYTES as u64 + 1024;
 
-/// The parsed global flags, fed into the setup builder. Not `Debug`: the flags hold the `--jwt`
+/// The settled settings, fed into the setup builder. Not `Debug`: the settings hold the `--jwt`
 /// secret.
 pub(crate) struct Config<'a> {
-    global: &'a Global,
+    global: &'a Settings,
     builder: AuthManagerBuilder,
 }
 
@@ -40,8 +40,18 @@ impl<'a> Config<'a> {
     /// source applies, so setting them here keeps "a flag wins over any variable".
     ///
     /// [`Cli::parse_from_iter`]: crate::cli::Cli::parse_from_iter
-    pub(crate) fn new(global: &'a Global) -> Self {
-        let mut builder = AuthManagerBuilder::from_env_lookup(|name| std::env::var(name).ok())
+    ///
+    /// The token comes from `--jwt`, else `--jwt-file`, else `AGENT_IDENTITY_JWT` (then
+    /// `CODEX_ACCESS_TOKEN`), else `AGENT_IDENTITY_JWT_FILE`, else the store: with `--jwt-file`
+    /// on the command line the token variables are not read, since a flag wins over any variable.
+    pub(crate) fn new(global: &'a Settings) -> Self {
+        let hide_token_variables = global.token_file_from_command_line;
+        let mut builder = AuthManagerBuilder::from_env_lookup(move |name| {
+            if hide_token_variables && [JWT_ENV_VAR, JWT_ENV_VAR_COMPAT].contains(&name) {
+                return None;
+            }
+            std::env::var(name).ok()
+        })
             .leeway(Duration::from_secs(global.leeway))
             .algorithms(ALGORITHMS)
             .task_reuse(if global.fresh_task {
@@ -69,14 +79,17 @@ impl<'a> Config<'a> {
         if let Some(jwt) = &global.jwt {
             builder = builder.token(jwt);
         }
+        if let Some(file) = &global.token_file {
+            builder = builder.token_file(file);
+        }
         if let Some(attempts) = global.max_attempts {
             builder = builder.max_registration_attempts(attempts);
         }
         Self { global, builder }
     }
 
-    /// The parsed global flags.
-    pub(crate) fn global(&self) -> &Global {
+    /// The settled settings.
+    pub(crate) fn global(&self) -> &Settings {
         self.global
     }
 
