@@ -45,7 +45,7 @@ async fn a_misspelt_command_or_flag_gets_a_suggestion() {
         run.stderr.contains("a similar subcommand exists: 'status'"),
         "{run:#?}"
     );
-    let run = fixture.cli().args(["status", "--jwks-ur", "x"]).run().await;
+    let run = fixture.cli().args(["verify", "--jwks-ur", "x"]).run().await;
     run.assert_failure(2);
     assert!(
         run.stderr
@@ -134,13 +134,10 @@ async fn an_unacceptable_authapi_url_is_a_usage_error() {
     let minted = fixture.mint();
     fixture.login(&minted).await;
     let run = fixture
-        .cli_with_emulator()
-        .args([
-            "header",
-            "--json",
-            "--authapi-base-url",
-            "http://example.com/api/accounts",
-        ])
+        .cli()
+        .args(["header", "--json", "--jwks-url"])
+        .arg(fixture.emulator.jwks_url().to_string())
+        .args(["--authapi-base-url", "http://example.com/api/accounts"])
         .run()
         .await;
     assert_eq!(run.assert_failure(2), "config");
@@ -196,10 +193,14 @@ async fn help_and_version_exit_0() {
     let help = fixture.cli().arg("--help").run().await;
     help.assert_code(0);
     for command in [
-        "demo", "emulator", "verify", "login", "status", "header", "logout",
+        "demo", "emulator", "verify", "login", "status", "header", "logout", "doctor", "proxy",
+        "exec",
     ] {
         assert!(help.stdout.contains(command), "{command} missing from help");
     }
+    // The configuration flags are listed by the commands that take them.
+    let help = fixture.cli().args(["header", "--help"]).run().await;
+    help.assert_code(0);
     for variable in [
         "AGENT_IDENTITY_HOME",
         "AGENT_IDENTITY_JWKS_URL",
