@@ -8,6 +8,7 @@ mod demo;
 mod doctor;
 mod emulator;
 mod header;
+mod help;
 mod login;
 mod precedence;
 mod proxy;
