@@ -12,10 +12,12 @@ use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
     TaskReuse,
 };
-use agent_identity_task::TaskClient;
+use agent_identity_manager::JWKS_URL_ENV_VAR;
+use agent_identity_task::{TaskClient, TaskErrorKind};
 
 use crate::cli::{Settings, TokenArgs};
 use crate::error::{Exit, Failure, chain};
+use crate::explain;
 
 /// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
 /// and EdDSA, what the local emulator signs with.
@@ -107,6 +109,17 @@ impl<'a> Config<'a> {
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
         self.builder.build_verifier().map_err(|error| match error {
             AuthError::Token(error) => Failure::from(error),
+            AuthError::Config { reason, .. } if self.global.jwks_url.is_some() => {
+                // Name the value and where it came from: the flag or the variable.
+                let url = self.global.jwks_url.as_deref().unwrap_or_default();
+                let from = explain::origin(self.global, "jwks_url", "--jwks-url", JWKS_URL_ENV_VAR)
+                    .unwrap_or_else(|| "--jwks-url".to_owned());
+                Failure::usage(format!(
+                    "invalid jwks url {:?} from {from}: {reason}; {}",
+                    explain::shown_url(url),
+                    explain::url_advice(&reason)
+                ))
+            }
             other => Failure::from(other),
         })
     }
@@ -126,7 +139,29 @@ impl<'a> Config<'a> {
     /// # Errors
     /// A usage failure when the base URL is not acceptable.
     pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
-        Ok(self.builder.build_task_client()?)
+        self.builder.build_task_client().map_err(|error| match &error {
+            AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
+                let Some((from, url)) = explain::authapi_origin(self.global) else {
+                    return Failure::from(error);
+                };
+                // The reason alone: a variable's name may prefix it.
+                let reason = task.detail().unwrap_or_default();
+                let reason = reason
+                    .strip_prefix(&format!("{from}: "))
+                    .unwrap_or(reason)
+                    .to_owned();
+                Failure::new(
+                    "config",
+                    format!(
+                        "invalid authapi base url {:?} from {from}: {reason}; {}",
+                        explain::shown_url(&url),
+                        explain::url_advice(&reason)
+                    ),
+                    Exit::Usage,
+                )
+            }
+            _ => Failure::from(error),
+        })
     }
 
     /// `auth.json` in `--home`, else `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod explain;
 mod output;
 
 use std::process::ExitCode;

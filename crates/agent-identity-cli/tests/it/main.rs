@@ -7,6 +7,7 @@
 mod demo;
 mod doctor;
 mod emulator;
+mod explain;
 mod header;
 mod help;
 mod login;
