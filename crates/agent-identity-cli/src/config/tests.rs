@@ -40,6 +40,7 @@ fn an_http_jwks_url_off_loopback_is_a_usage_error() {
     assert_eq!(failure.exit(), crate::error::Exit::Usage);
     assert_eq!(
         failure.message(),
-        "invalid jwks url: https is required for a non-loopback host"
+        "invalid jwks url \"http://example.com/jwks\" from --jwks-url: https is required for a \
+         non-loopback host; use https, or http only to a loopback host (localhost, 127.0.0.1, [::1])"
     );
 }
