@@ -222,3 +222,54 @@ async fn help_and_version_exit_0() {
         "{version:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_error_is_one_line_pointing_at_the_command_s_help() {
+    let fixture = Fixture::new().await;
+    for command in [
+        "demo", "emulator", "verify", "login", "status", "header", "logout", "doctor", "proxy",
+        "exec",
+    ] {
+        let run = fixture.cli().args([command, "--bogus"]).run().await;
+        run.assert_failure(2);
+        assert!(
+            run.stderr.contains("'--bogus'")
+                && run
+                    .stderr
+                    .contains(&format!("(see agent-identity {command} --help)")),
+            "{run:#?}"
+        );
+        // Neither the usage block nor a command's description is printed as the error.
+        assert!(!run.stderr.contains("Usage:"), "{run:#?}");
+        assert!(!run.stderr.contains("Run the local"), "{run:#?}");
+    }
+    // No command at all: one line naming the commands.
+    let run = fixture.cli().run().await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr
+            .starts_with("error: no command given: expected one of demo, emulator, verify"),
+        "{run:#?}"
+    );
+    // A configuration flag before a command that does not take it is refused by name.
+    let run = fixture
+        .cli()
+        .args(["--jwks-url", "https://keys.example/jwks", "status"])
+        .run()
+        .await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr.contains("--jwks-url is not used by `status`"),
+        "{run:#?}"
+    );
+    // One it takes is accepted there, as it always was.
+    let run = fixture
+        .cli()
+        .arg("--home")
+        .arg(fixture.home.path())
+        .args(["status", "--json"])
+        .run()
+        .await;
+    run.assert_code(1);
+    assert_eq!(run.json()["state"], "logged_out");
+}
