@@ -103,12 +103,13 @@ impl Cli {
         let (name, sub) = matches
             .subcommand()
             .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "no command given"))?;
-        let settings = Settings::settle(&line.before, line.command.uses(), sub).map_err(|message| {
-            command.error(
-                ErrorKind::ArgumentConflict,
-                message.replace("this command", &format!("`{name}`")),
-            )
-        })?;
+        let settings =
+            Settings::settle(&line.before, line.command.uses(), sub).map_err(|message| {
+                command.error(
+                    ErrorKind::ArgumentConflict,
+                    message.replace("this command", &format!("`{name}`")),
+                )
+            })?;
         Ok(Self {
             json: line.output.json,
             verbose: line.output.verbose,
@@ -259,9 +260,9 @@ impl Settings {
             &before.authapi_base_url,
         )?;
         settings.jwt = picker.pick("jwt", "--jwt", uses.jwt, &before.jwt)?;
-        settings.jwt_from_command_line = picker.from_command_line("jwt");
+        settings.jwt_from_command_line = picker.given_as_flag("jwt");
         settings.token_file = picker.pick("token_file", "--jwt-file", uses.token_file, &None)?;
-        settings.token_file_from_command_line = picker.from_command_line("token_file");
+        settings.token_file_from_command_line = picker.given_as_flag("token_file");
         settings.max_attempts = picker.pick(
             "max_attempts",
             "--max-attempts",
@@ -274,8 +275,8 @@ impl Settings {
             None => false,
         };
 
-        let file_flag = picker.from_command_line("jwks_file");
-        let url_flag = picker.from_command_line("jwks_url");
+        let file_flag = picker.given_as_flag("jwks_file");
+        let url_flag = picker.given_as_flag("jwks_url");
         if file_flag && url_flag {
             return Err(
                 "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'"
@@ -332,7 +333,7 @@ impl Picker<'_> {
         Ok(value)
     }
 
-    fn from_command_line(&self, id: &str) -> bool {
+    fn given_as_flag(&self, id: &str) -> bool {
         self.sources.contains(&(id, "flag"))
     }
 }
@@ -348,7 +349,12 @@ fn not_used(flag: &str) -> String {
 pub(crate) struct IdentityArgs {
     /// The agent identity JWT itself, overriding every other source (see --jwt-file). A secret:
     /// prefer the variable or --jwt-file to a flag other users can see
-    #[arg(long, env = "AGENT_IDENTITY_JWT", hide_env_values = true, value_name = "JWT")]
+    #[arg(
+        long,
+        env = "AGENT_IDENTITY_JWT",
+        hide_env_values = true,
+        value_name = "JWT"
+    )]
     jwt: Option<String>,
 
     /// A token file another program writes and rotates (a mounted secret), read instead of
@@ -370,7 +376,12 @@ pub(crate) struct IdentityArgs {
 pub(crate) struct JwtArgs {
     /// The JWT itself, when --jwt-file is not given. A secret: prefer --jwt-file to a flag other
     /// users can see. `verify` also reads the variable; `login` stores --jwt, never the variable
-    #[arg(long, env = "AGENT_IDENTITY_JWT", hide_env_values = true, value_name = "JWT")]
+    #[arg(
+        long,
+        env = "AGENT_IDENTITY_JWT",
+        hide_env_values = true,
+        value_name = "JWT"
+    )]
     jwt: Option<String>,
 }
 

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
+use agent_identity_manager::JWKS_URL_ENV_VAR;
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
     TaskReuse,
 };
-use agent_identity_manager::JWKS_URL_ENV_VAR;
 use agent_identity_task::{TaskClient, TaskErrorKind};
 
 use crate::cli::{Settings, TokenArgs};
@@ -54,13 +54,13 @@ impl<'a> Config<'a> {
             }
             std::env::var(name).ok()
         })
-            .leeway(Duration::from_secs(global.leeway))
-            .algorithms(ALGORITHMS)
-            .task_reuse(if global.fresh_task {
-                TaskReuse::PerProcess
-            } else {
-                TaskReuse::default()
-            });
+        .leeway(Duration::from_secs(global.leeway))
+        .algorithms(ALGORITHMS)
+        .task_reuse(if global.fresh_task {
+            TaskReuse::PerProcess
+        } else {
+            TaskReuse::default()
+        });
         match (&global.jwks_file, &global.jwks_url) {
             (Some(file), _) => builder = builder.jwks_file(file),
             (None, Some(url)) => builder = builder.jwks_url(url),
@@ -139,29 +139,31 @@ impl<'a> Config<'a> {
     /// # Errors
     /// A usage failure when the base URL is not acceptable.
     pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
-        self.builder.build_task_client().map_err(|error| match &error {
-            AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
-                let Some((from, url)) = explain::authapi_origin(self.global) else {
-                    return Failure::from(error);
-                };
-                // The reason alone: a variable's name may prefix it.
-                let reason = task.detail().unwrap_or_default();
-                let reason = reason
-                    .strip_prefix(&format!("{from}: "))
-                    .unwrap_or(reason)
-                    .to_owned();
-                Failure::new(
-                    "config",
-                    format!(
-                        "invalid authapi base url {:?} from {from}: {reason}; {}",
-                        explain::shown_url(&url),
-                        explain::url_advice(&reason)
-                    ),
-                    Exit::Usage,
-                )
-            }
-            _ => Failure::from(error),
-        })
+        self.builder
+            .build_task_client()
+            .map_err(|error| match &error {
+                AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
+                    let Some((from, url)) = explain::authapi_origin(self.global) else {
+                        return Failure::from(error);
+                    };
+                    // The reason alone: a variable's name may prefix it.
+                    let reason = task.detail().unwrap_or_default();
+                    let reason = reason
+                        .strip_prefix(&format!("{from}: "))
+                        .unwrap_or(reason)
+                        .to_owned();
+                    Failure::new(
+                        "config",
+                        format!(
+                            "invalid authapi base url {:?} from {from}: {reason}; {}",
+                            explain::shown_url(&url),
+                            explain::url_advice(&reason)
+                        ),
+                        Exit::Usage,
+                    )
+                }
+                _ => Failure::from(error),
+            })
     }
 
     /// `auth.json` in `--home`, else `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.

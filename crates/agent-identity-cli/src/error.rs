@@ -166,7 +166,13 @@ fn network_failure(error: &(dyn std::error::Error + 'static)) -> Option<(String,
         if let Some(http) = cause.downcast_ref::<reqwest::Error>() {
             let place = http
                 .url()
-                .and_then(|url| Some(format!("{}:{}", url.host_str()?, url.port_or_known_default()?)))
+                .and_then(|url| {
+                    Some(format!(
+                        "{}:{}",
+                        url.host_str()?,
+                        url.port_or_known_default()?
+                    ))
+                })
                 .unwrap_or_else(|| "the server".to_owned());
             let plain = if http.is_connect() {
                 format!("could not connect to {place} ({})", io_reason(http))

@@ -70,16 +70,20 @@ pub(crate) fn url_advice(reason: &str) -> &'static str {
 /// Completes `failure` with where the offending value came from and what to do next.
 pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
     match failure.kind() {
-        "wrong_issuer" => failure.hint(&expectation(settings, "issuer", "--issuer", "AGENT_IDENTITY_ISSUER")),
+        "wrong_issuer" => failure.hint(&expectation(
+            settings,
+            "issuer",
+            "--issuer",
+            "AGENT_IDENTITY_ISSUER",
+        )),
         "wrong_audience" => failure.hint(&expectation(
             settings,
             "audience",
             "--audience",
             "AGENT_IDENTITY_AUDIENCE",
         )),
-        "expired" => failure.hint(
-            "; get a fresh token, and store it with agent-identity login --jwt-file FILE",
-        ),
+        "expired" => failure
+            .hint("; get a fresh token, and store it with agent-identity login --jwt-file FILE"),
         "malformed" => match jwt_path(settings) {
             Some(path) => failure.hint(&format!(
                 "; to read the token from a file, use --jwt-file {path}"
@@ -93,9 +97,10 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
                     None => failure,
                 }
             } else {
-                let base = AuthApiBaseUrl::resolve_with(settings.authapi_base_url.as_deref(), |name| {
-                    std::env::var(name).ok()
-                });
+                let base =
+                    AuthApiBaseUrl::resolve_with(settings.authapi_base_url.as_deref(), |name| {
+                        std::env::var(name).ok()
+                    });
                 match base {
                     Ok(base) => failure.hint(&format!(": is the AuthAPI at {base} running?")),
                     Err(_) => failure,
@@ -109,7 +114,9 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
 /// Where the expected issuer or audience came from, and what to change.
 fn expectation(settings: &Settings, id: &str, flag: &str, variable: &str) -> String {
     match origin(settings, id, flag, variable) {
-        Some(from) => format!(" (the expected value is from {from}: correct it if this token is right)"),
+        Some(from) => {
+            format!(" (the expected value is from {from}: correct it if this token is right)")
+        }
         None => format!(
             " (the expected value is the default: set {flag} or {variable} if this token is right)"
         ),
@@ -127,9 +134,7 @@ fn jwt_path(settings: &Settings) -> Option<&str> {
     let extension = Path::new(value)
         .extension()
         .and_then(|extension| extension.to_str())
-        .is_some_and(|extension| {
-            matches!(extension, "jwt" | "txt" | "json" | "token" | "jws")
-        });
+        .is_some_and(|extension| matches!(extension, "jwt" | "txt" | "json" | "token" | "jws"));
     let looks_like_path = value.contains('/') || extension || Path::new(value).is_file();
     (looks_like_path && !value.chars().any(char::is_whitespace)).then_some(value)
 }

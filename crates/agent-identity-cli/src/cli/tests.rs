@@ -80,7 +80,10 @@ fn a_leeway_over_one_day_is_a_usage_error() {
 fn a_configuration_flag_before_the_command_applies_to_it() {
     let cli = Cli::parse_from_iter(["agent-identity", "--home", "h", "--leeway", "5", "status"])
         .expect("parses");
-    assert_eq!(cli.settings.home.as_deref(), Some(std::path::Path::new("h")));
+    assert_eq!(
+        cli.settings.home.as_deref(),
+        Some(std::path::Path::new("h"))
+    );
     assert_eq!(cli.settings.leeway, 5);
     assert!(cli.settings.sources.contains(&("home", "flag")));
 }
@@ -135,20 +138,32 @@ fn a_configuration_flag_after_a_command_that_does_not_use_it_is_a_usage_error() 
         let Err(error) = Cli::parse_from_iter(["agent-identity", command, flag, "x"]) else {
             panic!("{command} {flag} parsed");
         };
-        assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument, "{command} {flag}");
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::UnknownArgument,
+            "{command} {flag}"
+        );
     }
 }
 
 #[test]
 fn jwt_file_is_the_token_of_verify_and_the_token_file_of_header() {
-    let cli = Cli::parse_from_iter(["agent-identity", "verify", "--jwt-file", "t"]).expect("parses");
+    let cli =
+        Cli::parse_from_iter(["agent-identity", "verify", "--jwt-file", "t"]).expect("parses");
     let Command::Verify(args) = &cli.command else {
         panic!("not verify");
     };
-    assert_eq!(args.token.jwt_file.as_deref(), Some(std::path::Path::new("t")));
+    assert_eq!(
+        args.token.jwt_file.as_deref(),
+        Some(std::path::Path::new("t"))
+    );
     assert!(cli.settings.token_file.is_none());
-    let cli = Cli::parse_from_iter(["agent-identity", "header", "--jwt-file", "t"]).expect("parses");
-    assert_eq!(cli.settings.token_file.as_deref(), Some(std::path::Path::new("t")));
+    let cli =
+        Cli::parse_from_iter(["agent-identity", "header", "--jwt-file", "t"]).expect("parses");
+    assert_eq!(
+        cli.settings.token_file.as_deref(),
+        Some(std::path::Path::new("t"))
+    );
     assert!(cli.settings.token_file_from_command_line);
     // Before the command, `--jwt-file` would be ambiguous: it is not taken there.
     assert!(Cli::parse_from_iter(["agent-identity", "--jwt-file", "t", "header"]).is_err());

@@ -17,7 +17,10 @@ fn error_line(run: &Run, code: i32, minted: &MintedIdentity) -> String {
 
 /// `unix` seconds as RFC 3339, as the CLI prints times.
 fn rfc3339(at: SystemTime) -> String {
-    let unix = at.duration_since(UNIX_EPOCH).expect("after the epoch").as_secs();
+    let unix = at
+        .duration_since(UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs();
     agent_identity_task::Timestamp::from_unix_seconds(i64::try_from(unix).expect("fits"))
         .expect("a four-digit year")
         .to_string()
@@ -40,7 +43,10 @@ async fn a_wrong_audience_names_the_expected_and_the_found_audiences() {
         .await;
     let line = error_line(&run, 1, &minted);
     assert!(line.contains(r#""codex-app-server""#), "{line}");
-    assert!(line.contains(r#"["other-service", "third-service"]"#), "{line}");
+    assert!(
+        line.contains(r#"["other-service", "third-service"]"#),
+        "{line}"
+    );
     // Where the expectation came from, and what to do.
     assert!(line.contains("the default"), "{line}");
     assert!(line.contains("--audience"), "{line}");
@@ -52,12 +58,20 @@ async fn a_wrong_issuer_names_the_expected_issuer_its_flag_and_the_found_one() {
     let minted = fixture.mint();
     let run = fixture
         .cli_with_emulator()
-        .args(["verify", "--issuer", "https://another.example/issuer", "--jwt-file"])
+        .args([
+            "verify",
+            "--issuer",
+            "https://another.example/issuer",
+            "--jwt-file",
+        ])
         .arg(fixture.token_file(&minted))
         .run()
         .await;
     let line = error_line(&run, 1, &minted);
-    assert!(line.contains(r#"expected "https://another.example/issuer""#), "{line}");
+    assert!(
+        line.contains(r#"expected "https://another.example/issuer""#),
+        "{line}"
+    );
     assert!(
         line.contains(r#""https://chatgpt.com/codex-backend/agent-identity""#),
         "{line}"
@@ -73,7 +87,10 @@ async fn a_wrong_issuer_names_the_expected_issuer_its_flag_and_the_found_one() {
         .run()
         .await;
     let line = error_line(&run, 1, &minted);
-    assert!(line.contains(r#"expected "https://third.example/issuer""#), "{line}");
+    assert!(
+        line.contains(r#"expected "https://third.example/issuer""#),
+        "{line}"
+    );
     assert!(line.contains("from AGENT_IDENTITY_ISSUER"), "{line}");
 }
 
@@ -94,8 +111,14 @@ async fn an_expired_token_says_when_in_rfc_3339_and_how_long_ago() {
         .run()
         .await;
     let line = error_line(&run, 1, &minted);
-    let seconds = expired_at.duration_since(UNIX_EPOCH).expect("after").as_secs();
-    assert!(line.contains(&format!("token expired at {}", rfc3339(expired_at))), "{line}");
+    let seconds = expired_at
+        .duration_since(UNIX_EPOCH)
+        .expect("after")
+        .as_secs();
+    assert!(
+        line.contains(&format!("token expired at {}", rfc3339(expired_at))),
+        "{line}"
+    );
     assert!(line.contains("(3 h 5 min ago)"), "{line}");
     assert!(!line.contains(&seconds.to_string()), "{line}");
     assert!(line.contains("login"), "what to do next: {line}");
@@ -120,11 +143,17 @@ async fn a_token_not_yet_valid_says_from_when_and_to_check_the_clock() {
         .await;
     let line = error_line(&run, 1, &minted);
     assert!(
-        line.contains(&format!("token is not valid before {}", rfc3339(not_before))),
+        line.contains(&format!(
+            "token is not valid before {}",
+            rfc3339(not_before)
+        )),
         "{line}"
     );
     // The test may start within a second of a minute's turn.
-    assert!(line.contains("(in 2 h 9 min)") || line.contains("(in 2 h 10 min)"), "{line}");
+    assert!(
+        line.contains("(in 2 h 9 min)") || line.contains("(in 2 h 10 min)"),
+        "{line}"
+    );
     assert!(line.contains("clock"), "{line}");
 }
 
@@ -142,8 +171,14 @@ async fn a_bad_authapi_url_names_its_flag_or_variable_and_its_value() {
         .run()
         .await;
     let line = error_line(&run, 2, &minted);
-    assert!(line.contains(&format!("{bad:?} from --authapi-base-url")), "{line}");
-    assert!(line.contains("https is required for a non-loopback host"), "{line}");
+    assert!(
+        line.contains(&format!("{bad:?} from --authapi-base-url")),
+        "{line}"
+    );
+    assert!(
+        line.contains("https is required for a non-loopback host"),
+        "{line}"
+    );
     assert!(line.contains("use https"), "{line}");
     for variable in [
         "AGENT_IDENTITY_AUTHAPI_BASE_URL",
@@ -167,7 +202,11 @@ async fn a_bad_authapi_url_names_its_flag_or_variable_and_its_value() {
         .cli()
         .args(["login", "--jwks-url"])
         .arg(fixture.emulator.jwks_url().to_string())
-        .args(["--authapi-base-url", "https://user:hunter2@auth.example/api", "--jwt-file"])
+        .args([
+            "--authapi-base-url",
+            "https://user:hunter2@auth.example/api",
+            "--jwt-file",
+        ])
         .arg(fixture.token_file(&minted))
         .run()
         .await;
@@ -189,7 +228,10 @@ async fn a_bad_jwks_url_names_its_flag_or_variable_and_its_value() {
         .await;
     let line = error_line(&run, 2, &minted);
     assert!(line.contains(&format!("{bad:?} from --jwks-url")), "{line}");
-    assert!(line.contains("https is required for a non-loopback host"), "{line}");
+    assert!(
+        line.contains("https is required for a non-loopback host"),
+        "{line}"
+    );
     let run = fixture
         .cli()
         .args(["verify", "--jwt-file"])
@@ -198,7 +240,10 @@ async fn a_bad_jwks_url_names_its_flag_or_variable_and_its_value() {
         .run()
         .await;
     let line = error_line(&run, 2, &minted);
-    assert!(line.contains(&format!("{bad:?} from AGENT_IDENTITY_JWKS_URL")), "{line}");
+    assert!(
+        line.contains(&format!("{bad:?} from AGENT_IDENTITY_JWKS_URL")),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,7 +272,10 @@ async fn a_file_name_given_to_jwt_points_at_jwt_file() {
         .run()
         .await;
     let line = error_line(&run, 1, &minted);
-    assert!(line.contains("use --jwt-file ./secrets/agent.jwt"), "{line}");
+    assert!(
+        line.contains("use --jwt-file ./secrets/agent.jwt"),
+        "{line}"
+    );
     // Nothing was stored.
     assert!(!fixture.auth_file().exists());
 }
@@ -248,10 +296,15 @@ async fn an_unreachable_authapi_is_named_in_plain_words() {
         .await;
     let line = error_line(&run, 75, &minted);
     assert!(
-        line.contains(&format!("could not connect to 127.0.0.1:{port} (connection refused)")),
+        line.contains(&format!(
+            "could not connect to 127.0.0.1:{port} (connection refused)"
+        )),
         "{line}"
     );
-    assert!(line.contains(&format!("is the AuthAPI at {dead} running?")), "{line}");
+    assert!(
+        line.contains(&format!("is the AuthAPI at {dead} running?")),
+        "{line}"
+    );
     assert!(!line.contains("tcp connect error"), "{line}");
     assert!(!line.contains("client error"), "{line}");
 }
@@ -270,9 +323,14 @@ async fn an_unreachable_key_set_is_named_in_plain_words() {
         .await;
     let line = error_line(&run, 75, &minted);
     assert!(
-        line.contains(&format!("could not connect to 127.0.0.1:{port} (connection refused)")),
+        line.contains(&format!(
+            "could not connect to 127.0.0.1:{port} (connection refused)"
+        )),
         "{line}"
     );
-    assert!(line.contains(&format!("is the key set at {dead} reachable?")), "{line}");
+    assert!(
+        line.contains(&format!("is the key set at {dead} reachable?")),
+        "{line}"
+    );
     assert!(!line.contains("tcp connect error"), "{line}");
 }

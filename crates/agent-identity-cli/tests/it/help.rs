@@ -106,23 +106,49 @@ async fn each_help_lists_the_configuration_flags_its_command_takes_and_no_other(
         (Some("emulator"), &[]),
         (
             Some("verify"),
-            &["--jwt-file", "--jwt", "--jwks-url", "--jwks-file", "--issuer", "--audience", "--leeway"],
+            &[
+                "--jwt-file",
+                "--jwt",
+                "--jwks-url",
+                "--jwks-file",
+                "--issuer",
+                "--audience",
+                "--leeway",
+            ],
         ),
         (
             Some("login"),
             &[
-                "--jwt-file", "--jwt", "--home", "--jwks-url", "--jwks-file", "--issuer",
-                "--audience", "--leeway", "--authapi-base-url", "--fresh-task",
+                "--jwt-file",
+                "--jwt",
+                "--home",
+                "--jwks-url",
+                "--jwks-file",
+                "--issuer",
+                "--audience",
+                "--leeway",
+                "--authapi-base-url",
+                "--fresh-task",
             ],
         ),
-        (Some("status"), &["--home", "--jwt", "--jwt-file", "--leeway"]),
+        (
+            Some("status"),
+            &["--home", "--jwt", "--jwt-file", "--leeway"],
+        ),
         (Some("header"), &CONFIGURATION),
         (Some("logout"), &["--home"]),
         (
             Some("doctor"),
             &[
-                "--home", "--jwt", "--jwt-file", "--jwks-url", "--jwks-file", "--issuer",
-                "--audience", "--leeway", "--authapi-base-url",
+                "--home",
+                "--jwt",
+                "--jwt-file",
+                "--jwks-url",
+                "--jwks-file",
+                "--issuer",
+                "--audience",
+                "--leeway",
+                "--authapi-base-url",
             ],
         ),
         (Some("proxy"), &CONFIGURATION),
@@ -140,7 +166,10 @@ async fn each_help_lists_the_configuration_flags_its_command_takes_and_no_other(
         }
         // Every help lists the output flags, and says how each command can end.
         for flag in ["--json", "--verbose", "--help"] {
-            assert!(listed.iter().any(|name| name == flag), "{command:?}: {flag}");
+            assert!(
+                listed.iter().any(|name| name == flag),
+                "{command:?}: {flag}"
+            );
         }
         assert!(run.stdout.contains("Exit codes:"), "{command:?}");
         assert!(run.stdout.contains("Examples:"), "{command:?}");

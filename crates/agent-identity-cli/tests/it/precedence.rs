@@ -210,7 +210,10 @@ async fn status_runtime(
     args: &[&std::ffi::OsStr],
     env: &[(&str, &str)],
 ) -> serde_json::Value {
-    let mut cli = fixture.cli().args(["status", "--json"]).args(args.iter().copied());
+    let mut cli = fixture
+        .cli()
+        .args(["status", "--json"])
+        .args(args.iter().copied());
     for (name, value) in env {
         cli = cli.env(name, value);
     }

@@ -170,7 +170,16 @@ impl Cli {
         let Some(at) = args.iter().position(|arg| {
             matches!(
                 arg.to_str(),
-                Some("verify" | "login" | "header" | "doctor" | "proxy" | "exec" | "status" | "logout")
+                Some(
+                    "verify"
+                        | "login"
+                        | "header"
+                        | "doctor"
+                        | "proxy"
+                        | "exec"
+                        | "status"
+                        | "logout"
+                )
             )
         }) else {
             return args;

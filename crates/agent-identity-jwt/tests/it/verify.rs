@@ -48,7 +48,10 @@ async fn array_audience_without_ours_is_rejected() {
     assert_eq!(found, &["other", "another"]);
     assert_eq!(
         error.to_string(),
-        format!("token audience [\"other\", \"another\"] does not include the expected \"{}\"", audience())
+        format!(
+            "token audience [\"other\", \"another\"] does not include the expected \"{}\"",
+            audience()
+        )
     );
 }
 
@@ -58,14 +61,20 @@ async fn a_hostile_issuer_or_audience_is_shortened_in_the_error() {
     let token = mint(&claims_with("iss", json!(long)));
     let error = verify(&token).await.expect_err("not our issuer");
     assert!(error.to_string().len() < 400, "{error}");
-    let many: Vec<String> = (0..20).map(|n| format!("aud-{n}-{}", &long[..300])).collect();
+    let many: Vec<String> = (0..20)
+        .map(|n| format!("aud-{n}-{}", &long[..300]))
+        .collect();
     let token = mint(&claims_with("aud", json!(many)));
     let error = verify(&token).await.expect_err("not our audience");
     let JwtError::WrongAudience { found, .. } = &error else {
         panic!("{error:?}");
     };
     assert_eq!(found.len(), 8);
-    assert!(error.to_string().len() < 2_000, "{}", error.to_string().len());
+    assert!(
+        error.to_string().len() < 2_000,
+        "{}",
+        error.to_string().len()
+    );
 }
 
 #[tokio::test]
@@ -82,7 +91,10 @@ async fn configured_issuer_and_audience_replace_the_defaults() {
     assert!(matches!(&error, JwtError::WrongIssuer { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
-        format!("token issuer is \"https://issuer.test\", expected \"{}\"", issuer())
+        format!(
+            "token issuer is \"https://issuer.test\", expected \"{}\"",
+            issuer()
+        )
     );
 }
 
@@ -103,7 +115,10 @@ async fn expiry_honours_the_leeway() {
     assert!(matches!(error, JwtError::Expired { expired_at, .. } if expired_at == exp));
     let message = error.to_string();
     assert!(message.starts_with("token expired at 20"), "{message}");
-    assert!(message.ends_with(" ago)") && message.contains('T') && message.contains("Z ("), "{message}");
+    assert!(
+        message.ends_with(" ago)") && message.contains('T') && message.contains("Z ("),
+        "{message}"
+    );
 }
 
 #[tokio::test]
