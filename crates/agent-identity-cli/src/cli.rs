@@ -1,34 +1,87 @@
-//! The command line, as clap derive types: global flags, configuration flags that also read the
-//! environment, and one variant per command.
+//! The command line, as clap derive types: the output flags every command takes, one variant per
+//! command, and the configuration groups (store, verification, AuthAPI, token, task) each command
+//! flattens for the flags it uses, their variables read by clap. [`Cli::parse_from_iter`] settles
+//! them into one [`Settings`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
-use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand,
+};
+
+mod help;
 
 /// The largest `--leeway`: one day. Larger values only overflow time arithmetic.
 pub(crate) const MAX_LEEWAY_SECS: u64 = 86_400;
+/// The default `--leeway`, in seconds.
+const DEFAULT_LEEWAY_SECS: u16 = 60;
+
+/// The clap definition, for help rendering and checks.
+pub(crate) fn definition() -> clap::Command {
+    Line::command()
+}
+
+/// The command named in `args` (the first argument that is a command's name), for pointing a
+/// usage error at that command's help.
+pub(crate) fn command_named(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<String> {
+    let definition = definition();
+    args.into_iter().skip(1).find_map(|arg| {
+        let arg = arg.to_str()?;
+        definition
+            .get_subcommands()
+            .any(|command| command.get_name() == arg)
+            .then(|| arg.to_owned())
+    })
+}
 
 /// Verify agent identity tokens, log in, and sign requests as an agent.
 ///
 /// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
-/// local emulator signs with). Configuration flags can also be set through the environment
-/// variables shown; a flag wins over any variable.
-// Not `Debug`: the global flags hold the `--jwt` secret.
+/// local emulator signs with). Each command's --help lists the flags it takes; its configuration
+/// flags can also be set through the environment variables shown, and a flag wins over any
+/// variable.
+// The clap definition; [`Cli`] is what parsing it yields, the configuration settled.
 #[derive(Parser)]
-#[command(name = "agent-identity", version, propagate_version = true)]
-pub(crate) struct Cli {
+#[command(
+    name = "agent-identity",
+    version,
+    propagate_version = true,
+    after_help = help::TOP
+)]
+struct Line {
     #[command(flatten)]
-    pub(crate) global: Global,
+    output: OutputFlags,
+
+    #[command(flatten)]
+    before: BeforeCommand,
 
     #[command(subcommand)]
+    command: Command,
+}
+
+/// The parsed command line: output flags, the command, and its configuration settled from the
+/// flags (after or before the command name), the variables and the defaults.
+// Not `Debug`: the settings hold the `--jwt` secret.
+pub(crate) struct Cli {
+    pub(crate) json: bool,
+    pub(crate) verbose: u8,
     pub(crate) command: Command,
+    pub(crate) settings: Settings,
 }
 
 impl Cli {
     /// Parses the process's arguments.
+    ///
+    /// # Errors
+    /// clap's error for a usage error, `--help` or `--version`.
+    pub(crate) fn parse_args() -> Result<Self, clap::Error> {
+        Self::parse_from_iter(std::env::args_os())
+    }
+
+    /// Parses `args`, then settles each setting the command uses (see [`Settings`]).
     ///
     /// Where the key set comes from: a flag wins over any variable, so `--jwks-url` on the command
     /// line beats `AGENT_IDENTITY_JWKS_FILE` and `--jwks-file` beats `AGENT_IDENTITY_JWKS_URL`;
@@ -38,175 +91,404 @@ impl Cli {
     /// `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
     ///
     /// # Errors
-    /// clap's error for a usage error, `--help` or `--version`.
-    pub(crate) fn parse_args() -> Result<Self, clap::Error> {
-        Self::parse_from_iter(std::env::args_os())
-    }
-
+    /// clap's error for a usage error, `--help` or `--version`, and a usage error for a
+    /// configuration flag written before a command that does not use it.
     pub(crate) fn parse_from_iter(
         args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
     ) -> Result<Self, clap::Error> {
-        let mut command = Self::command();
-        let mut matches = command.try_get_matches_from_mut(args)?;
-        let from_command_line =
-            |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-        // Where each configuration value came from, for `doctor`.
-        let sources: Vec<(&'static str, &'static str)> = [
-            "home",
-            "jwks_url",
-            "jwks_file",
-            "authapi_base_url",
-            "issuer",
-            "audience",
-            "jwt",
-            "leeway",
-        ]
-        .into_iter()
-        .filter_map(|id| {
-            let source = match matches.value_source(id)? {
-                ValueSource::CommandLine => "flag",
-                ValueSource::EnvVariable => "variable",
-                ValueSource::DefaultValue => "default",
-                _ => "other",
-            };
-            Some((id, source))
+        let mut command = Line::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let line = Line::from_arg_matches_mut(&mut matches.clone())
+            .map_err(|error| error.format(&mut command))?;
+        let (name, sub) = matches
+            .subcommand()
+            .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "no command given"))?;
+        let settings =
+            Settings::settle(&line.before, line.command.uses(), sub).map_err(|message| {
+                command.error(
+                    ErrorKind::ArgumentConflict,
+                    message.replace("this command", &format!("`{name}`")),
+                )
+            })?;
+        Ok(Self {
+            json: line.output.json,
+            verbose: line.output.verbose,
+            command: line.command,
+            settings,
         })
-        .collect();
-        let file_flag = from_command_line("jwks_file");
-        let url_flag = from_command_line("jwks_url");
-        let jwt_flag = from_command_line("jwt");
-        if file_flag && url_flag {
-            return Err(command.error(
-                ErrorKind::ArgumentConflict,
-                "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'",
-            ));
-        }
-        let mut cli =
-            Self::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut command))?;
-        if url_flag {
-            // The flag beats the variable of the other kind too.
-            cli.global.jwks_file = None;
-        }
-        cli.global.jwt_from_command_line = jwt_flag;
-        cli.global.sources = sources;
-        Ok(cli)
     }
 }
 
 /// Flags every command accepts, before or after the command name.
-// Not `Debug`: it holds the `--jwt` secret.
 #[derive(Args)]
-pub(crate) struct Global {
-    /// The directory holding auth.json [default: ~/.agent-identity]
-    #[arg(long, global = true, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
-    pub(crate) home: Option<PathBuf>,
-
-    /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring,
-    /// in the entry Codex uses for the home; never a file)
-    #[arg(
-        long,
-        global = true,
-        env = "AGENT_IDENTITY_STORE",
-        value_name = "STORE",
-        default_value = "file"
-    )]
-    pub(crate) store: StoreKind,
-
+struct OutputFlags {
     /// Machine-readable output: JSON objects on stdout, one per line
     #[arg(long, global = true)]
-    pub(crate) json: bool,
+    json: bool,
 
-    /// Log to stderr: -v info, -vv debug, -vvv trace (no logs by default)
+    /// Log to stderr: -v info (retries, reloads), -vv debug, -vvv trace (no logs by default)
     #[arg(short, long, global = true, action = ArgAction::Count)]
-    pub(crate) verbose: u8,
+    verbose: u8,
+}
 
-    /// The JWK Set URL [default: https://chatgpt.com/backend-api/wham/agent-identities/jwks]
+/// Configuration flags written before the command name (`agent-identity --home DIR status`), as
+/// earlier versions took every flag: still accepted, hidden from help, and a usage error when the
+/// command does not use the flag. Their variables are read by the command's own flags.
+// Not `Debug`: it holds the `--jwt` secret.
+#[derive(Args)]
+struct BeforeCommand {
+    #[arg(long, hide = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[arg(long, hide = true, value_enum, value_name = "STORE")]
+    store: Option<StoreKind>,
+    #[arg(long, hide = true, value_name = "URL")]
+    jwks_url: Option<String>,
+    #[arg(long, hide = true, value_name = "FILE")]
+    jwks_file: Option<PathBuf>,
+    #[arg(long, hide = true, value_name = "URL")]
+    authapi_base_url: Option<String>,
+    #[arg(long, hide = true, value_name = "ISSUER")]
+    issuer: Option<String>,
+    #[arg(long, hide = true, value_name = "AUDIENCE")]
+    audience: Option<String>,
+    #[arg(long, hide = true, value_name = "JWT")]
+    jwt: Option<String>,
     #[arg(
         long,
-        global = true,
-        env = "AGENT_IDENTITY_JWKS_URL",
-        value_name = "URL"
+        hide = true,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
     )]
+    leeway: Option<u64>,
+    #[arg(long, hide = true, value_name = "N")]
+    max_attempts: Option<u32>,
+    #[arg(long, hide = true)]
+    fresh_task: bool,
+}
+
+/// The configuration a command runs with, each value settled from, in order: its flag after
+/// the command name, the same flag before it, its variable, its default. Not `Debug`: it holds
+/// the `--jwt` secret.
+#[derive(Default)]
+pub(crate) struct Settings {
+    pub(crate) home: Option<PathBuf>,
+    pub(crate) store: StoreKind,
     pub(crate) jwks_url: Option<String>,
-
-    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
-    /// the two variables, this one wins), at most 1 MiB
-    #[arg(
-        long,
-        global = true,
-        env = "AGENT_IDENTITY_JWKS_FILE",
-        value_name = "FILE"
-    )]
     pub(crate) jwks_file: Option<PathBuf>,
-
-    /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
-    /// [default: https://auth.openai.com/api/accounts]
-    #[arg(
-        long,
-        global = true,
-        env = "AGENT_IDENTITY_AUTHAPI_BASE_URL",
-        value_name = "URL"
-    )]
     pub(crate) authapi_base_url: Option<String>,
-
-    /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
-    #[arg(
-        long,
-        global = true,
-        env = "AGENT_IDENTITY_ISSUER",
-        value_name = "ISSUER"
-    )]
     pub(crate) issuer: Option<String>,
-
-    /// The expected token audience [default: codex-app-server]
-    #[arg(
-        long,
-        global = true,
-        env = "AGENT_IDENTITY_AUDIENCE",
-        value_name = "AUDIENCE"
-    )]
     pub(crate) audience: Option<String>,
+    /// `--jwt` or `AGENT_IDENTITY_JWT`.
+    pub(crate) jwt: Option<String>,
+    /// Whether `jwt` came from `--jwt` rather than `AGENT_IDENTITY_JWT`: `login` stores a token
+    /// given explicitly, never the variable's.
+    pub(crate) jwt_from_command_line: bool,
+    /// The token file of `header`, `status`, `doctor`, `proxy` and `exec`: `--jwt-file` or
+    /// `AGENT_IDENTITY_JWT_FILE`.
+    pub(crate) token_file: Option<PathBuf>,
+    /// Whether `token_file` came from `--jwt-file`: the flag then wins over the token variables.
+    pub(crate) token_file_from_command_line: bool,
+    pub(crate) leeway: u64,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) fresh_task: bool,
+    /// Where each configuration value came from (`flag`, `variable`, `default`), by argument id.
+    pub(crate) sources: Vec<(&'static str, &'static str)>,
+}
 
-    /// The agent identity JWT itself, overriding stored credentials. A secret: prefer the
-    /// environment variable or --jwt-file to a flag other users can see. `login` stores --jwt,
-    /// never the variable
+/// The configuration groups a command takes (`None`: it takes none of that group's flags).
+#[derive(Default)]
+pub(crate) struct Uses<'a> {
+    store: Option<&'a StoreArgs>,
+    verification: Option<&'a VerificationArgs>,
+    leeway: Option<&'a LeewayArgs>,
+    authapi: Option<&'a AuthApiArgs>,
+    /// `--jwt`: the identity's override, or the token `verify` and `login` take.
+    jwt: Option<&'a Option<String>>,
+    token_file: Option<&'a Option<PathBuf>>,
+    task: Option<&'a TaskArgs>,
+}
+
+impl Settings {
+    /// Settles each setting the command uses; `sub` is the command's own matches.
+    ///
+    /// # Errors
+    /// A message naming a flag written before the command that the command does not use, or
+    /// `--jwks-file` given with `--jwks-url`.
+    fn settle(before: &BeforeCommand, uses: Uses<'_>, sub: &ArgMatches) -> Result<Self, String> {
+        let mut settings = Settings {
+            leeway: u64::from(DEFAULT_LEEWAY_SECS),
+            ..Settings::default()
+        };
+        let mut picker = Picker {
+            sub,
+            sources: Vec::new(),
+        };
+        let verification = uses.verification;
+        settings.home = picker.pick("home", "--home", uses.store.map(|g| &g.home), &before.home)?;
+        settings.store = picker
+            .pick(
+                "store",
+                "--store",
+                uses.store.map(|g| &g.store),
+                &before.store,
+            )?
+            .unwrap_or_default();
+        settings.jwks_url = picker.pick(
+            "jwks_url",
+            "--jwks-url",
+            verification.map(|g| &g.jwks_url),
+            &before.jwks_url,
+        )?;
+        settings.jwks_file = picker.pick(
+            "jwks_file",
+            "--jwks-file",
+            verification.map(|g| &g.jwks_file),
+            &before.jwks_file,
+        )?;
+        settings.issuer = picker.pick(
+            "issuer",
+            "--issuer",
+            verification.map(|g| &g.issuer),
+            &before.issuer,
+        )?;
+        settings.audience = picker.pick(
+            "audience",
+            "--audience",
+            verification.map(|g| &g.audience),
+            &before.audience,
+        )?;
+        let leeway = uses
+            .leeway
+            .or(verification.map(|g| &g.leeway))
+            .map(|g| Some(g.leeway));
+        settings.leeway = picker
+            .pick("leeway", "--leeway", leeway.as_ref(), &before.leeway)?
+            .unwrap_or(settings.leeway);
+        settings.authapi_base_url = picker.pick(
+            "authapi_base_url",
+            "--authapi-base-url",
+            uses.authapi.map(|g| &g.authapi_base_url),
+            &before.authapi_base_url,
+        )?;
+        settings.jwt = picker.pick("jwt", "--jwt", uses.jwt, &before.jwt)?;
+        settings.jwt_from_command_line = picker.given_as_flag("jwt");
+        settings.token_file = picker.pick("token_file", "--jwt-file", uses.token_file, &None)?;
+        settings.token_file_from_command_line = picker.given_as_flag("token_file");
+        settings.max_attempts = picker.pick(
+            "max_attempts",
+            "--max-attempts",
+            uses.task.map(|g| &g.max_attempts),
+            &before.max_attempts,
+        )?;
+        settings.fresh_task = match uses.task {
+            Some(task) => task.fresh_task || before.fresh_task,
+            None if before.fresh_task => return Err(not_used("--fresh-task")),
+            None => false,
+        };
+
+        let file_flag = picker.given_as_flag("jwks_file");
+        let url_flag = picker.given_as_flag("jwks_url");
+        if file_flag && url_flag {
+            return Err(
+                "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'"
+                    .to_owned(),
+            );
+        }
+        if url_flag {
+            // The flag beats the variable of the other kind too.
+            settings.jwks_file = None;
+        }
+        if settings.token_file_from_command_line && !settings.jwt_from_command_line {
+            // `--jwt-file` beats `AGENT_IDENTITY_JWT`, as a flag beats any variable.
+            settings.jwt = None;
+            picker.sources.retain(|(id, _)| *id != "jwt");
+        }
+        settings.sources = picker.sources;
+        Ok(settings)
+    }
+}
+
+/// Picks each setting's value and records where it came from.
+struct Picker<'a> {
+    sub: &'a ArgMatches,
+    sources: Vec<(&'static str, &'static str)>,
+}
+
+impl Picker<'_> {
+    /// The command's own flag, else the same flag before the command, else the command's value
+    /// from its variable or default. A flag before a command that does not take it is an error.
+    fn pick<T: Clone>(
+        &mut self,
+        id: &'static str,
+        flag: &str,
+        used: Option<&Option<T>>,
+        before: &Option<T>,
+    ) -> Result<Option<T>, String> {
+        let Some(used) = used else {
+            return match before {
+                Some(_) => Err(not_used(flag)),
+                None => Ok(None),
+            };
+        };
+        let source = self.sub.value_source(id);
+        let (value, source) = match (source, before) {
+            (Some(ValueSource::CommandLine), _) => (used.clone(), "flag"),
+            (_, Some(value)) => (Some(value.clone()), "flag"),
+            (Some(ValueSource::EnvVariable), None) => (used.clone(), "variable"),
+            (Some(ValueSource::DefaultValue), None) => (used.clone(), "default"),
+            (_, None) => (used.clone(), "other"),
+        };
+        if value.is_some() {
+            self.sources.push((id, source));
+        }
+        Ok(value)
+    }
+
+    fn given_as_flag(&self, id: &str) -> bool {
+        self.sources.contains(&(id, "flag"))
+    }
+}
+
+fn not_used(flag: &str) -> String {
+    format!("{flag} is not used by this command")
+}
+
+/// Where the identity's token comes from: `header`, `status`, `doctor`, `proxy` and `exec`.
+// Not `Debug`: it holds the `--jwt` secret.
+#[derive(Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct IdentityArgs {
+    /// The agent identity JWT itself, overriding every other source (see --jwt-file). A secret:
+    /// prefer the variable or --jwt-file to a flag other users can see
     #[arg(
         long,
-        global = true,
         env = "AGENT_IDENTITY_JWT",
         hide_env_values = true,
         value_name = "JWT"
     )]
-    pub(crate) jwt: Option<String>,
+    jwt: Option<String>,
 
-    /// Whether `jwt` came from `--jwt` rather than `AGENT_IDENTITY_JWT`: `login` stores a token
-    /// given explicitly, never the variable's.
-    #[arg(skip)]
-    pub(crate) jwt_from_command_line: bool,
+    /// A token file another program writes and rotates (a mounted secret), read instead of
+    /// auth.json and re-read when it changes. The token comes from --jwt, else --jwt-file, else
+    /// AGENT_IDENTITY_JWT (then CODEX_ACCESS_TOKEN), else AGENT_IDENTITY_JWT_FILE, else auth.json
+    #[arg(
+        id = "token_file",
+        long = "jwt-file",
+        env = "AGENT_IDENTITY_JWT_FILE",
+        value_name = "FILE"
+    )]
+    token_file: Option<PathBuf>,
+}
 
-    /// Where each configuration value came from (`flag`, `variable`, `default`), by argument id.
-    #[arg(skip)]
-    pub(crate) sources: Vec<(&'static str, &'static str)>,
+/// The token `verify` checks and `login` stores, given inline.
+// Not `Debug`: it holds the `--jwt` secret.
+#[derive(Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct JwtArgs {
+    /// The JWT itself, when --jwt-file is not given. A secret: prefer --jwt-file to a flag other
+    /// users can see. `verify` also reads the variable; `login` stores --jwt, never the variable
+    #[arg(
+        long,
+        env = "AGENT_IDENTITY_JWT",
+        hide_env_values = true,
+        value_name = "JWT"
+    )]
+    jwt: Option<String>,
+}
 
+/// The home, and where the credentials are stored.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct StoreArgs {
+    /// The directory holding auth.json and the runtime cache [default: ~/.agent-identity]
+    #[arg(long, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring, in
+    /// the entry Codex uses for the home; never a file) [default: file]
+    #[arg(
+        long,
+        env = "AGENT_IDENTITY_STORE",
+        value_enum,
+        hide_possible_values = true,
+        value_name = "STORE"
+    )]
+    store: Option<StoreKind>,
+}
+
+/// The durable credential store of `--store`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StoreKind {
+    /// `auth.json` in the home.
+    #[default]
+    File,
+    /// The OS keyring.
+    Keyring,
+}
+
+/// How a token is verified: the key set, the expected issuer and audience, the clock leeway.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct VerificationArgs {
+    /// The JWK Set URL (https, or http to a loopback host) [default:
+    /// https://chatgpt.com/backend-api/wham/agent-identities/jwks]
+    #[arg(long, env = "AGENT_IDENTITY_JWKS_URL", value_name = "URL")]
+    jwks_url: Option<String>,
+
+    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
+    /// the two variables, this one wins), at most 1 MiB
+    #[arg(long, env = "AGENT_IDENTITY_JWKS_FILE", value_name = "FILE")]
+    jwks_file: Option<PathBuf>,
+
+    /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
+    #[arg(long, env = "AGENT_IDENTITY_ISSUER", value_name = "ISSUER")]
+    issuer: Option<String>,
+
+    /// The expected token audience [default: codex-app-server]
+    #[arg(long, env = "AGENT_IDENTITY_AUDIENCE", value_name = "AUDIENCE")]
+    audience: Option<String>,
+
+    #[command(flatten)]
+    leeway: LeewayArgs,
+}
+
+/// The clock leeway for `exp` and `nbf`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct LeewayArgs {
     /// Clock leeway for exp and nbf, in seconds (at most 86400, one day)
     // Bounded so that adding it to a time cannot overflow `SystemTime` (a huge value panicked);
     // a clock a day off is broken, not skewed.
     #[arg(
         long,
-        global = true,
-        default_value_t = 60,
+        default_value_t = u64::from(DEFAULT_LEEWAY_SECS),
         value_name = "SECONDS",
         value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
     )]
-    pub(crate) leeway: u64,
+    leeway: u64,
+}
+
+/// The AuthAPI, where tasks are registered.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct AuthApiArgs {
+    /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
+    /// [default: https://auth.openai.com/api/accounts]
+    #[arg(long, env = "AGENT_IDENTITY_AUTHAPI_BASE_URL", value_name = "URL")]
+    authapi_base_url: Option<String>,
+}
+
+/// Task registration: the commands that may register one.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct TaskArgs {
+    /// Register a task of this process's own instead of reusing the one cached in the home
+    #[arg(long)]
+    fresh_task: bool,
 
     /// Task registration attempts (the first and its retries)
-    #[arg(long, global = true, hide = true, value_name = "N")]
-    pub(crate) max_attempts: Option<u32>,
-
-    /// Register a task of this process's own instead of reusing the one cached in the home
-    #[arg(long, global = true)]
-    pub(crate) fresh_task: bool,
+    #[arg(long, hide = true, value_name = "N")]
+    max_attempts: Option<u32>,
 }
 
 /// The commands.
@@ -214,37 +496,173 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Run the whole flow against an embedded emulator, step by step: mint, log in, status, a
     /// signed request, an AuthAPI outage survived, recovery
+    #[command(after_help = help::DEMO)]
     Demo,
     /// Run the local AuthAPI/JWKS emulator until SIGTERM or Ctrl-C
+    #[command(after_help = help::EMULATOR)]
     Emulator(EmulatorArgs),
     /// Verify a token and print its claims (the private key redacted)
-    Verify(TokenArgs),
+    #[command(after_help = help::VERIFY)]
+    Verify(VerifyArgs),
     /// Verify a token, register a task with the AuthAPI, and store the token
-    Login(TokenArgs),
+    #[command(after_help = help::LOGIN)]
+    Login(LoginArgs),
     /// Show the stored identity without touching the network
-    Status,
+    #[command(after_help = help::STATUS)]
+    Status(StatusArgs),
     /// Load the identity (verify, then the home's task or a registration) and print fresh
     /// request headers
+    #[command(after_help = help::HEADER)]
     Header(HeaderArgs),
     /// Delete the stored credentials
-    Logout,
+    #[command(after_help = help::LOGOUT)]
+    Logout(LogoutArgs),
     /// Check the setup end to end (settings and where they came from, the token, the key set,
-    /// the AuthAPI, the clock, the store) and say what to do next; exit 0 when all is well, 1
-    /// when something blocks, 75 when only something transient does
-    Doctor,
+    /// the AuthAPI, the clock, the store) and say what to do next
+    #[command(after_help = help::DOCTOR)]
+    Doctor(DoctorArgs),
     /// Run a local reverse proxy to one upstream that signs every request as the agent, until
     /// SIGTERM or Ctrl-C
+    #[command(after_help = help::PROXY)]
     Proxy(ProxyArgs),
     /// Run a command with a private signing proxy: it gets AGENT_IDENTITY_PROXY_URL and
     /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env)
+    #[command(after_help = help::EXEC)]
     Exec(ExecArgs),
+}
+
+impl Command {
+    /// The configuration groups this command takes.
+    fn uses(&self) -> Uses<'_> {
+        match self {
+            Self::Demo | Self::Emulator(_) => Uses::default(),
+            Self::Verify(args) => Uses {
+                verification: Some(&args.verification),
+                jwt: Some(&args.jwt.jwt),
+                ..Uses::default()
+            },
+            Self::Login(args) => Uses {
+                store: Some(&args.store),
+                verification: Some(&args.verification),
+                authapi: Some(&args.authapi),
+                jwt: Some(&args.jwt.jwt),
+                task: Some(&args.task),
+                ..Uses::default()
+            },
+            Self::Status(args) => Uses {
+                store: Some(&args.store),
+                leeway: Some(&args.leeway),
+                jwt: Some(&args.identity.jwt),
+                token_file: Some(&args.identity.token_file),
+                ..Uses::default()
+            },
+            Self::Logout(args) => Uses {
+                store: Some(&args.store),
+                ..Uses::default()
+            },
+            Self::Doctor(args) => Uses {
+                store: Some(&args.store),
+                verification: Some(&args.verification),
+                authapi: Some(&args.authapi),
+                jwt: Some(&args.identity.jwt),
+                token_file: Some(&args.identity.token_file),
+                ..Uses::default()
+            },
+            Self::Header(HeaderArgs { loads, .. })
+            | Self::Proxy(ProxyArgs { loads, .. })
+            | Self::Exec(ExecArgs { loads, .. }) => Uses {
+                store: Some(&loads.store),
+                verification: Some(&loads.verification),
+                authapi: Some(&loads.authapi),
+                jwt: Some(&loads.identity.jwt),
+                token_file: Some(&loads.identity.token_file),
+                task: Some(&loads.task),
+                ..Uses::default()
+            },
+        }
+    }
+}
+
+/// Arguments of `verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    #[command(flatten)]
+    verification: VerificationArgs,
+}
+
+/// Arguments of `login`.
+#[derive(Args)]
+pub(crate) struct LoginArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    verification: VerificationArgs,
+    #[command(flatten)]
+    authapi: AuthApiArgs,
+    #[command(flatten)]
+    task: TaskArgs,
+}
+
+/// Arguments of `status`.
+#[derive(Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    leeway: LeewayArgs,
+}
+
+/// Arguments of `logout`.
+#[derive(Args)]
+pub(crate) struct LogoutArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Arguments of `doctor`.
+#[derive(Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    verification: VerificationArgs,
+    #[command(flatten)]
+    authapi: AuthApiArgs,
+}
+
+/// The configuration of the commands that load the identity and may register a task: `header`,
+/// `proxy` and `exec`.
+#[derive(Args)]
+pub(crate) struct LoadArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    verification: VerificationArgs,
+    #[command(flatten)]
+    authapi: AuthApiArgs,
+    #[command(flatten)]
+    task: TaskArgs,
 }
 
 /// The ChatGPT backend, where agent-signed requests go unless `--upstream` says otherwise.
 pub(crate) const DEFAULT_UPSTREAM: &str = "https://chatgpt.com/backend-api";
 
 /// Arguments of `proxy`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ProxyArgs {
     /// The upstream every request goes to (https, or http to a loopback host); its path prefixes
     /// request paths
@@ -263,10 +681,13 @@ pub(crate) struct ProxyArgs {
 
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+
+    #[command(flatten)]
+    loads: LoadArgs,
 }
 
 /// Arguments of `exec`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ExecArgs {
     /// The upstream every request goes to
     #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", default_value = DEFAULT_UPSTREAM, value_name = "URL")]
@@ -278,6 +699,9 @@ pub(crate) struct ExecArgs {
 
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+
+    #[command(flatten)]
+    loads: LoadArgs,
 
     /// The command and its arguments
     #[arg(required = true, last = true, value_name = "CMD")]
@@ -313,24 +737,18 @@ pub(crate) struct LimitArgs {
 }
 
 /// Arguments of `header`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct HeaderArgs {
     /// How to print the headers: `value` (the Authorization value alone), `json`, `curl` (-H
     /// arguments for every header), `http` (header lines) or `env` (shell variable assignments)
     #[arg(long, value_enum, default_value_t = HeaderFormat::Value, value_name = "FORMAT")]
     pub(crate) format: HeaderFormat,
+
+    #[command(flatten)]
+    loads: LoadArgs,
 }
 
 /// The forms `header` prints.
-/// The durable credential store of `--store`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum StoreKind {
-    /// `auth.json` in the home.
-    File,
-    /// The OS keyring.
-    Keyring,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum HeaderFormat {
     /// The Authorization value alone (without the account header, most servers refuse it).
@@ -374,7 +792,7 @@ fn socket_address(text: &str) -> Result<SocketAddr, String> {
 #[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
     /// A file holding the JWT, or - for stdin [default: the --jwt value]
-    #[arg(long, value_name = "FILE|-")]
+    #[arg(long = "jwt-file", value_name = "FILE|-")]
     pub(crate) jwt_file: Option<PathBuf>,
 }
 

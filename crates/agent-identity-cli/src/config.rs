@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
+use agent_identity_manager::JWKS_URL_ENV_VAR;
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
-    KeyringStore, TaskReuse,
+    TaskReuse,
 };
-use agent_identity_task::TaskClient;
+use agent_identity_task::{TaskClient, TaskErrorKind};
 
-use crate::cli::{Global, StoreKind, TokenArgs};
+use crate::cli::{Settings, StoreKind, TokenArgs};
 use crate::error::{Exit, Failure, chain};
+use crate::explain;
 
 /// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
 /// and EdDSA, what the local emulator signs with.
@@ -26,10 +28,10 @@ pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
 /// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
 const MAX_TOKEN_FILE_BYTES: u64 = MAX_TOKEN_BYTES as u64 + 1024;
 
-/// The parsed global flags, fed into the setup builder. Not `Debug`: the flags hold the `--jwt`
+/// The settled settings, fed into the setup builder. Not `Debug`: the settings hold the `--jwt`
 /// secret.
 pub(crate) struct Config<'a> {
-    global: &'a Global,
+    global: &'a Settings,
     builder: AuthManagerBuilder,
 }
 
@@ -40,15 +42,27 @@ impl<'a> Config<'a> {
     /// source applies, so setting them here keeps "a flag wins over any variable".
     ///
     /// [`Cli::parse_from_iter`]: crate::cli::Cli::parse_from_iter
-    pub(crate) fn new(global: &'a Global) -> Self {
-        let mut builder = AuthManagerBuilder::from_env_lookup(|name| std::env::var(name).ok())
-            .leeway(Duration::from_secs(global.leeway))
-            .algorithms(ALGORITHMS)
-            .task_reuse(if global.fresh_task {
-                TaskReuse::PerProcess
-            } else {
-                TaskReuse::default()
-            });
+    ///
+    /// The token comes from `--jwt`, else `--jwt-file`, else `AGENT_IDENTITY_JWT` (then
+    /// `CODEX_ACCESS_TOKEN`), else `AGENT_IDENTITY_JWT_FILE`, else the store: with `--jwt-file`
+    /// on the command line the token variables are not read, since a flag wins over any variable.
+    pub(crate) fn new(global: &'a Settings) -> Self {
+        let hide_token_variables = global.token_file_from_command_line;
+        let mut builder = AuthManagerBuilder::from_env_lookup(move |name| {
+            if hide_token_variables && [JWT_ENV_VAR, JWT_ENV_VAR_COMPAT].contains(&name) {
+                return None;
+            }
+            std::env::var(name).ok()
+        })
+        // `--store` (or `AGENT_IDENTITY_STORE`, which clap read for it) is settled already.
+        .keyring(global.store == StoreKind::Keyring)
+        .leeway(Duration::from_secs(global.leeway))
+        .algorithms(ALGORITHMS)
+        .task_reuse(if global.fresh_task {
+            TaskReuse::PerProcess
+        } else {
+            TaskReuse::default()
+        });
         match (&global.jwks_file, &global.jwks_url) {
             (Some(file), _) => builder = builder.jwks_file(file),
             (None, Some(url)) => builder = builder.jwks_url(url),
@@ -69,22 +83,17 @@ impl<'a> Config<'a> {
         if let Some(jwt) = &global.jwt {
             builder = builder.token(jwt);
         }
+        if let Some(file) = &global.token_file {
+            builder = builder.token_file(file);
+        }
         if let Some(attempts) = global.max_attempts {
             builder = builder.max_registration_attempts(attempts);
-        }
-        // `--store keyring`: the OS keyring entry for the home instead of its auth.json, for
-        // every command (a token override still layers over it).
-        if global.store == StoreKind::Keyring
-            && let Ok(file) = builder.build_file_store()
-            && let Some(home) = file.path().parent()
-        {
-            builder = builder.store(Arc::new(KeyringStore::new(home)));
         }
         Self { global, builder }
     }
 
-    /// The parsed global flags.
-    pub(crate) fn global(&self) -> &Global {
+    /// The settled settings.
+    pub(crate) fn global(&self) -> &Settings {
         self.global
     }
 
@@ -102,6 +111,17 @@ impl<'a> Config<'a> {
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
         self.builder.build_verifier().map_err(|error| match error {
             AuthError::Token(error) => Failure::from(error),
+            AuthError::Config { reason, .. } if self.global.jwks_url.is_some() => {
+                // Name the value and where it came from: the flag or the variable.
+                let url = self.global.jwks_url.as_deref().unwrap_or_default();
+                let from = explain::origin(self.global, "jwks_url", "--jwks-url", JWKS_URL_ENV_VAR)
+                    .unwrap_or_else(|| "--jwks-url".to_owned());
+                Failure::usage(format!(
+                    "invalid jwks url {:?} from {from}: {reason}; {}",
+                    explain::shown_url(url),
+                    explain::url_advice(&reason)
+                ))
+            }
             other => Failure::from(other),
         })
     }
@@ -121,7 +141,31 @@ impl<'a> Config<'a> {
     /// # Errors
     /// A usage failure when the base URL is not acceptable.
     pub(crate) fn task_client(&self) -> Result<TaskClient, Failure> {
-        Ok(self.builder.build_task_client()?)
+        self.builder
+            .build_task_client()
+            .map_err(|error| match &error {
+                AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
+                    let Some((from, url)) = explain::authapi_origin(self.global) else {
+                        return Failure::from(error);
+                    };
+                    // The reason alone: a variable's name may prefix it.
+                    let reason = task.detail().unwrap_or_default();
+                    let reason = reason
+                        .strip_prefix(&format!("{from}: "))
+                        .unwrap_or(reason)
+                        .to_owned();
+                    Failure::new(
+                        "config",
+                        format!(
+                            "invalid authapi base url {:?} from {from}: {reason}; {}",
+                            explain::shown_url(&url),
+                            explain::url_advice(&reason)
+                        ),
+                        Exit::Usage,
+                    )
+                }
+                _ => Failure::from(error),
+            })
     }
 
     /// `auth.json` in `--home`, else `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
@@ -132,17 +176,13 @@ impl<'a> Config<'a> {
         self.builder.build_file_store().map_err(no_home)
     }
 
-    /// The durable store `--store` names, without any override: `auth.json` in the home, or the
-    /// OS keyring entry for the home. What `login` writes and `logout` clears.
+    /// The durable store `--store` names, without any token override: `auth.json` in the home,
+    /// or the OS keyring entry for the home. What `login` writes and `logout` clears.
     ///
     /// # Errors
     /// As [`Config::file_store`].
     pub(crate) fn durable_store(&self) -> Result<Arc<dyn CredentialStore>, Failure> {
-        let file = self.file_store()?;
-        Ok(match (self.global.store, file.path().parent()) {
-            (StoreKind::Keyring, Some(home)) => Arc::new(KeyringStore::new(home)),
-            _ => Arc::new(file),
-        })
+        self.builder.build_durable_store().map_err(no_home)
     }
 
     /// The store commands read credentials from: `--jwt` (or `AGENT_IDENTITY_JWT`, else Codex's

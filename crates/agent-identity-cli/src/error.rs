@@ -51,6 +51,9 @@ pub(crate) struct Failure {
     kind: &'static str,
     message: String,
     exit: Exit,
+    /// Whether the message ends in a network failure (a connect error, a timeout), which
+    /// [`crate::commands`] follows with the server it was trying to reach.
+    network: bool,
 }
 
 impl Failure {
@@ -59,7 +62,19 @@ impl Failure {
             kind,
             message: message.into(),
             exit,
+            network: false,
         }
+    }
+
+    /// Whether the message ends in a network failure.
+    pub(crate) fn is_network(&self) -> bool {
+        self.network
+    }
+
+    /// Adds what to do next (or more of what was found) after the message.
+    pub(crate) fn hint(mut self, hint: &str) -> Self {
+        self.message = format!("{}{hint}", self.message);
+        self
     }
 
     /// A usage error found after parsing (an unusable URL, a missing token source).
@@ -103,10 +118,31 @@ fn exit_for(transient: bool) -> Exit {
 
 /// The message of `error` and its sources, joined with `: ` on one line, skipping a source whose
 /// text the message already contains, and [`redact`]ed: a cause may quote a path the user gave.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+///
+/// A network failure among the sources ends the chain in plain words ("could not connect to
+/// 127.0.0.1:9 (connection refused)") instead of the HTTP client's layers of wording.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let network = network_failure(error);
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
+        if let Some((plain, http)) = &network {
+            // Stop at the first cause that is, or wraps, the network failure.
+            let text = cause.to_string();
+            if text.contains(http.as_str()) {
+                for vague in [
+                    ": could not connect to the authapi",
+                    ": the authapi did not answer in time",
+                ] {
+                    if let Some(head) = message.strip_suffix(vague) {
+                        message = head.to_owned();
+                    }
+                }
+                message.push_str(": ");
+                message.push_str(plain);
+                break;
+            }
+        }
         let text = cause.to_string();
         if !message.contains(&text) {
             message.push_str(": ");
@@ -115,6 +151,67 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     redact(&one_line(&message))
+}
+
+/// Whether `error`'s message ends in a network failure [`chain`] put in plain words.
+pub(crate) fn is_network_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    network_failure(error).is_some()
+}
+
+/// A connect failure or a timeout among `error`'s sources: its plain description, and the HTTP
+/// client error's own text (to find where the chain reaches it).
+fn network_failure(error: &(dyn std::error::Error + 'static)) -> Option<(String, String)> {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(http) = cause.downcast_ref::<reqwest::Error>() {
+            let place = http
+                .url()
+                .and_then(|url| {
+                    Some(format!(
+                        "{}:{}",
+                        url.host_str()?,
+                        url.port_or_known_default()?
+                    ))
+                })
+                .unwrap_or_else(|| "the server".to_owned());
+            let plain = if http.is_connect() {
+                format!("could not connect to {place} ({})", io_reason(http))
+            } else if http.is_timeout() {
+                format!("{place} did not answer in time")
+            } else {
+                return None;
+            };
+            return Some((plain, http.to_string()));
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The operating system's reason under a connect failure, in lowercase words.
+fn io_reason(error: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind;
+    let mut found = None;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            found = Some(match io.kind() {
+                ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                ErrorKind::TimedOut => "timed out".to_owned(),
+                ErrorKind::HostUnreachable => "host unreachable".to_owned(),
+                ErrorKind::NetworkUnreachable => "network unreachable".to_owned(),
+                ErrorKind::ConnectionReset => "connection reset".to_owned(),
+                ErrorKind::AddrNotAvailable => "address not available".to_owned(),
+                _ => {
+                    let text = io.to_string();
+                    let text = text.split(" (os error").next().unwrap_or_default();
+                    text.to_lowercase()
+                }
+            });
+        }
+        source = cause.source();
+    }
+    found.unwrap_or_else(|| "no connection".to_owned())
 }
 
 /// Replaces line breaks and other control characters, so an error is always one line.
@@ -126,7 +223,9 @@ pub(crate) fn one_line(text: &str) -> String {
 
 impl From<JwtError> for Failure {
     fn from(error: JwtError) -> Self {
-        Self::new(error.kind(), chain(&error), exit_for(error.is_transient()))
+        let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
+        failure.network = is_network_failure(&error);
+        failure
     }
 }
 
@@ -140,7 +239,9 @@ impl From<AuthError> for Failure {
         if let AuthError::Config { .. } = &error {
             return Self::usage(chain(&error));
         }
-        Self::new(error.kind(), chain(&error), exit_for(error.is_transient()))
+        let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
+        failure.network = is_network_failure(&error);
+        failure
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod explain;
 mod output;
 
 use std::process::ExitCode;
@@ -20,8 +21,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
-    let out = Output::new(cli.global.json);
-    init_logging(cli.global.verbose);
+    let out = Output::new(cli.json);
+    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,8 +69,25 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        && cli::command_named(std::env::args_os()).is_none()
+    {
+        // No command given: one line naming the commands, as for any usage error.
+        let commands = cli::definition()
+            .get_subcommands()
+            .map(|command| command.get_name().to_owned())
+            .filter(|name| name != "help")
+            .collect::<Vec<_>>()
+            .join(", ");
+        let failure = Failure::usage(format!(
+            "no command given: expected one of {commands} (see agent-identity --help)"
+        ));
+        let json = std::env::args_os().any(|arg| arg == "--json");
+        Output::new(json).failure(&failure);
+        return failure.exit().into();
+    }
     if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        // No command given: the help, on stderr, as the usage error it is.
+        // A command without what it needs: its help, on stderr, as the usage error it is.
         let rendered = redact(&error.render().to_string());
         let mut stderr = std::io::stderr().lock();
         let _ = std::io::Write::write_all(&mut stderr, rendered.as_bytes());
@@ -89,8 +107,13 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         message.push_str("; ");
         message.push_str(tip);
     }
+    // Where to look next: the help of the command named, when there is one.
+    let help = match cli::command_named(std::env::args_os()) {
+        Some(command) if command != "help" => format!("agent-identity {command} --help"),
+        _ => "agent-identity --help".to_owned(),
+    };
     // `Output::failure` sanitizes and redacts the message.
-    let failure = Failure::usage(format!("{message} (see agent-identity --help)"));
+    let failure = Failure::usage(format!("{message} (see {help})"));
     let json = std::env::args_os().any(|arg| arg == "--json");
     Output::new(json).failure(&failure);
     failure.exit().into()

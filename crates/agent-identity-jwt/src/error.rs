@@ -62,23 +62,48 @@ pub enum JwtError {
     #[error("token signature does not verify")]
     BadSignature,
     /// `exp` (plus leeway) is in the past.
-    #[error("token expired at {expired_at} (seconds since the epoch)")]
+    #[error(
+        "token expired at {} ({} ago)",
+        crate::time::rfc3339(*expired_at),
+        crate::time::span(checked_at.saturating_sub(*expired_at))
+    )]
     Expired {
-        /// The `exp` claim.
+        /// The `exp` claim, in seconds since the epoch.
         expired_at: u64,
+        /// When it was checked, in seconds since the epoch.
+        checked_at: u64,
     },
     /// `nbf` (minus leeway) is in the future.
-    #[error("token is not valid before {not_before} (seconds since the epoch)")]
+    #[error(
+        "token is not valid before {} (in {}); check this machine's clock",
+        crate::time::rfc3339(*not_before),
+        crate::time::span(not_before.saturating_sub(*checked_at))
+    )]
     NotYetValid {
-        /// The `nbf` claim.
+        /// The `nbf` claim, in seconds since the epoch.
         not_before: u64,
+        /// When it was checked, in seconds since the epoch.
+        checked_at: u64,
     },
     /// `iss` is not the configured issuer.
-    #[error("token issuer is not the configured issuer")]
-    WrongIssuer,
+    #[error("token issuer is {found:?}, expected {expected:?}")]
+    WrongIssuer {
+        /// The configured issuer.
+        expected: String,
+        /// The token's `iss`, shortened to 128 characters.
+        found: String,
+    },
     /// `aud` does not contain the configured audience.
-    #[error("token audience does not include the configured audience")]
-    WrongAudience,
+    #[error(
+        "token audience [{}] does not include the expected {expected:?}",
+        found.iter().map(|aud| format!("{aud:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    WrongAudience {
+        /// The configured audience.
+        expected: String,
+        /// The token's `aud` values, at most 8, each shortened to 128 characters.
+        found: Vec<String>,
+    },
     /// A required claim is absent (or, for string claims, empty).
     #[error("token is missing the required claim {0}")]
     MissingClaim(&'static str),
@@ -123,8 +148,8 @@ impl JwtError {
             Self::BadSignature => "bad_signature",
             Self::Expired { .. } => "expired",
             Self::NotYetValid { .. } => "not_yet_valid",
-            Self::WrongIssuer => "wrong_issuer",
-            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer { .. } => "wrong_issuer",
+            Self::WrongAudience { .. } => "wrong_audience",
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim { .. } => "invalid_claim",
             Self::InvalidPrivateKey(_) => "invalid_private_key",
@@ -146,6 +171,27 @@ impl JwtError {
         }
     }
 
+    pub(crate) fn wrong_issuer(expected: &str, found: &str) -> Self {
+        Self::WrongIssuer {
+            expected: shorten(expected, MAX_CLAIM_SHOWN),
+            found: shorten(found, MAX_CLAIM_SHOWN),
+        }
+    }
+
+    pub(crate) fn wrong_audience<'a>(
+        expected: &str,
+        found: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        Self::WrongAudience {
+            expected: shorten(expected, MAX_CLAIM_SHOWN),
+            found: found
+                .into_iter()
+                .take(MAX_AUDIENCES_SHOWN)
+                .map(|aud| shorten(aud, MAX_CLAIM_SHOWN))
+                .collect(),
+        }
+    }
+
     pub(crate) fn algorithm_not_allowed(alg: &str, accepted: Vec<crate::SigningAlgorithm>) -> Self {
         Self::AlgorithmNotAllowed {
             alg: shorten(alg, 16),
@@ -153,6 +199,11 @@ impl JwtError {
         }
     }
 }
+
+/// How many characters of an issuer or audience an error shows.
+const MAX_CLAIM_SHOWN: usize = 128;
+/// How many of a token's audiences an error shows.
+const MAX_AUDIENCES_SHOWN: usize = 8;
 
 /// Keeps at most `max` characters of an attacker-chosen value, so a hostile header cannot flood logs.
 fn shorten(value: &str, max: usize) -> String {

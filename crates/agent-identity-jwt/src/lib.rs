@@ -21,6 +21,7 @@ mod key;
 pub mod metrics;
 mod record;
 mod source;
+mod time;
 mod types;
 mod url;
 mod verify;

@@ -168,22 +168,32 @@ impl AgentIdentityRecord {
         leeway: Duration,
     ) -> Result<(), JwtError> {
         if &self.inner.issuer != issuer {
-            return Err(JwtError::WrongIssuer);
+            return Err(JwtError::wrong_issuer(
+                issuer.as_str(),
+                self.inner.issuer.as_str(),
+            ));
         }
         if !self.inner.audiences.iter().any(|aud| aud == audience) {
-            return Err(JwtError::WrongAudience);
+            return Err(JwtError::wrong_audience(
+                audience.as_str(),
+                self.inner.audiences.iter().map(Audience::as_str),
+            ));
         }
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let leeway = leeway.as_secs();
         if self.inner.expires_at.saturating_add(leeway) <= now {
             return Err(JwtError::Expired {
                 expired_at: self.inner.expires_at,
+                checked_at: now,
             });
         }
         if let Some(nbf) = self.inner.not_before
             && nbf > now.saturating_add(leeway)
         {
-            return Err(JwtError::NotYetValid { not_before: nbf });
+            return Err(JwtError::NotYetValid {
+                not_before: nbf,
+                checked_at: now,
+            });
         }
         Ok(())
     }

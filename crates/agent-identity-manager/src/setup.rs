@@ -116,6 +116,9 @@ pub struct AuthManagerBuilder {
     env: Option<Lookup>,
     home: Option<PathBuf>,
     store: Option<Arc<dyn CredentialStore>>,
+    /// `Some` when [`keyring`](Self::keyring) chose the durable store, over `AGENT_IDENTITY_STORE`.
+    #[cfg(feature = "keyring")]
+    keyring: Option<bool>,
     key_set: KeySet,
     authapi_base_url: Option<String>,
     issuer: Option<String>,
@@ -154,6 +157,8 @@ impl Default for AuthManagerBuilder {
             env: None,
             home: None,
             store: None,
+            #[cfg(feature = "keyring")]
+            keyring: None,
             key_set: KeySet::Production,
             authapi_base_url: None,
             issuer: None,
@@ -237,6 +242,15 @@ impl AuthManagerBuilder {
     /// tests, a store of your own). A token override still layers over it.
     pub fn store(mut self, store: Arc<dyn CredentialStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Whether the durable store is the home's OS keyring entry ([`KeyringStore`](crate::KeyringStore))
+    /// rather than its `auth.json`, whatever `AGENT_IDENTITY_STORE` says. A token file or a token
+    /// still comes first, as with the file store. Defaults to the variable (`file` when unset).
+    #[cfg(feature = "keyring")]
+    pub fn keyring(mut self, keyring: bool) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -425,16 +439,25 @@ impl AuthManagerBuilder {
         Ok(FileStore::new(home))
     }
 
-    /// `auth.json` in the home, or its OS keyring entry when `AGENT_IDENTITY_STORE` is `keyring`
-    /// (read from the environment only with [`from_env_lookup`](Self::from_env_lookup)).
-    fn durable_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
+    /// The durable store, without a token or token file over it: `auth.json` in the home, or its
+    /// OS keyring entry when [`keyring`](Self::keyring) says so or, without that,
+    /// `AGENT_IDENTITY_STORE` is `keyring` (read from the environment only with
+    /// [`from_env_lookup`](Self::from_env_lookup)). What a login writes and a logout clears.
+    ///
+    /// # Errors
+    /// As [`build_file_store`](Self::build_file_store).
+    pub fn build_durable_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
         let file = self.build_file_store()?;
         #[cfg(feature = "keyring")]
-        if let Some(lookup) = &self.env
-            && lookup(STORE_ENV_VAR).is_some_and(|value| value.trim() == "keyring")
-            && let Some(home) = file.path().parent()
         {
-            return Ok(Arc::new(crate::KeyringStore::new(home)));
+            let keyring = self.keyring.unwrap_or_else(|| {
+                self.env.as_ref().is_some_and(|lookup| {
+                    lookup(STORE_ENV_VAR).is_some_and(|value| value.trim() == "keyring")
+                })
+            });
+            if keyring && let Some(home) = file.path().parent() {
+                return Ok(Arc::new(crate::KeyringStore::new(home)));
+            }
         }
         Ok(Arc::new(file))
     }
@@ -464,7 +487,7 @@ impl AuthManagerBuilder {
                 }
                 Arc::new(store)
             }
-            (None, None) => self.durable_store()?,
+            (None, None) => self.build_durable_store()?,
         };
         let token = self.token.clone();
         let env = self.env.clone();

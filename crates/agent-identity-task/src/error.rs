@@ -200,7 +200,10 @@ impl TaskError {
         self
     }
 
-    pub(crate) fn detail(&self) -> Option<&str> {
+    /// What exactly is wrong, when more than the kind says: for a [`TaskErrorKind::Config`]
+    /// error, the reason the base URL was refused (prefixed with the variable it came from,
+    /// when it came from one); for a non-2xx answer, an excerpt of the body. Never a secret.
+    pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }
 

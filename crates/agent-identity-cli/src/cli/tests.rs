@@ -1,12 +1,10 @@
 //! Unit tests of the clap definition.
 
-use clap::CommandFactory as _;
-
 use super::{Cli, Command, MAX_LEEWAY_SECS};
 
 #[test]
 fn command_line_definition_is_consistent() {
-    Cli::command().debug_assert();
+    super::definition().debug_assert();
 }
 
 #[test]
@@ -22,9 +20,9 @@ fn global_flags_are_accepted_after_the_command() {
         "i",
     ])
     .expect("parses");
-    assert!(cli.global.json);
-    assert_eq!(cli.global.verbose, 2);
-    assert_eq!(cli.global.issuer.as_deref(), Some("i"));
+    assert!(cli.json);
+    assert_eq!(cli.verbose, 2);
+    assert_eq!(cli.settings.issuer.as_deref(), Some("i"));
     assert!(matches!(cli.command, Command::Verify(_)));
 }
 
@@ -49,7 +47,7 @@ fn jwks_file_wins_over_a_url_from_the_environment() {
     // value source clap records, so this test just checks the file alone parses.
     let cli =
         Cli::parse_from_iter(["agent-identity", "verify", "--jwks-file", "f"]).expect("parses");
-    assert!(cli.global.jwks_file.is_some());
+    assert!(cli.settings.jwks_file.is_some());
 }
 
 #[test]
@@ -57,7 +55,7 @@ fn a_leeway_of_up_to_one_day_is_accepted() {
     for leeway in ["0", "60", "86400"] {
         let cli = Cli::parse_from_iter(["agent-identity", "status", "--leeway", leeway])
             .unwrap_or_else(|error| panic!("--leeway {leeway}: {error}"));
-        assert_eq!(cli.global.leeway.to_string(), leeway);
+        assert_eq!(cli.settings.leeway.to_string(), leeway);
     }
     assert_eq!(MAX_LEEWAY_SECS, 24 * 60 * 60);
 }
@@ -76,4 +74,105 @@ fn a_leeway_over_one_day_is_a_usage_error() {
             "--leeway {leeway}"
         );
     }
+}
+
+#[test]
+fn a_configuration_flag_before_the_command_applies_to_it() {
+    let cli = Cli::parse_from_iter(["agent-identity", "--home", "h", "--leeway", "5", "status"])
+        .expect("parses");
+    assert_eq!(
+        cli.settings.home.as_deref(),
+        Some(std::path::Path::new("h"))
+    );
+    assert_eq!(cli.settings.leeway, 5);
+    assert!(cli.settings.sources.contains(&("home", "flag")));
+}
+
+#[test]
+fn a_flag_after_the_command_wins_over_the_same_flag_before_it() {
+    let cli = Cli::parse_from_iter([
+        "agent-identity",
+        "--issuer",
+        "before",
+        "header",
+        "--issuer",
+        "after",
+    ])
+    .expect("parses");
+    assert_eq!(cli.settings.issuer.as_deref(), Some("after"));
+}
+
+#[test]
+fn a_configuration_flag_before_a_command_that_does_not_use_it_is_a_usage_error() {
+    for (flag, value, command) in [
+        ("--jwks-url", "https://example.com/jwks", "status"),
+        ("--authapi-base-url", "https://example.com", "verify"),
+        ("--home", "h", "verify"),
+        ("--issuer", "i", "logout"),
+        ("--jwt", "j", "emulator"),
+        ("--leeway", "5", "demo"),
+    ] {
+        let Err(error) = Cli::parse_from_iter(["agent-identity", flag, value, command]) else {
+            panic!("{flag} before {command} parsed");
+        };
+        assert_eq!(error.exit_code(), 2, "{flag} {command}");
+        let text = error.to_string();
+        assert!(text.contains(flag) && text.contains(command), "{text}");
+    }
+    let Err(_) = Cli::parse_from_iter(["agent-identity", "--fresh-task", "status"]) else {
+        panic!("--fresh-task before status parsed");
+    };
+}
+
+#[test]
+fn a_configuration_flag_after_a_command_that_does_not_use_it_is_a_usage_error() {
+    for (flag, command) in [
+        ("--jwks-url", "status"),
+        ("--authapi-base-url", "verify"),
+        ("--home", "verify"),
+        ("--issuer", "logout"),
+        ("--leeway", "logout"),
+        ("--fresh-task", "doctor"),
+        ("--jwks-url", "emulator"),
+    ] {
+        let Err(error) = Cli::parse_from_iter(["agent-identity", command, flag, "x"]) else {
+            panic!("{command} {flag} parsed");
+        };
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::UnknownArgument,
+            "{command} {flag}"
+        );
+    }
+}
+
+#[test]
+fn jwt_file_is_the_token_of_verify_and_the_token_file_of_header() {
+    let cli =
+        Cli::parse_from_iter(["agent-identity", "verify", "--jwt-file", "t"]).expect("parses");
+    let Command::Verify(args) = &cli.command else {
+        panic!("not verify");
+    };
+    assert_eq!(
+        args.token.jwt_file.as_deref(),
+        Some(std::path::Path::new("t"))
+    );
+    assert!(cli.settings.token_file.is_none());
+    let cli =
+        Cli::parse_from_iter(["agent-identity", "header", "--jwt-file", "t"]).expect("parses");
+    assert_eq!(
+        cli.settings.token_file.as_deref(),
+        Some(std::path::Path::new("t"))
+    );
+    assert!(cli.settings.token_file_from_command_line);
+    // Before the command, `--jwt-file` would be ambiguous: it is not taken there.
+    assert!(Cli::parse_from_iter(["agent-identity", "--jwt-file", "t", "header"]).is_err());
+}
+
+#[test]
+fn jwt_wins_over_jwt_file() {
+    let cli = Cli::parse_from_iter(["agent-identity", "header", "--jwt-file", "t", "--jwt", "j"])
+        .expect("parses");
+    assert_eq!(cli.settings.jwt.as_deref(), Some("j"));
+    assert!(cli.settings.jwt_from_command_line);
 }

@@ -220,10 +220,16 @@ fn settings(config: &Config<'_>) -> Vec<(&'static str, String, String)> {
             || "flag".to_owned(),
             |source| format!("{source} {JWT_ENV_VAR}"),
         )
+    } else if let (Some(file), true) = (&global.token_file, global.token_file_from_command_line) {
+        // The flag wins over the token variables.
+        format!("flag --jwt-file ({})", redact(&file.display().to_string()))
     } else if variable(JWT_ENV_VAR_COMPAT).is_some() {
         format!("alias {JWT_ENV_VAR_COMPAT}")
-    } else if let Some(file) = variable(TOKEN_FILE_ENV_VAR) {
-        format!("variable {TOKEN_FILE_ENV_VAR} ({})", redact(&file))
+    } else if let Some(file) = &global.token_file {
+        format!(
+            "variable {TOKEN_FILE_ENV_VAR} ({})",
+            redact(&file.display().to_string())
+        )
     } else {
         "the store".to_owned()
     };

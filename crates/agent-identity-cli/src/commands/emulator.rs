@@ -14,6 +14,9 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
         .start()
         .await
         .map_err(emulator_failure)?;
+    // Watch the signals before saying where it listens: a parent that stops it as soon as it has
+    // read the first line must get a clean stop, not the default action (death by SIGTERM).
+    let shutdown = crate::commands::proxy::shutdown_signal()?;
     // The first line is what a parent process waits for; `Output` flushes every line.
     if out.is_json() {
         out.json_line(&json!({
@@ -39,7 +42,7 @@ pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failur
         ]));
         out.line("press Ctrl-C to stop");
     }
-    crate::commands::proxy::shutdown_signal()?.await;
+    shutdown.await;
     emulator.shutdown().await;
     if !out.is_json() {
         out.line("emulator stopped");

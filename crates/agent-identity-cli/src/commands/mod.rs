@@ -24,18 +24,23 @@ use crate::output::Output;
 /// # Errors
 /// The command's [`Failure`], for the caller to print.
 pub(crate) async fn run(cli: &Cli, out: Output) -> Result<Exit, Failure> {
-    let config = Config::new(&cli.global);
+    let config = Config::new(&cli.settings);
+    let result = dispatch(cli, &config, out).await;
+    result.map_err(|failure| crate::explain::explain(failure, &cli.settings))
+}
+
+async fn dispatch(cli: &Cli, config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     match &cli.command {
-        Command::Verify(args) => verify::run(&config, args, out).await,
-        Command::Login(args) => login::run(&config, args, out).await,
-        Command::Status => status::run(&config, out),
-        Command::Header(args) => header::run(&config, args, out).await,
-        Command::Logout => logout::run(&config, out),
-        Command::Doctor => doctor::run(&config, out).await,
+        Command::Verify(args) => verify::run(config, &args.token, out).await,
+        Command::Login(args) => login::run(config, &args.token, out).await,
+        Command::Status(_) => status::run(config, out),
+        Command::Header(args) => header::run(config, args, out).await,
+        Command::Logout(_) => logout::run(config, out),
+        Command::Doctor(_) => doctor::run(config, out).await,
         Command::Demo => demo::run(out).await,
         Command::Emulator(args) => emulator::run(args, out).await,
-        Command::Proxy(args) => proxy::run(&config, args, out).await,
-        Command::Exec(args) => exec::run(&config, args).await,
+        Command::Proxy(args) => proxy::run(config, args, out).await,
+        Command::Exec(args) => exec::run(config, args).await,
     }
 }
 

@@ -8,7 +8,10 @@ use super::{Exit, Failure};
 
 #[test]
 fn permanent_token_errors_exit_1_with_their_kind() {
-    let failure = Failure::from(JwtError::Expired { expired_at: 1 });
+    let failure = Failure::from(JwtError::Expired {
+        expired_at: 1,
+        checked_at: 2,
+    });
     assert_eq!(failure.exit(), Exit::Rejected);
     assert_eq!(failure.kind(), "expired");
     assert_eq!(failure.exit().code(), 1);

@@ -87,9 +87,13 @@ fn ordinary_text_is_left_alone() {
 
 #[test]
 fn the_help_text_is_not_redacted() {
-    use clap::CommandFactory as _;
-    let help = crate::cli::Cli::command().render_long_help().to_string();
+    let mut definition = crate::cli::definition();
+    let help = definition.render_long_help().to_string();
     assert_eq!(redact(&help), help);
+    for command in definition.get_subcommands_mut() {
+        let help = command.render_long_help().to_string();
+        assert_eq!(redact(&help), help, "{}", command.get_name());
+    }
 }
 
 #[test]

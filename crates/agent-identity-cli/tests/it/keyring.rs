@@ -55,6 +55,34 @@ async fn the_store_variable_selects_the_keyring_too() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_store_flag_beats_the_variable_and_a_token_file_beats_the_keyring() {
+    let fixture = Fixture::new().await;
+    let run = without_secret_service(fixture.cli(), &fixture)
+        .env("AGENT_IDENTITY_STORE", "keyring")
+        .args(["status", "--json", "--store", "file"])
+        .run()
+        .await;
+    let json = run.json();
+    assert!(
+        json["store"]
+            .as_str()
+            .is_some_and(|store| store.ends_with("auth.json")),
+        "{json}"
+    );
+    // A token file is read before the durable store, whichever it is: no keyring call at all.
+    let minted = fixture.mint();
+    let token_file = fixture.scratch.path().join("token");
+    std::fs::write(&token_file, minted.token.expose_secret()).expect("token file");
+    let run = without_secret_service(fixture.cli(), &fixture)
+        .args(["status", "--json", "--store", "keyring", "--jwt-file"])
+        .arg(&token_file)
+        .run()
+        .await;
+    run.assert_code(0);
+    assert_eq!(run.json()["state"], "ready", "{run:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn login_to_an_unavailable_keyring_fails_before_registering_and_writes_no_file() {
     let fixture = Fixture::new().await;
     let minted = fixture.mint();

@@ -7,7 +7,9 @@
 mod demo;
 mod doctor;
 mod emulator;
+mod explain;
 mod header;
+mod help;
 mod keyring;
 mod login;
 mod precedence;

@@ -203,3 +203,108 @@ async fn login_stores_an_explicit_token_and_warns_that_a_variable_still_override
     run.assert_code(0);
     assert!(run.stderr.is_empty(), "{run:#?}");
 }
+
+/// The runtime id `status --json` reports for `args` and `env`.
+async fn status_runtime(
+    fixture: &Fixture,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let mut cli = fixture
+        .cli()
+        .args(["status", "--json"])
+        .args(args.iter().copied());
+    for (name, value) in env {
+        cli = cli.env(name, value);
+    }
+    let run = cli.run().await;
+    run.assert_code(0);
+    run.json()["runtime_id"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_comes_from_jwt_then_jwt_file_then_the_variables_then_the_store() {
+    let fixture = Fixture::new().await;
+    let stored = fixture.mint();
+    fixture.login(&stored).await;
+    let flag = fixture.mint();
+    let file = fixture.mint();
+    let variable = fixture.mint();
+    let file_variable = fixture.mint();
+    let file_path = fixture.write("file.jwt", file.token.expose_secret());
+    let file_variable_path = fixture.write("variable.jwt", file_variable.token.expose_secret());
+    let jwt_file = std::ffi::OsStr::new("--jwt-file");
+    let jwt = std::ffi::OsStr::new("--jwt");
+    let file_arg = file_path.as_os_str();
+    let flag_token = std::ffi::OsStr::new(flag.token.expose_secret());
+    let variable_env = ("AGENT_IDENTITY_JWT", variable.token.expose_secret());
+    let file_variable_env = (
+        "AGENT_IDENTITY_JWT_FILE",
+        file_variable_path.to_str().expect("utf-8 path"),
+    );
+
+    // Nothing given: the store.
+    assert_eq!(
+        status_runtime(&fixture, &[], &[]).await,
+        stored.runtime_id.as_str()
+    );
+    // The token-file variable beats the store; the token variable beats the token-file variable.
+    assert_eq!(
+        status_runtime(&fixture, &[], &[file_variable_env]).await,
+        file_variable.runtime_id.as_str()
+    );
+    assert_eq!(
+        status_runtime(&fixture, &[], &[file_variable_env, variable_env]).await,
+        variable.runtime_id.as_str()
+    );
+    // --jwt-file beats both variables (a flag wins over any variable).
+    assert_eq!(
+        status_runtime(
+            &fixture,
+            &[jwt_file, file_arg],
+            &[file_variable_env, variable_env]
+        )
+        .await,
+        file.runtime_id.as_str()
+    );
+    // --jwt beats --jwt-file.
+    assert_eq!(
+        status_runtime(
+            &fixture,
+            &[jwt_file, file_arg, jwt, flag_token],
+            &[file_variable_env, variable_env]
+        )
+        .await,
+        flag.runtime_id.as_str()
+    );
+
+    // `header` loads from --jwt-file too, and `doctor` names it as the token's source.
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header", "--json", "--jwt-file"])
+        .arg(&file_path)
+        .env(variable_env.0, variable_env.1)
+        .run()
+        .await;
+    run.assert_code(0);
+    assert_no_secrets(&run, &file);
+    let run = fixture
+        .cli_with_emulator()
+        .args(["doctor", "--json", "--jwt-file"])
+        .arg(&file_path)
+        .run()
+        .await;
+    let report = run.json();
+    let token = report["settings"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["setting"] == "token"))
+        .expect("a token row");
+    assert_eq!(
+        token["source"],
+        format!("flag --jwt-file ({})", file_path.display()),
+        "{report}"
+    );
+    for minted in [&stored, &flag, &file, &variable, &file_variable] {
+        assert_no_secrets(&run, minted);
+    }
+}

@@ -34,12 +34,12 @@ async fn status_after_login_is_ready_without_the_network() {
         fixture.emulator.registrations(),
     );
     let dead = format!("http://127.0.0.1:{}", refusing_port().port());
+    // `status` takes no key set or AuthAPI flag; their variables point nowhere.
     let run = fixture
         .cli()
-        .args(["status", "--json", "--jwks-url"])
-        .arg(format!("{dead}/jwks"))
-        .arg("--authapi-base-url")
-        .arg(&dead)
+        .args(["status", "--json"])
+        .env("AGENT_IDENTITY_JWKS_URL", format!("{dead}/jwks"))
+        .env("AGENT_IDENTITY_AUTHAPI_BASE_URL", &dead)
         .run()
         .await;
     run.assert_code(0);

@@ -58,13 +58,15 @@ impl Fixture {
         Cli::new(self.home.path())
     }
 
-    /// An invocation pointed at this emulator's JWKS and AuthAPI.
+    /// An invocation pointed at this emulator's JWKS and AuthAPI: `--jwks-url` and
+    /// `--authapi-base-url` are written after the command name, for a command that takes them.
     pub(crate) fn cli_with_emulator(&self) -> Cli {
-        self.cli()
-            .arg("--jwks-url")
-            .arg(self.emulator.jwks_url().to_string())
-            .arg("--authapi-base-url")
-            .arg(self.emulator.authapi_base_url().to_string())
+        let mut cli = self.cli();
+        cli.emulator = Some((
+            self.emulator.jwks_url().to_string(),
+            self.emulator.authapi_base_url().to_string(),
+        ));
+        cli
     }
 
     /// Logs the identity in through the CLI, asserting success.
@@ -84,6 +86,8 @@ impl Fixture {
 #[must_use]
 pub(crate) struct Cli {
     args: Vec<OsString>,
+    /// The emulator's key set and AuthAPI URLs, passed to a command that takes them.
+    emulator: Option<(String, String)>,
     env: Vec<(String, OsString)>,
     stdin: Option<String>,
     cwd: Option<PathBuf>,
@@ -93,6 +97,7 @@ impl Cli {
     pub(crate) fn new(home: &Path) -> Self {
         Self {
             args: Vec::new(),
+            emulator: None,
             env: vec![(
                 "AGENT_IDENTITY_HOME".to_owned(),
                 home.as_os_str().to_owned(),
@@ -144,7 +149,7 @@ impl Cli {
                 command.env_remove(name.as_ref());
             }
         }
-        command.args(&self.args);
+        command.args(self.full_args());
         for (name, value) in &self.env {
             command.env(name, value);
         }
@@ -153,6 +158,44 @@ impl Cli {
         }
         command.kill_on_drop(true);
         command
+    }
+
+    /// The arguments, with the emulator's flags after the command name when the command takes
+    /// them.
+    fn full_args(&self) -> Vec<OsString> {
+        let mut args = self.args.clone();
+        let Some((jwks, authapi)) = &self.emulator else {
+            return args;
+        };
+        let Some(at) = args.iter().position(|arg| {
+            matches!(
+                arg.to_str(),
+                Some(
+                    "verify"
+                        | "login"
+                        | "header"
+                        | "doctor"
+                        | "proxy"
+                        | "exec"
+                        | "status"
+                        | "logout"
+                )
+            )
+        }) else {
+            return args;
+        };
+        let flags: Vec<OsString> = match args[at].to_str() {
+            Some("verify") => vec!["--jwks-url".into(), jwks.into()],
+            Some("status" | "logout") => Vec::new(),
+            _ => vec![
+                "--jwks-url".into(),
+                jwks.into(),
+                "--authapi-base-url".into(),
+                authapi.into(),
+            ],
+        };
+        args.splice(at + 1..at + 1, flags);
+        args
     }
 
     pub(crate) async fn run(self) -> Run {
@@ -182,7 +225,7 @@ impl Cli {
             .expect("the command finishes in time")
             .expect("the command's output");
         Run {
-            args: self.args,
+            args: self.full_args(),
             code: output.status.code(),
             stdout: String::from_utf8(output.stdout).expect("stdout is utf-8"),
             stderr: String::from_utf8(output.stderr).expect("stderr is utf-8"),
@@ -229,7 +272,7 @@ impl Cli {
             .expect("stderr closes in time")
             .expect("the stderr reader");
         Run {
-            args: self.args,
+            args: self.full_args(),
             code,
             stdout: first + &rest,
             stderr: String::from_utf8(stderr).expect("stderr is utf-8"),

@@ -45,7 +45,7 @@ async fn a_misspelt_command_or_flag_gets_a_suggestion() {
         run.stderr.contains("a similar subcommand exists: 'status'"),
         "{run:#?}"
     );
-    let run = fixture.cli().args(["status", "--jwks-ur", "x"]).run().await;
+    let run = fixture.cli().args(["verify", "--jwks-ur", "x"]).run().await;
     run.assert_failure(2);
     assert!(
         run.stderr
@@ -134,13 +134,10 @@ async fn an_unacceptable_authapi_url_is_a_usage_error() {
     let minted = fixture.mint();
     fixture.login(&minted).await;
     let run = fixture
-        .cli_with_emulator()
-        .args([
-            "header",
-            "--json",
-            "--authapi-base-url",
-            "http://example.com/api/accounts",
-        ])
+        .cli()
+        .args(["header", "--json", "--jwks-url"])
+        .arg(fixture.emulator.jwks_url().to_string())
+        .args(["--authapi-base-url", "http://example.com/api/accounts"])
         .run()
         .await;
     assert_eq!(run.assert_failure(2), "config");
@@ -196,10 +193,14 @@ async fn help_and_version_exit_0() {
     let help = fixture.cli().arg("--help").run().await;
     help.assert_code(0);
     for command in [
-        "demo", "emulator", "verify", "login", "status", "header", "logout",
+        "demo", "emulator", "verify", "login", "status", "header", "logout", "doctor", "proxy",
+        "exec",
     ] {
         assert!(help.stdout.contains(command), "{command} missing from help");
     }
+    // The configuration flags are listed by the commands that take them.
+    let help = fixture.cli().args(["header", "--help"]).run().await;
+    help.assert_code(0);
     for variable in [
         "AGENT_IDENTITY_HOME",
         "AGENT_IDENTITY_JWKS_URL",
@@ -220,4 +221,55 @@ async fn help_and_version_exit_0() {
         version.stdout.starts_with("agent-identity "),
         "{version:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_error_is_one_line_pointing_at_the_command_s_help() {
+    let fixture = Fixture::new().await;
+    for command in [
+        "demo", "emulator", "verify", "login", "status", "header", "logout", "doctor", "proxy",
+        "exec",
+    ] {
+        let run = fixture.cli().args([command, "--bogus"]).run().await;
+        run.assert_failure(2);
+        assert!(
+            run.stderr.contains("'--bogus'")
+                && run
+                    .stderr
+                    .contains(&format!("(see agent-identity {command} --help)")),
+            "{run:#?}"
+        );
+        // Neither the usage block nor a command's description is printed as the error.
+        assert!(!run.stderr.contains("Usage:"), "{run:#?}");
+        assert!(!run.stderr.contains("Run the local"), "{run:#?}");
+    }
+    // No command at all: one line naming the commands.
+    let run = fixture.cli().run().await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr
+            .starts_with("error: no command given: expected one of demo, emulator, verify"),
+        "{run:#?}"
+    );
+    // A configuration flag before a command that does not take it is refused by name.
+    let run = fixture
+        .cli()
+        .args(["--jwks-url", "https://keys.example/jwks", "status"])
+        .run()
+        .await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr.contains("--jwks-url is not used by `status`"),
+        "{run:#?}"
+    );
+    // One it takes is accepted there, as it always was.
+    let run = fixture
+        .cli()
+        .arg("--home")
+        .arg(fixture.home.path())
+        .args(["status", "--json"])
+        .run()
+        .await;
+    run.assert_code(1);
+    assert_eq!(run.json()["state"], "logged_out");
 }

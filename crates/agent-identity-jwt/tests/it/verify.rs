@@ -40,7 +40,41 @@ async fn array_audience_containing_ours_is_accepted() {
 #[tokio::test]
 async fn array_audience_without_ours_is_rejected() {
     let token = mint(&claims_with("aud", json!(["other", "another"])));
-    assert!(matches!(verify(&token).await, Err(JwtError::WrongAudience)));
+    let error = verify(&token).await.expect_err("not our audience");
+    let JwtError::WrongAudience { expected, found } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(expected, audience());
+    assert_eq!(found, &["other", "another"]);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "token audience [\"other\", \"another\"] does not include the expected \"{}\"",
+            audience()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_hostile_issuer_or_audience_is_shortened_in_the_error() {
+    let long = "x".repeat(1_000);
+    let token = mint(&claims_with("iss", json!(long)));
+    let error = verify(&token).await.expect_err("not our issuer");
+    assert!(error.to_string().len() < 400, "{error}");
+    let many: Vec<String> = (0..20)
+        .map(|n| format!("aud-{n}-{}", &long[..300]))
+        .collect();
+    let token = mint(&claims_with("aud", json!(many)));
+    let error = verify(&token).await.expect_err("not our audience");
+    let JwtError::WrongAudience { found, .. } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(found.len(), 8);
+    assert!(
+        error.to_string().len() < 2_000,
+        "{}",
+        error.to_string().len()
+    );
 }
 
 #[tokio::test]
@@ -53,7 +87,15 @@ async fn configured_issuer_and_audience_replace_the_defaults() {
         .verify(&IdentityJwt::new(&token))
         .await
         .expect("custom issuer");
-    assert!(matches!(verify(&token).await, Err(JwtError::WrongIssuer)));
+    let error = verify(&token).await.expect_err("the default issuer");
+    assert!(matches!(&error, JwtError::WrongIssuer { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "token issuer is \"https://issuer.test\", expected \"{}\"",
+            issuer()
+        )
+    );
 }
 
 #[tokio::test]
@@ -70,7 +112,13 @@ async fn expiry_honours_the_leeway() {
         .verify(&IdentityJwt::new(&token))
         .await
         .expect_err("outside a 10 s leeway");
-    assert!(matches!(error, JwtError::Expired { expired_at } if expired_at == exp));
+    assert!(matches!(error, JwtError::Expired { expired_at, .. } if expired_at == exp));
+    let message = error.to_string();
+    assert!(message.starts_with("token expired at 20"), "{message}");
+    assert!(
+        message.ends_with(" ago)") && message.contains('T') && message.contains("Z ("),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -42,7 +42,10 @@ fn auth_errors_are_classified() {
         ),
         (AuthError::Token(JwtError::BadSignature), false, true),
         (
-            AuthError::Token(JwtError::Expired { expired_at: 1 }),
+            AuthError::Token(JwtError::Expired {
+                expired_at: 1,
+                checked_at: 2,
+            }),
             false,
             true,
         ),
