@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::log::AccessRecord;
-use crate::proxy::Inner;
+use crate::proxy::{Inner, Slot};
 
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -61,11 +61,12 @@ impl Inner {
         self: &Arc<Self>,
         request: Request<Incoming>,
         require_token: bool,
+        slot: &Slot,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
         let method = request.method().to_string();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, require_token).await;
+        let outcome = self.route(request, require_token, slot).await;
         let status = outcome.response.status().as_u16();
         tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
         if let Some(log) = &self.access_log {
@@ -80,7 +81,12 @@ impl Inner {
         outcome.response
     }
 
-    async fn route(self: &Arc<Self>, request: Request<Incoming>, require_token: bool) -> Outcome {
+    async fn route(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        require_token: bool,
+        slot: &Slot,
+    ) -> Outcome {
         if request.method() == Method::CONNECT {
             return json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -112,7 +118,7 @@ impl Inner {
             }
             .into();
         }
-        self.forward(request).await
+        self.forward(request, slot).await
     }
 
     /// Refuses absolute-form targets that name another host, and anything but origin-form.
@@ -219,7 +225,7 @@ impl Inner {
         })
     }
 
-    async fn forward(self: &Arc<Self>, mut request: Request<Incoming>) -> Outcome {
+    async fn forward(self: &Arc<Self>, mut request: Request<Incoming>, slot: &Slot) -> Outcome {
         let auth = match self.ready_auth().await {
             Ok(auth) => auth,
             Err(response) => return response.into(),
@@ -240,7 +246,8 @@ impl Inner {
             )
             .into();
         };
-        let upgrade = wants_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+        let upgrade = wants_upgrade(request.headers())
+            .then(|| (hyper::upgrade::on(&mut request), Arc::clone(slot)));
         let (mut parts, body) = request.into_parts();
         let kept = match self.keep_body(body, &parts.headers).await {
             Ok(kept) => kept,
@@ -369,18 +376,19 @@ impl Inner {
     }
 
     /// The upstream's response, hop-by-hop fields removed, its body streamed. A `101` joins the
-    /// two upgraded connections.
+    /// two upgraded connections; the joined streams keep the client connection's slot.
     fn pass_on(
         &self,
         mut response: Response<Incoming>,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        client_upgrade: Option<(hyper::upgrade::OnUpgrade, Slot)>,
     ) -> Response<ProxyBody> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upgrade_value = response.headers().get(header::UPGRADE).cloned();
         strip_hop_by_hop(response.headers_mut());
-        if switching && let Some(client_upgrade) = client_upgrade {
+        if switching && let Some((client_upgrade, slot)) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {
+                let _slot = slot;
                 let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await)
                 else {
                     tracing::debug!("an upgrade did not complete");
