@@ -11,6 +11,7 @@ mod header;
 mod login;
 mod precedence;
 mod proxy;
+mod proxy_limits;
 mod sanitize;
 mod secrets;
 mod status;
