@@ -24,8 +24,11 @@ commands:
   ci              fmt, clippy, tests (nextest when installed), doc tests, the consumer
                   crates under tests/consumers and docs, stopping
                   at the first failure
-  bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
-                  --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements
+  bench [--quick] [BENCH]...
+                  run the benchmarks; JSON results on stdout, a summary table on stderr;
+                  --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements; each
+                  BENCH names one bench target of tests/benches to run (jwt, task, manager,
+                  proxy), all of them when none is given
   fuzz [TARGET] [--time S]
                   run the cargo-fuzz targets in fuzz/ (all, one after another, when no TARGET
                   is given) for S seconds each (default 60); needs `cargo install cargo-fuzz`
@@ -39,8 +42,13 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
-        ["bench"] => bench::run(false),
-        ["bench", "--quick"] => bench::run(true),
+        ["bench", rest @ ..] => match bench::Options::parse(rest) {
+            Ok(options) => bench::run(&options),
+            Err(message) => {
+                eprintln!("xtask bench: {message}");
+                usage()
+            }
+        },
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => usage(),
     }
