@@ -222,6 +222,172 @@ where
     measure_pair(name, || rt.block_on(ours()), || rt.block_on(baseline()))
 }
 
+/// The result of [`measure_paired`]: each side's times, and the ratio of each round's pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paired {
+    /// Our side's per-iteration times over the rounds.
+    pub ours: Measurement,
+    /// The baseline's per-iteration times over the rounds.
+    pub baseline: Measurement,
+    /// Per round, ours over the baseline: its median is the ratio to report.
+    pub ratios: Measurement,
+    /// The first and third quartiles of the per-round ratios: how much the rounds disagree.
+    pub ratio_quartiles: (f64, f64),
+}
+
+impl Paired {
+    /// The median over rounds of ours over the baseline.
+    pub fn ratio(&self) -> f64 {
+        self.ratios.median_ns
+    }
+
+    /// Summarises the rounds: `(ours, baseline)` per-iteration times, one pair per round.
+    fn from_rounds(rounds: &[(f64, f64)], iterations_per_batch: u64) -> Self {
+        let mut ratios: Vec<f64> = rounds.iter().map(|(ours, base)| ours / base).collect();
+        ratios.sort_by(f64::total_cmp);
+        let quartiles = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
+        Self {
+            ours: Measurement::from_batches(
+                rounds.iter().map(|(ours, _)| *ours).collect(),
+                iterations_per_batch,
+            ),
+            baseline: Measurement::from_batches(
+                rounds.iter().map(|(_, base)| *base).collect(),
+                iterations_per_batch,
+            ),
+            ratios: Measurement::from_batches(ratios, iterations_per_batch),
+            ratio_quartiles: quartiles,
+        }
+    }
+}
+
+/// Measures our code against its baseline in paired rounds, for end-to-end benches whose
+/// noise (the scheduler, other processes) drifts over seconds; returns the pairs' summary.
+///
+/// Both closures are warmed up and calibrated; then every round times one batch of each, back
+/// to back, with the same iteration count, alternating which goes first (AB BA AB…). A round's
+/// two batches meet nearly the same machine, so their ratio is steadier than either time: the
+/// ratio to report is the median of the rounds' ratios, not the ratio of two medians. Batches
+/// last `batch_scale` times the usual batch time (longer batches average the scheduling of
+/// many concurrent requests). Progress goes to stderr under `name`.
+pub fn measure_paired<R1, R2>(
+    name: &str,
+    batch_scale: u32,
+    mut ours: impl FnMut() -> R1,
+    mut baseline: impl FnMut() -> R2,
+) -> Paired {
+    let mut plan = Plan::from_env();
+    plan.batch_time = plan.batch_time.saturating_mul(batch_scale.max(1));
+    let ours_iterations = calibrate(&mut ours, plan);
+    let baseline_iterations = calibrate(&mut baseline, plan);
+    // The same count on both sides, so a round's two batches last about as long; the slower
+    // side sets it, so no batch runs longer than planned.
+    let iterations = ours_iterations.min(baseline_iterations);
+    // One untimed round, so neither side is timed first right after its own calibration.
+    time_batch(&mut ours, iterations);
+    time_batch(&mut baseline, iterations);
+    let rounds: Vec<(f64, f64)> = (0..plan.batches)
+        .map(|round| {
+            if round % 2 == 0 {
+                let ours = time_batch(&mut ours, iterations);
+                (ours, time_batch(&mut baseline, iterations))
+            } else {
+                let baseline = time_batch(&mut baseline, iterations);
+                (time_batch(&mut ours, iterations), baseline)
+            }
+        })
+        .collect();
+    let paired = Paired::from_rounds(&rounds, iterations);
+    eprintln!("{name}/ours: {}", paired.ours);
+    eprintln!("{name}/baseline: {}", paired.baseline);
+    eprintln!(
+        "{name}/ratio per round: median {:.4} (quartiles {:.4}–{:.4}, min {:.4}, max {:.4})",
+        paired.ratio(),
+        paired.ratio_quartiles.0,
+        paired.ratio_quartiles.1,
+        paired.ratios.min_ns,
+        paired.ratios.max_ns
+    );
+    paired
+}
+
+/// [`measure_paired`] for futures, each iteration driven with [`Runtime::block_on`] on `rt`.
+pub fn measure_paired_async<F1, Fut1, F2, Fut2>(
+    rt: &Runtime,
+    name: &str,
+    batch_scale: u32,
+    mut ours: F1,
+    mut baseline: F2,
+) -> Paired
+where
+    F1: FnMut() -> Fut1,
+    Fut1: Future,
+    F2: FnMut() -> Fut2,
+    Fut2: Future,
+{
+    measure_paired(
+        name,
+        batch_scale,
+        || rt.block_on(ours()),
+        || rt.block_on(baseline()),
+    )
+}
+
+/// Prints the result line of a [`measure_paired`] bench: as [`report`], with the median of the
+/// rounds' ratios as `ratio`, their quartiles as `ratio_q1` and `ratio_q3`, and `extra`
+/// numbers of the bench's own after them (informational: `cargo xtask bench` shows only the
+/// common fields).
+#[expect(
+    clippy::print_stdout,
+    reason = "the result line on stdout is the protocol cargo xtask bench reads"
+)]
+pub fn report_paired(
+    bench: &str,
+    paired: &Paired,
+    baseline_name: &str,
+    target: f64,
+    extra: &[(&str, f64)],
+) {
+    println!(
+        "{}",
+        paired_line(bench, paired, baseline_name, target, extra)
+    );
+}
+
+/// The JSON result line [`report_paired`] prints.
+fn paired_line(
+    bench: &str,
+    paired: &Paired,
+    baseline_name: &str,
+    target: f64,
+    extra: &[(&str, f64)],
+) -> String {
+    use serde_json::Value;
+
+    let extra: String = extra
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                ",{}:{}",
+                Value::from(*key),
+                Value::from(round_to(*value, 4))
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"bench":{},"ours_ns":{},"baseline":{},"baseline_ns":{},"ratio":{},"target":{},"ratio_q1":{},"ratio_q3":{},"rounds":{}{extra}}}"#,
+        Value::from(bench),
+        Value::from(round_to(paired.ours.median_ns, 1)),
+        Value::from(baseline_name),
+        Value::from(round_to(paired.baseline.median_ns, 1)),
+        Value::from(round_to(paired.ratio(), 4)),
+        Value::from(target),
+        Value::from(round_to(paired.ratio_quartiles.0, 4)),
+        Value::from(round_to(paired.ratio_quartiles.1, 4)),
+        Value::from(paired.ratios.batches),
+    )
+}
+
 /// Prints the result line for one bench to stdout, where `cargo xtask bench` collects it.
 ///
 /// `ratio` is ours over the baseline, from the two medians; `target` is the ratio we aim to stay
@@ -315,6 +481,18 @@ fn median(sorted: &[f64]) -> f64 {
         len if len % 2 == 1 => sorted[middle],
         _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
     }
+}
+
+/// The `q` quantile of sorted values, interpolating between neighbours. NaN when empty.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return f64::NAN;
+    };
+    let position = q.clamp(0.0, 1.0) * last as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    let weight = position - below as f64;
+    sorted[below] * (1.0 - weight) + sorted[above] * weight
 }
 
 /// Rounds to a number of decimals, so result lines stay short.

@@ -16,15 +16,64 @@ const QUICK_ENV: &str = "AGENT_IDENTITY_BENCH_QUICK";
 /// How a result line starts; every other line of the benches' stdout is commentary.
 const RESULT_PREFIX: &[u8] = b"{\"bench\"";
 
-/// `--no-fail-fast`: one broken bench binary should not hide the results of the others.
+/// `--no-fail-fast`: one broken bench binary should not hide the results of the others. The
+/// targets to run follow: `--benches`, or one `--bench NAME` per selected target.
 const BENCH_ARGS: &[&str] = &[
     "bench",
     "--locked",
     "-p",
     "agent-identity-tests",
-    "--benches",
     "--no-fail-fast",
 ];
+
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// Shorter measurements (`--quick`).
+    quick: bool,
+    /// The bench targets to run (`tests/benches/NAME.rs`); all of them when empty.
+    targets: Vec<String>,
+}
+
+impl Options {
+    /// Reads `[--quick] [BENCH]...` in any order.
+    ///
+    /// # Errors
+    /// A message naming an unknown flag or a target name that is not a plain name.
+    pub(crate) fn parse(args: &[&str]) -> Result<Self, String> {
+        let mut options = Self {
+            quick: false,
+            targets: Vec::new(),
+        };
+        for &arg in args {
+            if arg == "--quick" {
+                options.quick = true;
+            } else if arg.starts_with('-') {
+                return Err(format!("unknown option {arg:?}"));
+            } else if arg.is_empty()
+                || !arg
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+            {
+                return Err(format!("{arg:?} is not a bench target name"));
+            } else if !options.targets.iter().any(|target| target == arg) {
+                options.targets.push(arg.to_owned());
+            }
+        }
+        Ok(options)
+    }
+
+    /// cargo's target selection: `--benches`, or `--bench NAME` for each chosen target.
+    fn target_args(&self) -> Vec<String> {
+        if self.targets.is_empty() {
+            return vec!["--benches".to_owned()];
+        }
+        self.targets
+            .iter()
+            .flat_map(|target| ["--bench".to_owned(), target.clone()])
+            .collect()
+    }
+}
 
 /// One parsed result line.
 struct BenchResult {
@@ -47,27 +96,31 @@ impl BenchResult {
     }
 }
 
-/// Runs the benches, in quick mode when asked, and returns cargo's failure code if any failed.
-pub(crate) fn run(quick: bool) -> ExitCode {
+/// Runs the chosen benches, in quick mode when asked, and returns cargo's failure code if any
+/// failed.
+pub(crate) fn run(options: &Options) -> ExitCode {
     let started = Instant::now();
+    let target_args = options.target_args();
     let mut command = cargo();
     command
         .args(BENCH_ARGS)
+        .args(&target_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
-    if quick {
+    if options.quick {
         command.env(QUICK_ENV, "1");
     } else {
         command.env_remove(QUICK_ENV);
     }
     eprintln!(
-        "==> {}cargo {}",
-        if quick {
+        "==> {}cargo {} {}",
+        if options.quick {
             "AGENT_IDENTITY_BENCH_QUICK=1 "
         } else {
             ""
         },
-        BENCH_ARGS.join(" ")
+        BENCH_ARGS.join(" "),
+        target_args.join(" ")
     );
     let mut child = match command.spawn() {
         Ok(child) => child,

@@ -27,8 +27,11 @@ commands:
                   unless AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1), stopping
                   at the first failure
   secret-service  only that keyring test (inside its own D-Bus session and gnome-keyring)
-  bench [--quick] run the benchmarks; JSON results on stdout, a summary table on stderr;
-                  --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements
+  bench [--quick] [BENCH]...
+                  run the benchmarks; JSON results on stdout, a summary table on stderr;
+                  --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements; each
+                  BENCH names one bench target of tests/benches to run (jwt, task, manager,
+                  proxy), all of them when none is given
   fuzz [TARGET] [--time S]
                   run the cargo-fuzz targets in fuzz/ (all, one after another, when no TARGET
                   is given) for S seconds each (default 60); needs `cargo install cargo-fuzz`
@@ -43,8 +46,13 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["ci"] => ci::run(),
         ["secret-service"] => ci::run_secret_service(),
-        ["bench"] => bench::run(false),
-        ["bench", "--quick"] => bench::run(true),
+        ["bench", rest @ ..] => match bench::Options::parse(rest) {
+            Ok(options) => bench::run(&options),
+            Err(message) => {
+                eprintln!("xtask bench: {message}");
+                usage()
+            }
+        },
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => usage(),
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use agent_identity_manager::{AgentIdentityAuth, AuthError, AuthState};
-use agent_identity_task::{ACCOUNT_ID_HEADER, FEDRAMP_HEADER};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::log::AccessRecord;
-use crate::proxy::Inner;
+use crate::proxy::{Inner, Slot};
 
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -27,18 +26,24 @@ const HEALTH_PATH: &str = "/_agent-identity/health";
 const HEADERS_PATH: &str = "/_agent-identity/headers";
 
 /// The hop-by-hop fields of RFC 9110 §7.6.1 (and the pre-standard `Keep-Alive` and
-/// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
+/// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way. Names, not
+/// strings: removing by a string parses it on every call, on every request's path.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
 ];
+
+/// The identity headers, lowercase as `HeaderName` wants them (the canonical spellings are
+/// [`agent_identity_task::ACCOUNT_ID_HEADER`] and [`agent_identity_task::FEDRAMP_HEADER`]).
+pub(crate) const ACCOUNT_ID: HeaderName = HeaderName::from_static("chatgpt-account-id");
+pub(crate) const FEDRAMP: HeaderName = HeaderName::from_static("x-openai-fedramp");
 
 /// What the handler learnt, for the access log.
 struct Outcome {
@@ -61,11 +66,17 @@ impl Inner {
         self: &Arc<Self>,
         request: Request<Incoming>,
         require_token: bool,
+        slot: &Slot,
     ) -> Response<ProxyBody> {
+        // The record is built only when someone reads it: its copies and clock reads are most
+        // of what the proxy adds to a request when nothing logs.
+        if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
+            return self.route(request, require_token, slot).await.response;
+        }
         let started = Instant::now();
         let method = request.method().to_string();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, require_token).await;
+        let outcome = self.route(request, require_token, slot).await;
         let status = outcome.response.status().as_u16();
         tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
         if let Some(log) = &self.access_log {
@@ -80,7 +91,12 @@ impl Inner {
         outcome.response
     }
 
-    async fn route(self: &Arc<Self>, request: Request<Incoming>, require_token: bool) -> Outcome {
+    async fn route(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        require_token: bool,
+        slot: &Slot,
+    ) -> Outcome {
         if request.method() == Method::CONNECT {
             return json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -112,7 +128,7 @@ impl Inner {
             }
             .into();
         }
-        self.forward(request).await
+        self.forward(request, slot).await
     }
 
     /// Refuses absolute-form targets that name another host, and anything but origin-form.
@@ -219,7 +235,7 @@ impl Inner {
         })
     }
 
-    async fn forward(self: &Arc<Self>, mut request: Request<Incoming>) -> Outcome {
+    async fn forward(self: &Arc<Self>, mut request: Request<Incoming>, slot: &Slot) -> Outcome {
         let auth = match self.ready_auth().await {
             Ok(auth) => auth,
             Err(response) => return response.into(),
@@ -240,7 +256,8 @@ impl Inner {
             )
             .into();
         };
-        let upgrade = wants_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+        let upgrade = wants_upgrade(request.headers())
+            .then(|| (hyper::upgrade::on(&mut request), Arc::clone(slot)));
         let (mut parts, body) = request.into_parts();
         let kept = match self.keep_body(body, &parts.headers).await {
             Ok(kept) => kept,
@@ -369,18 +386,19 @@ impl Inner {
     }
 
     /// The upstream's response, hop-by-hop fields removed, its body streamed. A `101` joins the
-    /// two upgraded connections.
+    /// two upgraded connections; the joined streams keep the client connection's slot.
     fn pass_on(
         &self,
         mut response: Response<Incoming>,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        client_upgrade: Option<(hyper::upgrade::OnUpgrade, Slot)>,
     ) -> Response<ProxyBody> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upgrade_value = response.headers().get(header::UPGRADE).cloned();
         strip_hop_by_hop(response.headers_mut());
-        if switching && let Some(client_upgrade) = client_upgrade {
+        if switching && let Some((client_upgrade, slot)) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {
+                let _slot = slot;
                 let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await)
                 else {
                     tracing::debug!("an upgrade did not complete");
@@ -436,7 +454,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -449,8 +467,8 @@ pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: b
     let upgrade_value = headers.get(header::UPGRADE).cloned();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
-    headers.remove(ACCOUNT_ID_HEADER);
-    headers.remove(FEDRAMP_HEADER);
+    headers.remove(ACCOUNT_ID);
+    headers.remove(FEDRAMP);
     headers.insert(header::HOST, host.clone());
     if upgrade && let Some(value) = upgrade_value {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -459,18 +477,12 @@ pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: b
     headers
 }
 
-/// Adds a fresh assertion and its companion headers; the assertion is marked sensitive.
+/// Adds a fresh assertion and its companion headers, all marked sensitive.
 fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
     let signed = auth.headers()?;
-    // The names as constants, lowercase (`from_static` panics on uppercase); no parsing per
-    // request.
-    let names = [
-        header::AUTHORIZATION,
-        HeaderName::from_static("chatgpt-account-id"),
-        HeaderName::from_static("x-openai-fedramp"),
-    ];
+    // `RequestHeaders::iter` yields the headers in this order.
+    let names = [header::AUTHORIZATION, ACCOUNT_ID, FEDRAMP];
     for (name, (canonical, value)) in names.into_iter().zip(signed.iter()) {
-        // `RequestHeaders::iter` yields the headers in this order.
         debug_assert!(name.as_str().eq_ignore_ascii_case(canonical));
         let Ok(mut value) = HeaderValue::from_str(value) else {
             continue;

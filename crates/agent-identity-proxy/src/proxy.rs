@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use url::{Host, Url};
 
 use crate::error::ProxyError;
@@ -95,8 +95,10 @@ impl ProxyBuilder {
         self
     }
 
-    /// The most client connections served at once; more wait in the listen backlog. Defaults
-    /// to [`DEFAULT_MAX_CONNECTIONS`] (512).
+    /// The most client connections served at once; more wait in the listen backlog (they are
+    /// not refused) and are served as connections close. An upgraded (WebSocket) connection
+    /// counts until its stream closes; an idle keep-alive connection is closed after the header
+    /// read timeout, which bounds the wait. Defaults to [`DEFAULT_MAX_CONNECTIONS`] (512).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.limits.max_connections = connections.max(1);
         self
@@ -361,17 +363,20 @@ impl Proxy {
             let inner = Arc::clone(&self.inner);
             let stop = stop_rx.clone();
             let alive = alive_tx.clone();
+            // The slot outlives the connection task when the connection is upgraded: the
+            // upgraded stream still counts against the limit until it closes.
+            let slot = Arc::new(permit);
             match connection {
                 Accepted::Tcp(stream) => {
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, true, stop).await;
-                        drop((permit, alive));
+                        serve_connection(inner, stream, true, slot, stop).await;
+                        drop(alive);
                     });
                 }
                 Accepted::Unix(stream) => {
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, false, stop).await;
-                        drop((permit, alive));
+                        serve_connection(inner, stream, false, slot, stop).await;
+                        drop(alive);
                     });
                 }
             }
@@ -436,10 +441,15 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     }
 }
 
+/// One client connection's place under [`ProxyBuilder::max_connections`], held until the
+/// connection closes, or its upgraded stream does.
+pub(crate) type Slot = Arc<OwnedSemaphorePermit>;
+
 async fn serve_connection<I>(
     inner: Arc<Inner>,
     io: I,
     require_token: bool,
+    slot: Slot,
     mut stop: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -447,7 +457,8 @@ async fn serve_connection<I>(
     let handler = Arc::clone(&inner);
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, Infallible>(handler.handle(request, require_token).await) }
+        let slot = Arc::clone(&slot);
+        async move { Ok::<_, Infallible>(handler.handle(request, require_token, &slot).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -2,7 +2,7 @@
 
 use hyper::http::header::{HeaderMap, HeaderValue};
 
-use crate::forward::upstream_headers;
+use crate::forward::{ACCOUNT_ID, FEDRAMP, upstream_headers};
 use crate::proxy::Upstream;
 use crate::token::ClientToken;
 
@@ -111,4 +111,18 @@ fn upstreams_must_be_https_unless_loopback() {
     assert_eq!(upstream.prefix, "https://api.example/v1");
     assert_eq!(upstream.authority, "api.example:443");
     assert_eq!(upstream.host, "api.example");
+}
+
+#[test]
+fn the_identity_header_names_are_the_canonical_ones() {
+    assert!(
+        ACCOUNT_ID
+            .as_str()
+            .eq_ignore_ascii_case(agent_identity_task::ACCOUNT_ID_HEADER)
+    );
+    assert!(
+        FEDRAMP
+            .as_str()
+            .eq_ignore_ascii_case(agent_identity_task::FEDRAMP_HEADER)
+    );
 }

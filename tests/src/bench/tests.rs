@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::{Measurement, is_quick, iterations_for, median, result_line};
+use super::{
+    Measurement, Paired, is_quick, iterations_for, median, paired_line, quantile, result_line,
+};
 
 #[test]
 fn median_of_odd_count_is_the_middle_value() {
@@ -60,4 +62,37 @@ fn result_line_has_the_protocol_fields() {
         line,
         r#"{"bench":"jwt_verify_warm","ours_ns":1100.0,"baseline":"jsonwebtoken::decode","baseline_ns":1000.0,"ratio":1.1,"target":1.1}"#
     );
+}
+
+#[test]
+fn quantiles_interpolate_between_neighbours() {
+    let sorted = [1.0, 2.0, 3.0, 4.0, 5.0];
+    assert_eq!(quantile(&sorted, 0.5), 3.0);
+    assert_eq!(quantile(&sorted, 0.25), 2.0);
+    assert_eq!(quantile(&[1.0, 2.0], 0.5), 1.5);
+    assert!(quantile(&[], 0.5).is_nan());
+}
+
+#[test]
+fn the_paired_ratio_is_the_median_of_each_rounds_ratio() {
+    // The machine slows down tenfold in the last rounds: both sides of those rounds pay it, so
+    // every round still says 1.1, while the ratio of the two medians would not.
+    let rounds = [
+        (110.0, 100.0),
+        (1_100.0, 1_000.0),
+        (11_000.0, 10_000.0),
+        (1_100.0, 1_000.0),
+        (11_000.0, 9_000.0),
+    ];
+    let paired = Paired::from_rounds(&rounds, 3);
+    assert!((paired.ratio() - 1.1).abs() < 1e-12, "{}", paired.ratio());
+    assert_eq!(paired.ours.median_ns(), 1_100.0);
+    assert_eq!(paired.baseline.median_ns(), 1_000.0);
+    assert_eq!(paired.ratios.batches(), 5);
+    let line = paired_line("b", &paired, "a", 1.11, &[("cpu_ratio", 1.05)]);
+    assert!(
+        line.starts_with(r#"{"bench":"b","ours_ns":1100.0,"baseline":"a","baseline_ns":1000.0,"ratio":1.1,"target":1.11,"#),
+        "{line}"
+    );
+    assert!(line.ends_with(r#","rounds":5,"cpu_ratio":1.05}"#), "{line}");
 }

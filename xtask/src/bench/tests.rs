@@ -1,6 +1,6 @@
 //! Tests for the result-line parsing and the summary's verdicts.
 
-use super::{field, parse};
+use super::{Options, field, parse};
 
 const LINE: &str = r#"{"bench":"jwt_verify_warm","ours_ns":31234.5,"baseline":"jsonwebtoken::decode","baseline_ns":29876.1,"ratio":1.045,"target":1.1}"#;
 
@@ -42,4 +42,29 @@ fn string_with_escaped_quote_is_read_whole() {
         field(r#"{"bench":"x","ratio": 1.5 }"#, "ratio"),
         Some("1.5")
     );
+}
+
+#[test]
+fn options_select_targets_in_any_order_once_each() {
+    let options = Options::parse(&["proxy", "--quick", "jwt", "proxy"]).expect("valid");
+    assert!(options.quick);
+    assert_eq!(options.targets, ["proxy", "jwt"]);
+    assert_eq!(
+        options.target_args(),
+        ["--bench", "proxy", "--bench", "jwt"]
+    );
+}
+
+#[test]
+fn no_target_means_every_bench() {
+    let options = Options::parse(&[]).expect("valid");
+    assert!(!options.quick);
+    assert_eq!(options.target_args(), ["--benches"]);
+}
+
+#[test]
+fn unknown_flags_and_odd_names_are_refused() {
+    assert!(Options::parse(&["--fast"]).is_err());
+    assert!(Options::parse(&["proxy/../x"]).is_err());
+    assert!(Options::parse(&[""]).is_err());
 }

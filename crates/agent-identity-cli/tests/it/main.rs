@@ -14,6 +14,7 @@ mod keyring;
 mod login;
 mod precedence;
 mod proxy;
+mod proxy_limits;
 mod sanitize;
 mod secrets;
 mod status;

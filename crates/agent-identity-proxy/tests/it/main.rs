@@ -1,1 +1,4 @@
 //! The proxy in-process against the emulator.
+
+mod limits;
+mod support;

@@ -1,0 +1,284 @@
+//! A proxy served in-process, signing with an identity from the emulator, in front of a local
+//! upstream that counts what reaches it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use agent_identity_emulator::Emulator;
+use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
+use agent_identity_proxy::{AccessRecord, ClientToken, Listener, Proxy, ProxyBuilder, ProxyError};
+use http_body_util::{BodyExt as _, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// 60 s: far more than any step takes; a hang fails the test instead of the suite.
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Awaits `future` for at most [`STEP_TIMEOUT`].
+pub(crate) async fn step<F: Future>(what: &'static str, future: F) -> F::Output {
+    tokio::time::timeout(STEP_TIMEOUT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not done in time"))
+}
+
+/// An upstream on a loopback port: `200 ok` to any request, and for an upgrade request a `101`
+/// followed by an echo of the upgraded stream. It counts the requests it received.
+pub(crate) struct Upstream {
+    pub(crate) url: String,
+    received: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub(crate) async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the upstream");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&received);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counter = Arc::clone(&counter);
+                let service = service_fn(move |request: Request<Incoming>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move { Ok::<_, Infallible>(answer(request)) }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades(),
+                );
+            }
+        });
+        Self { url, received }
+    }
+
+    /// How many requests reached the upstream.
+    pub(crate) fn received(&self) -> usize {
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+fn answer(mut request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !request.headers().contains_key("upgrade") {
+        return Response::new(Full::new(Bytes::from_static(b"ok")));
+    }
+    let upgraded = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgraded.await {
+            let (mut read, mut write) = tokio::io::split(TokioIo::new(upgraded));
+            let _ = tokio::io::copy(&mut read, &mut write).await;
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    response
+        .headers_mut()
+        .insert("connection", "upgrade".parse().expect("value"));
+    response
+        .headers_mut()
+        .insert("upgrade", "echo".parse().expect("value"));
+    response
+}
+
+/// A proxy serving on a loopback port until dropped.
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) token: ClientToken,
+    /// Every access-log record, as the proxy reports it.
+    pub(crate) log: mpsc::UnboundedReceiver<AccessRecord>,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<JoinHandle<Result<(), ProxyError>>>,
+    _emulator: Emulator,
+}
+
+impl Running {
+    /// A proxy to `upstream`, with the limits `configure` sets.
+    pub(crate) async fn start(
+        upstream: &Upstream,
+        configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
+    ) -> Self {
+        let emulator = Emulator::start().await.expect("the emulator starts");
+        let minted = emulator.mint().issue().expect("mint");
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token));
+        let manager = AuthManager::with_task_reuse(
+            emulator.verifier(),
+            emulator.task_client(),
+            store,
+            TaskReuse::PerProcess,
+        )
+        .await
+        .expect("the manager starts");
+        let token = ClientToken::generate();
+        let (log_tx, log) = mpsc::unbounded_channel();
+        let proxy = configure(
+            Proxy::builder(manager, upstream.url.as_str())
+                .client_token(token.clone())
+                .access_log(move |record| {
+                    let _ = log_tx.send(record.clone());
+                }),
+        )
+        .build()
+        .expect("the proxy builds");
+        let listener = Listener::bind_tcp(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("a tcp address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(async move {
+            proxy
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self {
+            addr,
+            token,
+            log,
+            stop: Some(stop),
+            served: Some(served),
+            _emulator: emulator,
+        }
+    }
+
+    /// A request's head, ending the headers, with the client token.
+    pub(crate) fn head(&self, path: &str, extra: &str) -> String {
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n{extra}\r\n",
+            self.addr,
+            self.token.expose_secret()
+        )
+    }
+
+    /// A keep-alive client connection.
+    pub(crate) async fn connect(&self) -> Client {
+        let stream = step("connect", TcpStream::connect(self.addr))
+            .await
+            .expect("connect to the proxy");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        Client {
+            sender,
+            connection: tokio::spawn(async move {
+                let _ = connection.await;
+            }),
+            authorization: format!("Bearer {}", self.token.expose_secret()),
+        }
+    }
+
+    /// The next access-log record.
+    pub(crate) async fn logged(&mut self) -> AccessRecord {
+        step("an access-log record", self.log.recv())
+            .await
+            .expect("the proxy is running")
+    }
+
+    /// Stops the proxy and waits for `serve` to return.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            step("the proxy stops", served)
+                .await
+                .expect("serve did not panic")
+                .expect("serve returned ok");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(served) = &self.served {
+            served.abort();
+        }
+    }
+}
+
+/// One client connection, kept alive between requests.
+pub(crate) struct Client {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    connection: JoinHandle<()>,
+    authorization: String,
+}
+
+impl Client {
+    /// `GET path` on this connection: the status and the body.
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, Bytes) {
+        let request = Request::get(path)
+            .header("host", "proxy")
+            .header("authorization", &self.authorization)
+            .body(Empty::new())
+            .expect("request");
+        step("a response", async {
+            let response = self.sender.send_request(request).await.expect("a response");
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("the body")
+                .to_bytes();
+            (status, body)
+        })
+        .await
+    }
+
+    /// Waits until the proxy has closed this connection.
+    pub(crate) async fn closed_by_the_proxy(self) {
+        let Self {
+            sender, connection, ..
+        } = self;
+        // Keeping the sender: dropping it would close the connection from our side.
+        step("the proxy closes the connection", connection)
+            .await
+            .expect("the connection task");
+        drop(sender);
+    }
+
+    /// Closes the connection from the client's side and waits until it is closed.
+    pub(crate) async fn close(self) {
+        drop(self.sender);
+        step("the client connection closes", self.connection)
+            .await
+            .expect("the connection task");
+    }
+}
+
+/// Reads what the peer sends until it closes the connection (or resets it: what arrived before
+/// is kept).
+pub(crate) async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    step("the proxy closes the connection", async {
+        let mut received = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return received,
+                Ok(read) => received.extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+    .await
+}
+
+/// Writes all of `bytes`, ignoring an error: the proxy may close before reading everything.
+pub(crate) async fn write_ignoring_close(stream: &mut TcpStream, bytes: &[u8]) {
+    let _ = step("write", stream.write_all(bytes)).await;
+}
+
+/// Whether nothing at all has arrived on `stream` so far, without waiting.
+pub(crate) fn nothing_received_yet(stream: &TcpStream) -> bool {
+    let mut buffer = [0_u8; 1];
+    matches!(stream.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock)
+}
