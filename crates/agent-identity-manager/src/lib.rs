@@ -37,8 +37,8 @@ pub use setup::{
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
 pub use store::{
-    AUTH_FILE_NAME, CacheSnapshot, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride,
-    FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
+    AUTH_FILE_NAME, CacheSnapshot, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT,
+    EnvOverride, FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
     RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
     TokenFileStore,
 };

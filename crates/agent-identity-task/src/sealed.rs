@@ -9,9 +9,9 @@ use blake2::digest::Digest as _;
 use blake2::digest::consts::U24;
 use crypto_box::aead::{Aead as _, OsRng};
 use crypto_box::{PublicKey, SecretKey};
-use zeroize::Zeroizing;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::error::{Operation, TaskError, TaskErrorKind};
 use crate::response::RegistrationForm;

@@ -20,6 +20,24 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 /// each doubles), so a released lock is taken soon without spinning.
 const MAX_LOCK_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
+/// The lock file's length while a writer holds the lock (see [`PrivateJsonFile::lock`]).
+const WRITE_IN_PROGRESS: u64 = 1;
+
+/// The exclusive write lock; dropping it unmarks the lock file, then releases the lock.
+#[derive(Debug)]
+pub(super) struct WriteLock {
+    file: File,
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        // Only a write that ends unmarks: a writer that dies leaves the mark for the next read.
+        if let Err(error) = self.file.set_len(0) {
+            tracing::debug!(error = %error, "could not unmark the lock file");
+        }
+    }
+}
+
 /// One JSON document `name` in `dir`, with its lock file `name.lock` and temporary files
 /// `.name.<pid>-<counter>-<nanos>.tmp`.
 #[derive(Debug, Clone)]
@@ -153,14 +171,26 @@ impl PrivateJsonFile {
     /// needed, and waiting at most `lock_timeout` for another process to release it.
     ///
     /// The lock is polled rather than waited on: a blocking `flock` cannot be given up on.
-    pub(super) fn lock(&self) -> Result<File, StoreError> {
+    ///
+    /// The lock file also says whether a write may have been cut short: the writer makes it one
+    /// byte long once it holds the lock and empties it when it lets go ([`WriteLock`]), so a
+    /// writer that died in between leaves it marked, and a read need not list the directory for
+    /// temporary files unless it is ([`PrivateJsonFile::remove_orphans_if_no_writer`]).
+    pub(super) fn lock(&self) -> Result<WriteLock, StoreError> {
         self.prepare_home()?;
         let file = self.open_lock_file()?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(file),
+                Ok(()) => {
+                    // Best effort: an unmarked write that dies costs a temporary file until the
+                    // next write, which sweeps whatever it finds.
+                    if let Err(error) = file.set_len(WRITE_IN_PROGRESS) {
+                        tracing::debug!(error = %error, "could not mark the lock file");
+                    }
+                    return Ok(WriteLock { file });
+                }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(error)) => {
                     return Err(self.io("locking", &self.lock_path)(error));
@@ -283,10 +313,14 @@ impl PrivateJsonFile {
         }
     }
 
-    /// After a read: removes dead writers' temporary files, if there are any and no writer is
-    /// at work. Never waits (the shared lock is only tried) and never creates a file.
+    /// After a read: removes dead writers' temporary files, if the lock file is marked (a write
+    /// began and did not end, see [`PrivateJsonFile::lock`]), there are any, and no writer is at
+    /// work. Never waits (the shared lock is only tried) and never creates a file. An unmarked
+    /// lock file costs one `lstat`, not a listing of the directory.
     pub(super) fn remove_orphans_if_no_writer(&self) {
-        if self.temp_files().is_empty() {
+        let marked = fs::symlink_metadata(&self.lock_path)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.len() > 0);
+        if !marked || self.temp_files().is_empty() {
             return;
         }
         let Ok(lock) = safety::open_lock_file(&self.lock_path, false) else {

@@ -120,7 +120,10 @@ impl CacheSnapshot {
             .iter()
             .find(|entry| entry.url == url)
             .map(|entry| {
-                KeySetSnapshot::new(entry.jwks.get().to_owned(), from_epoch_seconds(entry.fetched_at))
+                KeySetSnapshot::new(
+                    entry.jwks.get().to_owned(),
+                    from_epoch_seconds(entry.fetched_at),
+                )
             })
     }
 }

@@ -1046,12 +1046,54 @@ fn clear_reports_what_it_did() {
     );
 }
 
-/// A temporary file as a writer killed between creating it and renaming it leaves it.
+/// A temporary file as a writer killed between creating it and renaming it leaves it, with the
+/// lock file still marked as that writer marked it.
 fn orphan(store: &FileStore) -> PathBuf {
+    let path = unmarked_orphan(store);
+    if let Ok(lock) = fs::OpenOptions::new()
+        .write(true)
+        .open(store.file.lock_path())
+    {
+        lock.set_len(1).expect("mark the lock file");
+    }
+    path
+}
+
+/// A temporary file with the lock file unmarked, as a writer of an earlier version that died
+/// leaves it.
+fn unmarked_orphan(store: &FileStore) -> PathBuf {
     let path = store.file.dir().join(".auth.json.4242-0-123456789.tmp");
     fs::write(&path, json!({"agent_identity": OTHER_TOKEN}).to_string()).expect("orphan");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
     path
+}
+
+#[test]
+fn a_write_marks_the_lock_file_only_while_it_holds_the_lock() {
+    let (_dir, store) = home();
+    let lock = store.file.lock().expect("lock");
+    let length = || {
+        fs::metadata(store.file.lock_path())
+            .expect("lock file")
+            .len()
+    };
+    assert_eq!(length(), 1, "a writer at work marks the lock file");
+    drop(lock);
+    assert_eq!(length(), 0, "a write that ends unmarks it");
+    store.save(&jwt(TOKEN)).expect("save");
+    assert_eq!(length(), 0);
+}
+
+#[test]
+fn an_orphan_with_an_unmarked_lock_file_is_left_to_the_next_write() {
+    let (_dir, store) = home();
+    store.save(&jwt(TOKEN)).expect("seed");
+    let orphan = unmarked_orphan(&store);
+    // No write was cut short since the last one ended: a read does not list the directory.
+    assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
+    assert!(orphan.exists());
+    store.save(&jwt(TOKEN)).expect("save");
+    assert!(!orphan.exists(), "the next write sweeps it");
 }
 
 #[test]
