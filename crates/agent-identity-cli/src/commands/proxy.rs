@@ -54,6 +54,10 @@ pub(crate) async fn run(
     }
     let proxy = builder.build().map_err(proxy_failure)?;
     let (listener, url) = bind(&args.listen).await?;
+    // Watch the signals before saying where it listens: a parent that stops it (or asks it to
+    // reload) as soon as it has read the first line must not meet the default action.
+    let shutdown = shutdown_signal()?;
+    let hangup = signal(SignalKind::hangup()).map_err(signal_failure)?;
     if out.is_json() {
         out.json_line(&json!({
             "url": url,
@@ -69,8 +73,7 @@ pub(crate) async fn run(
         ]));
     }
     let _watch = manager.watch_credentials(STORE_POLL_INTERVAL);
-    let reloader = tokio::spawn(reload_on_hangup(manager));
-    let shutdown = shutdown_signal()?;
+    let reloader = tokio::spawn(reload_on_hangup(manager, hangup));
     let served = proxy.serve(listener, shutdown).await;
     reloader.abort();
     served.map_err(proxy_failure)?;
@@ -131,10 +134,7 @@ pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>,
 }
 
 /// Reloads on every SIGHUP, as daemons do.
-async fn reload_on_hangup(manager: AuthManager) {
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_hangup(manager: AuthManager, mut hangup: tokio::signal::unix::Signal) {
     while hangup.recv().await.is_some() {
         let outcome = match manager.reload().await {
             ReloadOutcome::Unchanged => "unchanged",
