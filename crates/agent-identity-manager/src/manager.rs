@@ -403,13 +403,16 @@ impl AuthManager {
         let obtained = match verifier.check_locally(token) {
             Ok(pending) => {
                 let ahead = pending.insecure_unverified_record().clone();
-                // The signature check is polled first, so a key fetch it needs is under way
-                // before the task is sought; that runs as a task of its own, so the key set's
-                // request leaves first, and on a multi-threaded runtime the registration's signing
-                // runs beside the fetch.
+                // The signature check is polled first, so a key fetch it needs is started (as a
+                // task of its own) before the task is sought; the yield lets that fetch send its
+                // request before the registration's signing runs. The key set's round trip is the
+                // shorter one: its answer is then verified while the AuthAPI is still working.
                 let (verified, obtained) = futures_util::future::join(
                     verifier.check_signature(pending),
-                    self.obtain_task_beside(ahead),
+                    async {
+                        tokio::task::yield_now().await;
+                        self.obtain_task(ahead).await
+                    },
                 )
                 .await;
                 verified?;
@@ -424,29 +427,6 @@ impl AuthManager {
         };
         self.save_key_set().await;
         Ok(self.commit(obtained).await)
-    }
-
-    /// [`AuthManager::obtain_task`] on a task of its own (aborted if this future is dropped), or
-    /// in place outside a Tokio runtime.
-    async fn obtain_task_beside(&self, record: AgentIdentityRecord) -> Result<Obtained, AuthError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return self.obtain_task(record).await;
-        }
-        let manager = self.clone();
-        let task = AbortOnDrop(tokio::spawn(async move {
-            manager.obtain_task(record).await
-        }));
-        match task.await {
-            Ok(obtained) => obtained,
-            Err(join) => Err(interrupted(
-                "getting a task",
-                if join.is_panic() {
-                    Aborted::Panicked
-                } else {
-                    Aborted::Cancelled
-                },
-            )),
-        }
     }
 
     /// The runtime cache and this record's binding in it, when tasks are shared per home.
@@ -1040,26 +1020,6 @@ impl Obtained {
             auth,
             to_cache: None,
         }
-    }
-}
-
-/// A spawned task that is aborted when its handle is dropped: the caller gave up on it.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -94,10 +94,10 @@ fn checked_task_id(task_id: String, operation: Operation) -> Result<TaskId, Task
 }
 
 /// libsodium's `crypto_box_seal_open`. The X25519 agreement runs on aws-lc-rs (the tree's crypto
-/// backend, and about three times faster than curve25519-dalek's); the box is then opened as
-/// `crypto_box` would, with the key HSalsa20 derives from the shared secret. The recipient's
-/// X25519 public key, which the nonce binds, is mapped from the agent's Ed25519 public key, which
-/// the key keeps once derived, instead of a second scalar multiplication.
+/// backend, and faster than curve25519-dalek's ladder); the box is then opened as `crypto_box`
+/// would, with the key HSalsa20 derives from the shared secret. The recipient's X25519 public
+/// key, which the nonce binds, is the one aws-lc derives when the secret is loaded: reading it
+/// back costs nothing more.
 fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
     use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
     use crypto_secretbox::{Kdf as _, KeyInit as _, XSalsa20Poly1305};
@@ -107,15 +107,7 @@ fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
     }
     let (ephemeral, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
     let secret = PrivateKey::from_private_key(&X25519, key.x25519_secret().as_slice()).ok()?;
-    let recipient: [u8; EPHEMERAL_KEY_LEN] = match key
-        .public_key()
-        .ok()
-        .and_then(|public| x25519_public_key(&public))
-    {
-        Some(recipient) => *recipient.as_bytes(),
-        // A key that cannot sign still holds its seed: derive the X25519 public key from it.
-        None => secret.compute_public_key().ok()?.as_ref().try_into().ok()?,
-    };
+    let recipient = secret.compute_public_key().ok()?;
     // An all-zero shared secret (a low-order ephemeral key) is refused, as libsodium refuses it.
     let box_key = agreement::agree(
         &secret,
@@ -132,7 +124,7 @@ fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
     .ok()?;
     let mut nonce = Blake2b::<U24>::new();
     nonce.update(ephemeral);
-    nonce.update(recipient);
+    nonce.update(recipient.as_ref());
     XSalsa20Poly1305::new(&box_key)
         .decrypt(&nonce.finalize(), ciphertext)
         .ok()
