@@ -105,7 +105,7 @@ const DOC: Step = Step {
         "--no-deps",
         "--locked",
         "--features",
-        "agent-identity-sdk/emulator,agent-identity-sdk/reqwest-middleware,agent-identity-sdk/server",
+        "agent-identity-sdk/emulator,agent-identity-sdk/reqwest-middleware,agent-identity-sdk/server,agent-identity-sdk/keyring",
     ],
     env: &[("RUSTDOCFLAGS", "-D warnings")],
     stderr_to_stdout: false,

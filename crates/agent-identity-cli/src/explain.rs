@@ -42,9 +42,24 @@ pub(crate) fn authapi_origin(settings: &Settings) -> Option<(String, String)> {
 }
 
 /// A URL as an error may show it: without credentials, query or fragment, which may be secret.
+/// Text that is not a URL with a host is cut the same way by hand: before the first `?` or `#`,
+/// and after the last `@`.
 pub(crate) fn shown_url(text: &str) -> String {
-    let Ok(mut url) = url::Url::parse(text.trim()) else {
-        return text.trim().to_owned();
+    let text = text.trim();
+    let parsed = url::Url::parse(text)
+        .ok()
+        .filter(|url| url.host().is_some());
+    let Some(mut url) = parsed else {
+        let (kept, hidden) = match text.find(['?', '#']) {
+            Some(at) => (&text[..at], true),
+            None => (text, false),
+        };
+        let kept = kept.rsplit_once('@').map_or(kept, |(_, after)| after);
+        return if hidden {
+            format!("{kept}?…")
+        } else {
+            kept.to_owned()
+        };
     };
     let hidden = url.query().is_some() || url.fragment().is_some();
     let _ = url.set_username("");
@@ -147,4 +162,28 @@ fn key_set_url(settings: &Settings) -> Option<String> {
     Some(shown_url(
         settings.jwks_url.as_deref().unwrap_or(PRODUCTION_JWKS_URL),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_shown_url_never_repeats_credentials_query_or_fragment() {
+        let cases = [
+            (
+                "https://user:hunter2@auth.example/api?key=S3CRET",
+                "https://auth.example/api?…",
+            ),
+            ("auth.example/api?key=S3CRET", "auth.example/api?…"),
+            ("user:hunter2@auth.example/api", "auth.example/api"),
+            ("user:hunter2@auth.example/api#S3CRET", "auth.example/api?…"),
+            ("http://127.0.0.1:9/api", "http://127.0.0.1:9/api"),
+        ];
+        for (given, shown) in cases {
+            assert_eq!(shown_url(given), shown, "{given}");
+            assert!(!shown_url(given).contains("hunter2"));
+            assert!(!shown_url(given).contains("S3CRET"));
+        }
+    }
 }

@@ -163,6 +163,9 @@ impl AuthManager {
         manager.read_startup_cache();
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
         let outcome = manager.reload().instrument(span.clone()).await;
+        // The read was for this load alone: a later one (a reload hours on, a login) reads the
+        // cache afresh, even if this load never looked a task up.
+        lock(&manager.inner.startup_cache).take();
         span.record("outcome", outcome_name(&outcome));
         match outcome {
             ReloadOutcome::KeptCached {
@@ -407,14 +410,12 @@ impl AuthManager {
                 // task of its own) before the task is sought; the yield lets that fetch send its
                 // request before the registration's signing runs. The key set's round trip is the
                 // shorter one: its answer is then verified while the AuthAPI is still working.
-                let (verified, obtained) = futures_util::future::join(
-                    verifier.check_signature(pending),
-                    async {
+                let (verified, obtained) =
+                    futures_util::future::join(verifier.check_signature(pending), async {
                         tokio::task::yield_now().await;
                         self.obtain_task(ahead).await
-                    },
-                )
-                .await;
+                    })
+                    .await;
                 verified?;
                 obtained?
             }

@@ -448,18 +448,36 @@ impl AuthManagerBuilder {
     /// As [`build_file_store`](Self::build_file_store).
     pub fn build_durable_store(&self) -> Result<Arc<dyn CredentialStore>, AuthError> {
         let file = self.build_file_store()?;
-        #[cfg(feature = "keyring")]
-        {
-            let keyring = self.keyring.unwrap_or_else(|| {
-                self.env.as_ref().is_some_and(|lookup| {
-                    lookup(STORE_ENV_VAR).is_some_and(|value| value.trim() == "keyring")
-                })
-            });
-            if keyring && let Some(home) = file.path().parent() {
+        if self.wants_keyring()? {
+            #[cfg(feature = "keyring")]
+            if let Some(home) = file.path().parent() {
                 return Ok(Arc::new(crate::KeyringStore::new(home)));
             }
         }
         Ok(Arc::new(file))
+    }
+
+    /// Whether the durable store is the OS keyring: the [`keyring`](Self::keyring) choice, else
+    /// `AGENT_IDENTITY_STORE`, which must say `file` or `keyring` (a keyring that was asked for
+    /// is never quietly replaced by a file).
+    fn wants_keyring(&self) -> Result<bool, AuthError> {
+        #[cfg(feature = "keyring")]
+        if let Some(keyring) = self.keyring {
+            return Ok(keyring);
+        }
+        let value = self.env.as_ref().and_then(|lookup| lookup(STORE_ENV_VAR));
+        match value.as_deref().map(str::trim) {
+            None | Some("" | "file") => Ok(false),
+            Some("keyring") if cfg!(feature = "keyring") => Ok(true),
+            Some("keyring") => Err(AuthError::Config {
+                setting: STORE_ENV_VAR,
+                reason: "this build has no keyring store (the `keyring` feature is off)".to_owned(),
+            }),
+            Some(_) => Err(AuthError::Config {
+                setting: STORE_ENV_VAR,
+                reason: "expected `file` or `keyring`".to_owned(),
+            }),
+        }
     }
 
     /// The credential store: the one given to [`store`](Self::store), else the token file, else

@@ -104,6 +104,9 @@
 //!   [`AuthError`] without sending anything when the manager is not `Ready`.
 //! - `server`: the `server` module, a tower layer and an axum extractor that verify
 //!   `AgentAssertion` headers for resource servers (read its note on replays).
+//! - `keyring`: `KeyringStore`, the credentials in the OS keyring under the entry Codex uses
+//!   for the same home, every call time-boxed and never a fallback to a file; it also lets
+//!   `AGENT_IDENTITY_STORE=keyring` choose it in [`AuthManager::from_env`].
 //!
 //! # Testing your agent with the emulator
 //!

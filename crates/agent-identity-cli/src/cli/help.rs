@@ -61,7 +61,9 @@ Exit codes:
   0   verified, a task registered, and the token stored
   1   the token is rejected or the store cannot be written (nothing is written)
   2   usage error
-  75  the key set or the AuthAPI is unreachable (nothing is written): retry later";
+  75  the key set or the AuthAPI is unreachable (nothing is written), the store is locked by
+      another process, or the OS keyring is locked or does not answer (a keyring write that
+      timed out may still land): retry later";
 
 pub(super) const STATUS: &str = "\
 Examples:
@@ -73,7 +75,8 @@ Exit codes:
   0   ready
   1   logged out, expired, or the stored credentials are unusable
   2   usage error
-  75  the store is locked by another process: retry later";
+  75  the store cannot be read for now (a passing I/O failure, or the OS keyring locked or not
+      answering): retry later";
 
 pub(super) const HEADER: &str = "\
 Examples:
@@ -97,7 +100,8 @@ Exit codes:
   0   nothing stored any more
   1   the store cannot be used (a refused file, a home that is a file)
   2   usage error
-  75  the store is locked by another process: retry later";
+  75  the store is locked by another process, or the OS keyring is locked or does not answer:
+      retry later";
 
 pub(super) const DOCTOR: &str = "\
 Examples:

@@ -21,8 +21,9 @@ const COMMANDS: [Option<&str>; 11] = [
 ];
 
 /// Every configuration flag, to check which ones a help lists.
-const CONFIGURATION: [&str; 10] = [
+const CONFIGURATION: [&str; 11] = [
     "--home",
+    "--store",
     "--jwks-url",
     "--jwks-file",
     "--issuer",
@@ -122,6 +123,7 @@ async fn each_help_lists_the_configuration_flags_its_command_takes_and_no_other(
                 "--jwt-file",
                 "--jwt",
                 "--home",
+                "--store",
                 "--jwks-url",
                 "--jwks-file",
                 "--issuer",
@@ -133,14 +135,15 @@ async fn each_help_lists_the_configuration_flags_its_command_takes_and_no_other(
         ),
         (
             Some("status"),
-            &["--home", "--jwt", "--jwt-file", "--leeway"],
+            &["--home", "--store", "--jwt", "--jwt-file", "--leeway"],
         ),
         (Some("header"), &CONFIGURATION),
-        (Some("logout"), &["--home"]),
+        (Some("logout"), &["--home", "--store"]),
         (
             Some("doctor"),
             &[
                 "--home",
+                "--store",
                 "--jwt",
                 "--jwt-file",
                 "--jwks-url",

@@ -10,6 +10,8 @@ mod emulator;
 mod explain;
 mod header;
 mod help;
+// A session bus address that leads nowhere means "no Secret Service" only on Linux.
+#[cfg(target_os = "linux")]
 mod keyring;
 mod login;
 mod precedence;

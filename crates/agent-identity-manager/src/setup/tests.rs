@@ -327,3 +327,42 @@ fn a_token_file_replaces_auth_json_and_the_token_variable_still_wins() {
         "a.b.c"
     );
 }
+
+#[test]
+fn the_store_variable_says_file_or_keyring_and_nothing_else() {
+    let durable = |value: &str| {
+        env(&[
+            ("AGENT_IDENTITY_HOME", "/a"),
+            ("AGENT_IDENTITY_STORE", value),
+        ])
+        .build_durable_store()
+        .map(|store| store.describe())
+    };
+    assert_eq!(durable("file").expect("file"), "/a/auth.json");
+    assert_eq!(durable("").expect("unset"), "/a/auth.json");
+    for typo in ["Keyring", "keyrnig", "files"] {
+        let error = durable(typo).expect_err("a typo is never a silent file store");
+        assert!(
+            matches!(
+                error,
+                AuthError::Config {
+                    setting: "AGENT_IDENTITY_STORE",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+    let keyring = durable("keyring");
+    if cfg!(feature = "keyring") {
+        assert!(
+            keyring.expect("keyring").contains("Codex Auth"),
+            "the keyring entry"
+        );
+    } else {
+        assert!(
+            matches!(keyring, Err(AuthError::Config { .. })),
+            "a build without the keyring refuses it rather than write a file"
+        );
+    }
+}

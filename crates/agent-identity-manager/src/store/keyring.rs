@@ -3,8 +3,8 @@
 //!
 //! Codex's naming (openai/codex, `codex-rs/login/src/auth/storage.rs`, formerly
 //! `codex-rs/core/src/auth/storage.rs`): service `"Codex Auth"`; account `cli|` followed by the
-//! first 16 hex digits of the SHA-256 of the home path, canonicalised (or, for a home that does
-//! not exist yet, its canonical parent joined with its name); the value is the whole `auth.json`
+//! first 16 hex digits of the SHA-256 of the home path, canonicalised (or as given, when it
+//! cannot be, as for a home that does not exist yet); the value is the whole `auth.json`
 //! document as compact JSON. Codex reaches the keyring through keyring 3 (`keyring-store` crate),
 //! which on Linux keeps the item in the Secret Service with the attributes `service`,
 //! `username` (the account) and `target` (`default`), and a cached copy in the kernel's
@@ -38,18 +38,10 @@ pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 const ACCOUNT_HASH_DIGITS: usize = 16;
 
 /// The keyring account Codex uses for `home`: `cli|` and the first 16 hex digits of the SHA-256
-/// of the canonical home path. A home that does not exist yet is named by its canonical parent
-/// and its own name, and, failing that, as given.
+/// of the canonical home path, or of the path as given when it cannot be canonicalised (a home
+/// that does not exist yet), exactly as Codex names it.
 pub fn keyring_account(home: &Path) -> String {
-    let canonical =
-        home.canonicalize()
-            .unwrap_or_else(|_| match (home.parent(), home.file_name()) {
-                (Some(parent), Some(name)) => parent
-                    .canonicalize()
-                    .map(|parent| parent.join(name))
-                    .unwrap_or_else(|_| home.to_owned()),
-                _ => home.to_owned(),
-            });
+    let canonical = home.canonicalize().unwrap_or_else(|_| home.to_owned());
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         canonical.to_string_lossy().as_bytes(),
@@ -178,7 +170,16 @@ impl KeyringStore {
         let spawned = std::thread::Builder::new()
             .name("keyring".to_owned())
             .spawn(move || {
-                let result = job(&entry);
+                // A panic is an answer too: it must reach the caller, and clear the flag below
+                // when the caller gave up, or every later call would fail as stuck.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&entry)))
+                    .unwrap_or_else(|_| {
+                        Err(entry_error(
+                            &entry.account,
+                            "a keyring call",
+                            &KeyringError::PlatformFailure("the keyring call panicked".into()),
+                        ))
+                    });
                 // Cleared under the lock, so a caller that gave up on this call either sees it
                 // finished or has set the flag this clears.
                 let mut stuck = stuck.lock().unwrap_or_else(PoisonError::into_inner);

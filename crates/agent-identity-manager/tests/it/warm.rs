@@ -252,3 +252,25 @@ async fn logout_clears_the_homes_task() {
         .expect("save");
     assert_eq!(task(&home.process(TaskReuse::default()).await), "task-2");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_later_load_reads_the_cache_afresh_even_when_the_first_looked_no_task_up() {
+    // Started logged out, the first load looks no task up; another process then logs in (its
+    // token and task land in the home). A reload must see that task, not the start's empty read.
+    let home = Home::with_token(&valid_token()).await;
+    FileStore::new(home.dir.path()).clear().expect("clear");
+    let manager = home.process(TaskReuse::default()).await;
+    assert!(manager.auth().is_err(), "logged out");
+    FileStore::new(home.dir.path())
+        .save(&valid_token())
+        .expect("save");
+    plant(
+        &home,
+        &home.cache_path(),
+        &valid_token(),
+        "task-of-the-other",
+    );
+    manager.reload().await;
+    assert_eq!(task(&manager), "task-of-the-other");
+    assert_eq!(home.service.register_hits(), 0, "adopted, not registered");
+}

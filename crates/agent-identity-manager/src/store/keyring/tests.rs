@@ -179,8 +179,8 @@ fn the_account_is_codexs_for_the_same_home() {
         keyring_account(Path::new("/nonexistent-agent-identity-root/codex-home")),
         "cli|137a8663f1028f7f"
     );
-    // A home not created yet, in an existing directory: its canonical parent and its name, so
-    // the entry is the same before and after the directory is made.
+    // A home not created yet is named as given, as Codex names it: with no symlink on the way,
+    // that is the canonical path it will have, so the entry is the same once it is made.
     let future = home.path().join("later");
     let before = keyring_account(&future);
     std::fs::create_dir(&future).expect("mkdir");
@@ -367,11 +367,14 @@ fn describe_and_debug_name_the_entry_never_the_secret() {
 struct HangingKeyring {
     release: Arc<Mutex<Receiver<()>>>,
     finished: Sender<()>,
+    /// Whether its calls panic once released.
+    panics: bool,
 }
 
 struct HangingItem {
     release: Arc<Mutex<Receiver<()>>>,
     finished: Sender<()>,
+    panics: bool,
 }
 
 impl CredentialApi for HangingItem {
@@ -387,6 +390,7 @@ impl CredentialApi for HangingItem {
             .unwrap_or_else(PoisonError::into_inner)
             .recv();
         let _ = self.finished.send(());
+        assert!(!self.panics, "a keyring backend that panics once released");
         Err(KeyringError::NoEntry)
     }
 
@@ -404,6 +408,7 @@ impl CredentialBuilderApi for HangingKeyring {
         Ok(Box::new(HangingItem {
             release: Arc::clone(&self.release),
             finished: self.finished.clone(),
+            panics: self.panics,
         }))
     }
 
@@ -420,6 +425,7 @@ fn a_keyring_that_blocks_past_the_time_box_is_a_transient_error_within_the_bound
     let builder = HangingKeyring {
         release: Arc::new(Mutex::new(blocked)),
         finished,
+        panics: false,
     };
     let time_box = Duration::from_millis(200);
     let store = KeyringStore::with_credential_builder(home.path(), Arc::new(builder))
@@ -463,6 +469,39 @@ fn a_keyring_that_blocks_past_the_time_box_is_a_transient_error_within_the_bound
                 std::thread::yield_now();
             }
             other => panic!("after release: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_abandoned_call_that_panics_does_not_leave_the_store_stuck() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    let (release, blocked) = mpsc::channel::<()>();
+    let (finished, finished_rx) = mpsc::channel();
+    let builder = HangingKeyring {
+        release: Arc::new(Mutex::new(blocked)),
+        finished,
+        panics: true,
+    };
+    let store = KeyringStore::with_credential_builder(home.path(), Arc::new(builder))
+        .with_timeout(Duration::from_millis(50));
+    assert!(matches!(
+        store.load(),
+        Err(StoreError::KeyringTimedOut { .. })
+    ));
+    drop(release);
+    finished_rx
+        .recv()
+        .expect("the abandoned call ended, in a panic");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.load() {
+            // Answered: a new call ran (and, this backend panicking, failed as a platform error).
+            Err(StoreError::KeyringTimedOut { .. }) if Instant::now() < deadline => {
+                std::thread::yield_now();
+            }
+            Err(StoreError::KeyringTimedOut { .. }) => panic!("stuck for good after a panic"),
+            _ => break,
         }
     }
 }
