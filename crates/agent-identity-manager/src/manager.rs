@@ -702,6 +702,10 @@ impl AuthManager {
         };
         let weak = Arc::downgrade(&self.inner);
         let auth = auth.clone();
+        // Ends as soon as another state is published or the manager is dropped (its sender with
+        // it), not at its next wake: a process that reloads often keeps one watchdog, not one
+        // per reload for up to an hour each.
+        let mut published = self.inner.notify.subscribe();
         runtime.spawn(async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
@@ -727,7 +731,15 @@ impl AuthManager {
                     Ok(remaining) if !remaining.is_zero() => {
                         drop(manager);
                         // Wake at least hourly, so a clock that jumps (suspend) is noticed.
-                        tokio::time::sleep(remaining.min(Duration::from_secs(3600))).await;
+                        let wake = std::pin::pin!(tokio::time::sleep(
+                            remaining.min(Duration::from_secs(3600))
+                        ));
+                        let changed = std::pin::pin!(published.changed());
+                        if let futures_util::future::Either::Right((Err(_), _)) =
+                            futures_util::future::select(wake, changed).await
+                        {
+                            return;
+                        }
                     }
                     _ => {
                         let _ = manager.auth();

@@ -333,3 +333,39 @@ fn headers_within_one_second_are_exactly_what_a_fresh_signature_gives() {
         first.authorization()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_expiry_watchdog_ends_with_a_newer_state_or_its_manager_not_an_hour_later() {
+    let service = service().await;
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let settle = || async {
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+    };
+    settle().await;
+    let before = alive();
+    let manager = manager(
+        &service.jwks_url(),
+        &service.authapi_base(),
+        Arc::new(MemoryStore::with_token(valid_token())),
+        TestClock::new(),
+    )
+    .await;
+    assert_eq!(manager.state().name(), "ready");
+    settle().await;
+    assert_eq!(alive(), before + 1, "one watchdog for the ready identity");
+    // Each login publishes anew: the watchdog of the state it replaced ends at once.
+    for _ in 0..3 {
+        manager.login(valid_token()).await.expect("login");
+    }
+    settle().await;
+    assert_eq!(alive(), before + 1, "still one watchdog");
+    drop(manager);
+    settle().await;
+    assert_eq!(alive(), before, "no watchdog outlives its manager");
+}
