@@ -14,7 +14,7 @@ use crate::assertion::{AgentSigner, sign_registration};
 use crate::base_url::AuthApiBaseUrl;
 use crate::error::{Operation, TaskError, TaskErrorKind, body_excerpt};
 use crate::retry::{backoff_cap, full_jitter, parse_retry_after};
-use crate::sealed::task_id_from_response;
+use crate::sealed::{Opener, task_id_from_response};
 use crate::task_id::TaskId;
 use crate::timestamp::Timestamp;
 
@@ -236,8 +236,16 @@ impl TaskClient {
             .header(USER_AGENT, USER_AGENT_VALUE)
             .body(body);
         let exchange = async {
-            let response = request.send().await.map_err(transport_error)?;
-            self.read_response(response, url, key).await
+            // The key that opens a sealed answer is loaded while the request is in flight: the
+            // yield lets the request go out first, and the answer then costs only the agreement.
+            let (sent, opener) = futures_util::future::join(request.send(), async {
+                tokio::task::yield_now().await;
+                Opener::new(key)
+            })
+            .await;
+            let response = sent.map_err(transport_error)?;
+            self.read_response(response, url, key, opener.as_ref())
+                .await
         };
         // The per-attempt timeout, shortened to what is left of the total deadline. Without a
         // per-attempt timeout, an attempt in flight is not cut short by the deadline either.
@@ -259,6 +267,7 @@ impl TaskClient {
         mut response: reqwest::Response,
         requested: &str,
         key: &AgentKey,
+        opener: Option<&Opener>,
     ) -> Result<TaskId, TaskError> {
         let inner = &*self.inner;
         let status = response.status();
@@ -298,7 +307,7 @@ impl TaskClient {
             return Err(too_large(inner.max_body_bytes));
         }
         let body = read_capped(&mut response, inner.max_body_bytes, false).await?;
-        task_id_from_response(&body, key)
+        task_id_from_response(&body, key, opener)
     }
 }
 

@@ -16,5 +16,5 @@ use crate::task_id::TaskId;
 /// The [`TaskError`] the client would return for this body.
 #[doc(hidden)]
 pub fn registration_response(body: &[u8], key: &AgentKey) -> Result<TaskId, TaskError> {
-    crate::sealed::task_id_from_response(body, key)
+    crate::sealed::task_id_from_response(body, key, None)
 }

@@ -69,11 +69,19 @@ fn seal(recipient: &PublicKey, task_id: &str) -> Result<String, TaskError> {
 }
 
 fn open(key: &AgentKey, encrypted_base64: &str, operation: Operation) -> Result<TaskId, TaskError> {
+    open_with(|sealed| unseal(key, sealed), encrypted_base64, operation)
+}
+
+fn open_with(
+    unseal: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    encrypted_base64: &str,
+    operation: Operation,
+) -> Result<TaskId, TaskError> {
     let sealed = STANDARD
         .decode(encrypted_base64.trim())
         .map_err(|_| TaskError::new(operation, TaskErrorKind::BadBase64))?;
-    let plaintext = unseal(key, &sealed)
-        .ok_or_else(|| TaskError::new(operation, TaskErrorKind::Undecryptable))?;
+    let plaintext =
+        unseal(&sealed).ok_or_else(|| TaskError::new(operation, TaskErrorKind::Undecryptable))?;
     let task_id = String::from_utf8(plaintext)
         .map_err(|_| TaskError::new(operation, TaskErrorKind::NotUtf8))?;
     if task_id.is_empty() {
@@ -93,41 +101,64 @@ fn checked_task_id(task_id: String, operation: Operation) -> Result<TaskId, Task
     Ok(TaskId::new(task_id))
 }
 
-/// libsodium's `crypto_box_seal_open`. The X25519 agreement runs on aws-lc-rs (the tree's crypto
-/// backend, and faster than curve25519-dalek's ladder); the box is then opened as `crypto_box`
-/// would, with the key HSalsa20 derives from the shared secret. The recipient's X25519 public
-/// key, which the nonce binds, is the one aws-lc derives when the secret is loaded: reading it
-/// back costs nothing more.
+/// libsodium's `crypto_box_seal_open`, with a key prepared for it.
 fn unseal(key: &AgentKey, sealed: &[u8]) -> Option<Vec<u8>> {
-    use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
-    use crypto_secretbox::{Kdf as _, KeyInit as _, XSalsa20Poly1305};
+    Opener::new(key)?.open(sealed)
+}
 
-    if sealed.len() < EPHEMERAL_KEY_LEN {
-        return None;
+/// The agent's X25519 key, loaded to open sealed boxes: what a registration prepares while its
+/// request is in flight, so that only the agreement itself is left once the answer arrives.
+///
+/// The agreement runs on aws-lc-rs (the tree's crypto backend, and faster than
+/// curve25519-dalek's ladder); the box is then opened as `crypto_box` would, with the key HSalsa20
+/// derives from the shared secret. The recipient's X25519 public key, which the nonce binds, is the
+/// one aws-lc derives when it loads the secret.
+pub(crate) struct Opener {
+    secret: aws_lc_rs::agreement::PrivateKey,
+    recipient: [u8; EPHEMERAL_KEY_LEN],
+}
+
+impl Opener {
+    /// Loads `key`'s X25519 secret (one fixed-base scalar multiplication); `None` if aws-lc
+    /// refuses it, which a 32-byte secret never is.
+    pub(crate) fn new(key: &AgentKey) -> Option<Self> {
+        use aws_lc_rs::agreement::{PrivateKey, X25519};
+        let secret = PrivateKey::from_private_key(&X25519, key.x25519_secret().as_slice()).ok()?;
+        let recipient = secret.compute_public_key().ok()?.as_ref().try_into().ok()?;
+        Some(Self { secret, recipient })
     }
-    let (ephemeral, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
-    let secret = PrivateKey::from_private_key(&X25519, key.x25519_secret().as_slice()).ok()?;
-    let recipient = secret.compute_public_key().ok()?;
-    // An all-zero shared secret (a low-order ephemeral key) is refused, as libsodium refuses it.
-    let box_key = agreement::agree(
-        &secret,
-        UnparsedPublicKey::new(&X25519, ephemeral),
-        (),
-        |shared| {
-            let shared = crypto_secretbox::Key::from_slice(shared);
-            Ok(Zeroizing::new(XSalsa20Poly1305::kdf(
-                shared,
-                &Default::default(),
-            )))
-        },
-    )
-    .ok()?;
-    let mut nonce = Blake2b::<U24>::new();
-    nonce.update(ephemeral);
-    nonce.update(recipient.as_ref());
-    XSalsa20Poly1305::new(&box_key)
-        .decrypt(&nonce.finalize(), ciphertext)
-        .ok()
+
+    /// Opens a sealed box addressed to this key; `None` when it does not open.
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        use aws_lc_rs::agreement::{self, UnparsedPublicKey, X25519};
+        use crypto_secretbox::{Kdf as _, KeyInit as _, XSalsa20Poly1305};
+
+        if sealed.len() < EPHEMERAL_KEY_LEN {
+            return None;
+        }
+        let (ephemeral, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
+        // An all-zero shared secret (a low-order ephemeral key) is refused, as libsodium
+        // refuses it.
+        let box_key = agreement::agree(
+            &self.secret,
+            UnparsedPublicKey::new(&X25519, ephemeral),
+            (),
+            |shared| {
+                let shared = crypto_secretbox::Key::from_slice(shared);
+                Ok(Zeroizing::new(XSalsa20Poly1305::kdf(
+                    shared,
+                    &Default::default(),
+                )))
+            },
+        )
+        .ok()?;
+        let mut nonce = Blake2b::<U24>::new();
+        nonce.update(ephemeral);
+        nonce.update(self.recipient);
+        XSalsa20Poly1305::new(&box_key)
+            .decrypt(&nonce.finalize(), ciphertext)
+            .ok()
+    }
 }
 
 /// The ephemeral X25519 public key that starts every sealed box.
@@ -136,7 +167,12 @@ const EPHEMERAL_KEY_LEN: usize = 32;
 /// Reads the task id out of a 2xx registration response body, trying the fields of
 /// [`RegistrationForm::ALL`] in order.
 /// A field that is absent, `null` or empty is skipped; one of another type is an error.
-pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskId, TaskError> {
+/// `opener` is `key`'s, prepared ahead; without one, it is made when a sealed id is found.
+pub(crate) fn task_id_from_response(
+    body: &[u8],
+    key: &AgentKey,
+    opener: Option<&Opener>,
+) -> Result<TaskId, TaskError> {
     let malformed = |detail: &'static str| {
         TaskError::new(Operation::Register, TaskErrorKind::MalformedResponse).with_detail(detail)
     };
@@ -149,7 +185,12 @@ pub(crate) fn task_id_from_response(body: &[u8], key: &AgentKey) -> Result<TaskI
             None | Some(Value::Null) => {}
             Some(Value::String(value)) if value.is_empty() => {}
             Some(Value::String(value)) if encrypted => {
-                return open(key, value, Operation::Register);
+                return match opener {
+                    Some(opener) => {
+                        open_with(|sealed| opener.open(sealed), value, Operation::Register)
+                    }
+                    None => open(key, value, Operation::Register),
+                };
             }
             Some(Value::String(value)) => {
                 return checked_task_id(value.clone(), Operation::Register);

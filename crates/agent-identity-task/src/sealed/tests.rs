@@ -99,7 +99,7 @@ fn a_low_order_ephemeral_key_is_undecryptable_even_with_a_valid_box() {
 #[test]
 fn response_fields_are_tried_in_order() {
     let sealed = seal_task_id(&key(), "sealed").unwrap_or_else(|e| panic!("{e}"));
-    let parse = |json: String| task_id_from_response(json.as_bytes(), &key());
+    let parse = |json: String| task_id_from_response(json.as_bytes(), &key(), None);
     let cases = [
         (r#"{"task_id":"a","taskId":"b"}"#.to_owned(), "a"),
         (r#"{"taskId":"b","task_id":null}"#.to_owned(), "b"),
@@ -131,7 +131,7 @@ fn response_fields_are_tried_in_order() {
 
 #[test]
 fn malformed_and_empty_responses_are_distinct_errors() {
-    let parse = |json: &str| task_id_from_response(json.as_bytes(), &key());
+    let parse = |json: &str| task_id_from_response(json.as_bytes(), &key(), None);
     assert_eq!(kind(parse("not json")), TaskErrorKind::MalformedResponse);
     assert_eq!(
         kind(parse("[\"task_id\"]")),
@@ -181,4 +181,20 @@ fn a_box_sealed_for_someone_else_or_cut_short_does_not_open() {
             "cut at {cut}"
         );
     }
+}
+
+#[test]
+fn a_prepared_opener_opens_what_the_key_opens_and_refuses_the_rest() {
+    let opener = Opener::new(&key()).unwrap_or_else(|| panic!("a 32-byte secret loads"));
+    let sealed = seal_task_id(&key(), "task-prepared").unwrap_or_else(|e| panic!("{e}"));
+    let body = format!(r#"{{"encrypted_task_id":"{sealed}"}}"#);
+    assert_eq!(
+        task_id_from_response(body.as_bytes(), &key(), Some(&opener)).ok(),
+        Some(TaskId::new("task-prepared"))
+    );
+    let other = Opener::new(&AgentKey::from_seed([1; 32])).unwrap_or_else(|| panic!("loads"));
+    assert_eq!(
+        kind(task_id_from_response(body.as_bytes(), &key(), Some(&other))),
+        TaskErrorKind::Undecryptable
+    );
 }
