@@ -715,9 +715,14 @@ pub(crate) struct LimitArgs {
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub(crate) header_read_timeout: u64,
 
-    /// The most bytes of request line and headers (at least 8192)
-    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
-    pub(crate) max_header_bytes: usize,
+    /// The most bytes of request line and headers (at least 8192; larger requests get 431)
+    #[arg(
+        long,
+        default_value_t = 65_536,
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(8192..=(1 << 30))
+    )]
+    pub(crate) max_header_bytes: u64,
 
     /// The most client connections served at once
     #[arg(long, default_value_t = 512, value_name = "N")]

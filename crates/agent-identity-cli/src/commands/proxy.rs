@@ -96,7 +96,8 @@ pub(crate) fn builder(
 ) -> agent_identity_proxy::ProxyBuilder {
     Proxy::builder(manager, upstream)
         .header_read_timeout(Duration::from_secs(limits.header_read_timeout))
-        .max_header_bytes(limits.max_header_bytes)
+        // At most 1 GiB (clap's range), which fits any usize we build for.
+        .max_header_bytes(usize::try_from(limits.max_header_bytes).unwrap_or(usize::MAX))
         .max_connections(limits.max_connections)
         .connect_timeout(Duration::from_secs(limits.connect_timeout))
         .response_header_timeout(Duration::from_secs(limits.response_header_timeout))

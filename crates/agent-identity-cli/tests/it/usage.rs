@@ -80,6 +80,26 @@ async fn a_leeway_over_one_day_is_a_usage_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_header_limit_under_8_kib_is_a_usage_error_not_silently_raised() {
+    let fixture = Fixture::new().await;
+    let run = fixture
+        .cli()
+        .args([
+            "proxy",
+            "--json",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--max-header-bytes",
+            "100",
+        ])
+        .run()
+        .await;
+    assert_eq!(run.assert_failure(2), "usage");
+    assert!(run.stderr.contains("--max-header-bytes"), "{run:#?}");
+    assert!(run.stderr.contains("8192"), "{run:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn jwks_file_and_jwks_url_together_are_a_usage_error() {
     let fixture = Fixture::new().await;
     let run = fixture
