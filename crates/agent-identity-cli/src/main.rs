@@ -107,6 +107,16 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         message.push_str("; ");
         message.push_str(tip);
     }
+    // `help statsu`: clap suggests nothing for the help command's argument; do as it does for a
+    // misspelt command.
+    if error.kind() == ErrorKind::InvalidSubcommand
+        && !message.contains("similar")
+        && let Some(similar) = error
+            .get(clap::error::ContextKind::InvalidSubcommand)
+            .and_then(|given| similar_command(&given.to_string()))
+    {
+        message.push_str(&format!("; a similar subcommand exists: '{similar}'"));
+    }
     // Where to look next: the help of the command named, when there is one.
     let help = match cli::command_named(std::env::args_os()) {
         Some(command) if command != "help" => format!("agent-identity {command} --help"),
@@ -117,6 +127,19 @@ fn usage_error(error: &clap::Error) -> ExitCode {
     let json = std::env::args_os().any(|arg| arg == "--json");
     Output::new(json).failure(&failure);
     failure.exit().into()
+}
+
+/// The command whose name is closest to `given`, if one is close enough (clap's own measure for
+/// its suggestions: Jaro similarity above 0.7).
+fn similar_command(given: &str) -> Option<String> {
+    cli::definition()
+        .get_subcommands()
+        .map(|command| command.get_name().to_owned())
+        .filter(|name| name != "help")
+        .map(|name| (strsim::jaro(given, &name), name))
+        .filter(|(similarity, _)| *similarity > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
 }
 
 /// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv. Every

@@ -45,6 +45,16 @@ async fn a_misspelt_command_or_flag_gets_a_suggestion() {
         run.stderr.contains("a similar subcommand exists: 'status'"),
         "{run:#?}"
     );
+    // The help command's argument too, and nothing when nothing is close.
+    let run = fixture.cli().args(["help", "statsu"]).run().await;
+    run.assert_failure(2);
+    assert!(
+        run.stderr.contains("a similar subcommand exists: 'status'"),
+        "{run:#?}"
+    );
+    let run = fixture.cli().args(["help", "zzz"]).run().await;
+    run.assert_failure(2);
+    assert!(!run.stderr.contains("similar"), "{run:#?}");
     let run = fixture.cli().args(["verify", "--jwks-ur", "x"]).run().await;
     run.assert_failure(2);
     assert!(
