@@ -176,7 +176,9 @@ impl TaskClient {
         span: &tracing::Span,
     ) -> Result<TaskId, TaskError> {
         let inner = &*self.inner;
-        let url = inner.base.registration_url(runtime_id.as_str())?;
+        // Parsed once: reqwest takes it as it is, and the answer's URL is compared with it.
+        let url = reqwest::Url::parse(&inner.base.registration_url(runtime_id.as_str())?)
+            .map_err(|_| TaskError::new(Operation::Register, TaskErrorKind::InvalidRuntimeId))?;
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -219,7 +221,7 @@ impl TaskClient {
     /// One attempt: sign, POST, read the capped body, extract the task id.
     async fn attempt(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         key: &AgentKey,
         runtime_id: &AgentRuntimeId,
         remaining: Option<Duration>,
@@ -230,7 +232,7 @@ impl TaskClient {
         let body = sign_registration(key, runtime_id.as_str(), at, Operation::Register)?.to_json();
         let request = inner
             .http
-            .post(url)
+            .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, USER_AGENT_VALUE)
@@ -265,7 +267,7 @@ impl TaskClient {
     async fn read_response(
         &self,
         mut response: reqwest::Response,
-        requested: &str,
+        requested: &reqwest::Url,
         key: &AgentKey,
         opener: Option<&Opener>,
     ) -> Result<TaskId, TaskError> {
@@ -273,7 +275,7 @@ impl TaskClient {
         let status = response.status();
         // Our own client follows no redirects; a caller's client might, and then the answer came
         // from wherever it was sent, with our signed body.
-        let same_url = reqwest::Url::parse(requested).is_ok_and(|url| url == *response.url());
+        let same_url = response.url() == requested;
         if status.is_redirection() || !same_url {
             return Err(TaskError::new(
                 Operation::Register,
