@@ -162,7 +162,16 @@ impl AuthManager {
         let manager = Self::logged_out_with_task_reuse(verifier, tasks, store, task_reuse);
         manager.read_startup_cache();
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
-        let outcome = manager.reload().instrument(span.clone()).await;
+        // Nobody else holds this manager yet, so its first load needs no flight to share (and no
+        // task to spawn for one); a panic in it is still an interrupted load, not the caller's.
+        let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+            reload_flight(Arc::downgrade(&manager.inner)),
+        ))
+        .instrument(span.clone())
+        .await
+        .unwrap_or_else(|_| ReloadOutcome::KeptCached {
+            error: interrupted("reload", Aborted::Panicked),
+        });
         // The read was for this load alone: a later one (a reload hours on, a login) reads the
         // cache afresh, even if this load never looked a task up.
         lock(&manager.inner.startup_cache).take();

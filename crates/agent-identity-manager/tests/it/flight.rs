@@ -287,3 +287,30 @@ async fn a_forged_token_leaves_no_trace_though_its_registration_was_sent_ahead()
         "the verdict: {error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_panic_in_the_first_load_is_an_interrupted_load_not_the_callers() {
+    // The constructor's load runs without a flight (nobody else holds the manager yet), but a
+    // panic in it still ends as any interrupted load does: the manager exists, nothing published.
+    let (server, _register) = registering_server().await;
+    let store = Arc::new(PanickyStore::default());
+    store.inner.save(&valid_token()).expect("save");
+    store.armed.store(true, Ordering::SeqCst);
+    let manager = AuthManager::new(
+        static_verifier(),
+        tasks(&server.url(), None),
+        Arc::clone(&store) as Arc<dyn CredentialStore>,
+    )
+    .await
+    .expect("a panic is not the caller's error");
+    assert_eq!(
+        manager.state().name(),
+        "logged_out",
+        "nothing was published"
+    );
+    assert!(matches!(manager.reload().await, ReloadOutcome::Updated));
+    assert_eq!(
+        manager.auth().expect("ready").task_id().as_str(),
+        "task-after"
+    );
+}
