@@ -30,6 +30,15 @@ enum Verdict {
 }
 
 impl Verdict {
+    /// What a failure blocks: only for now when it is transient, else for good.
+    fn of_failure(transient: bool) -> Self {
+        if transient {
+            Self::Transient
+        } else {
+            Self::Fail
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -281,11 +290,7 @@ fn token_check(config: &Config<'_>, checks: &mut Vec<Check>) -> Option<(Identity
             return None;
         }
         Err(error) => {
-            let verdict = if error.is_transient() {
-                Verdict::Transient
-            } else {
-                Verdict::Fail
-            };
+            let verdict = Verdict::of_failure(error.is_transient());
             checks.push(Check::not_ok(
                 "token",
                 verdict,
@@ -386,11 +391,7 @@ async fn key_set_check(
                 if !status.is_success() {
                     checks.push(Check::not_ok(
                         "key set",
-                        if status.is_server_error() {
-                            Verdict::Transient
-                        } else {
-                            Verdict::Fail
-                        },
+                        Verdict::of_failure(status.is_server_error()),
                         format!("{} answered {status}", redact(&url)),
                         "check the JWKS URL (--jwks-url), or try again later",
                     ));
@@ -598,11 +599,7 @@ fn keyring_check(config: &Config<'_>, checks: &mut Vec<Check>) {
         Ok(Some(_)) => checks.push(Check::ok("store", format!("{shown}: holds a token"))),
         Ok(None) => checks.push(Check::ok("store", format!("{shown}: no agent identity"))),
         Err(error) => {
-            let verdict = if error.is_transient() {
-                Verdict::Transient
-            } else {
-                Verdict::Fail
-            };
+            let verdict = Verdict::of_failure(error.is_transient());
             checks.push(Check::not_ok(
                 "store",
                 verdict,
