@@ -158,6 +158,9 @@ pub use middleware::{AgentIdentityMiddleware, auth_error};
 #[cfg(feature = "server")]
 pub mod server;
 
+pub mod origins;
+pub use origins::Origins;
+
 #[cfg(feature = "http")]
 pub use agent_identity_jwt::HttpJwksSource;
 pub use agent_identity_jwt::{
