@@ -70,6 +70,7 @@ impl Options {
         }
         self.targets
             .iter()
+            .filter(|target| *target != PYTHON_BENCH)
             .flat_map(|target| ["--bench".to_owned(), target.clone()])
             .collect()
     }
@@ -100,7 +101,16 @@ impl BenchResult {
 /// failed.
 pub(crate) fn run(options: &Options) -> ExitCode {
     let started = Instant::now();
+    let python = options.targets.is_empty() || options.targets.iter().any(|t| t == PYTHON_BENCH);
+    let mut results = Vec::new();
+    if python && let Err(code) = python_bench(options.quick, &mut results) {
+        return code;
+    }
     let target_args = options.target_args();
+    if target_args.is_empty() {
+        print_summary(&results);
+        return ExitCode::SUCCESS;
+    }
     let mut command = cargo();
     command
         .args(BENCH_ARGS)
@@ -129,7 +139,6 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut results = Vec::new();
     if let Some(stdout) = child.stdout.take()
         && let Err(error) = forward(BufReader::new(stdout), &mut results)
     {
@@ -156,6 +165,32 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             seconds(started.elapsed())
         );
         failure_code(status)
+    }
+}
+
+/// The bench run by `crate::python` (a script measuring the Python package), not by cargo.
+const PYTHON_BENCH: &str = "python_headers";
+
+/// Runs the Python benchmark and collects its result line.
+fn python_bench(quick: bool, results: &mut Vec<BenchResult>) -> Result<(), ExitCode> {
+    let Some(mut child) = crate::python::bench(quick)? else {
+        return Ok(());
+    };
+    if let Some(stdout) = child.stdout.take()
+        && let Err(error) = forward(BufReader::new(stdout), results)
+    {
+        eprintln!("xtask bench: reading the Python benchmark's output failed: {error}");
+    }
+    match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => {
+            eprintln!("xtask bench: the Python benchmark failed ({status})");
+            Err(failure_code(status))
+        }
+        Err(error) => {
+            eprintln!("xtask bench: waiting for the Python benchmark failed: {error}");
+            Err(ExitCode::FAILURE)
+        }
     }
 }
 

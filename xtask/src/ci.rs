@@ -131,6 +131,10 @@ pub(crate) fn run() -> ExitCode {
             return code;
         }
     }
+    if let Err(code) = crate::python::ci_step() {
+        println!("xtask ci: failed at the Python package after {}", seconds(started.elapsed()));
+        return code;
+    }
     if let Err(code) = secret_service_step(&tally) {
         println!(
             "xtask ci: failed at the Secret Service test after {}",
@@ -140,7 +144,7 @@ pub(crate) fn run() -> ExitCode {
     }
     println!(
         "xtask ci: all {} steps passed in {}",
-        steps.len() + 1,
+        steps.len() + 2,
         seconds(started.elapsed())
     );
     // The runners' own summaries are spread over many lines (one per doc-test crate); this

@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod python;
 
 use std::env;
 use std::ffi::OsString;
@@ -22,7 +23,8 @@ usage: cargo xtask <command>
 
 commands:
   ci              fmt, clippy, tests (nextest when installed), doc tests, the consumer
-                  crates under tests/consumers and docs, then the keyring test against a
+                  crates under tests/consumers and docs, the Python package (pytest and
+                  mypy in target/python-venv), then the keyring test against a
                   real Secret Service (skipped without dbus-run-session and gnome-keyring,
                   unless AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1), stopping
                   at the first failure
@@ -31,7 +33,7 @@ commands:
                   run the benchmarks; JSON results on stdout, a summary table on stderr;
                   --quick sets AGENT_IDENTITY_BENCH_QUICK=1 for shorter measurements; each
                   BENCH names one bench target of tests/benches to run (jwt, task, manager,
-                  proxy), all of them when none is given
+                  proxy, python_headers), all of them when none is given
   fuzz [TARGET] [--time S]
                   run the cargo-fuzz targets in fuzz/ (all, one after another, when no TARGET
                   is given) for S seconds each (default 60); needs `cargo install cargo-fuzz`

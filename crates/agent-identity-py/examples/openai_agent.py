@@ -18,7 +18,10 @@ def client_for(identity: Identity, base_url: str, origin: str) -> OpenAI:
     """An OpenAI client whose requests to ``origin`` carry the agent's assertion."""
     auth = identity.httpx_auth(origins=[origin])
     # The SDK requires an API key and sends it as a bearer token; the assertion replaces it.
-    return OpenAI(base_url=base_url, api_key="unused", http_client=httpx.Client(auth=auth))
+    # openai 3 annotates `http_client` as its own httpx fork's client, and accepts an
+    # `httpx.Client` at run time (it checks for both).
+    http_client = httpx.Client(auth=auth)
+    return OpenAI(base_url=base_url, api_key="unused", http_client=http_client)  # type: ignore[arg-type]
 
 
 def call_protected(client: OpenAI, path: str) -> Any:

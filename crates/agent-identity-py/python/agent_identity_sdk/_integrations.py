@@ -94,7 +94,7 @@ class RequestsAuth(_RequestsBase):  # type: ignore[misc]
         if headers is None:
             return request
         request.headers.update(headers)
-        request.register_hook("response", self._retry_once)
+        request.register_hook("response", self._retry_once)  # type: ignore[no-untyped-call]
         return request
 
     def _retry_once(self, response: requests.Response, **kwargs: Any) -> requests.Response:
