@@ -132,7 +132,10 @@ pub(crate) fn run() -> ExitCode {
         }
     }
     if let Err(code) = crate::python::ci_step() {
-        println!("xtask ci: failed at the Python package after {}", seconds(started.elapsed()));
+        println!(
+            "xtask ci: failed at the Python package after {}",
+            seconds(started.elapsed())
+        );
         return code;
     }
     if let Err(code) = secret_service_step(&tally) {

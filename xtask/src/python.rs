@@ -107,9 +107,7 @@ pub(crate) fn bench(quick: bool) -> Result<Option<std::process::Child>, ExitCode
         return Err(ExitCode::FAILURE);
     }
     let mut script = venv_command(&bin, "python");
-    script
-        .arg("bench/python_headers.py")
-        .stdout(Stdio::piped());
+    script.arg("bench/python_headers.py").stdout(Stdio::piped());
     if quick {
         script.env(env::BENCH_QUICK, "1");
     } else {
