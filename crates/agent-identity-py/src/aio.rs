@@ -6,20 +6,22 @@
 
 use std::future::Future;
 
+use agent_identity_sdk::AuthError;
 use pyo3::prelude::*;
 use pyo3::types::PyCFunction;
 
 /// A Python value made from the outcome, with the GIL held.
 pub(crate) type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
 
-/// An awaitable that resolves to `convert(outcome of future)`, or raises its error.
+/// An awaitable that resolves to `convert(outcome of future)`, or raises its error. The error
+/// becomes a Python exception only once the GIL is held, after the future is done.
 pub(crate) fn awaitable<'py, F, T>(
     py: Python<'py>,
     future: F,
     convert: Convert<T>,
 ) -> PyResult<Bound<'py, PyAny>>
 where
-    F: Future<Output = PyResult<T>> + Send + 'static,
+    F: Future<Output = Result<T, AuthError>> + Send + 'static,
     T: Send + 'static,
 {
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
@@ -31,6 +33,7 @@ where
         let outcome = future.await;
         // Nothing to hand the outcome to once the interpreter is gone.
         let _ = Python::try_attach(|py| {
+            let outcome = outcome.map_err(|error| crate::errors::to_py(&error));
             let (ok, value) = match outcome.and_then(|value| convert(py, value)) {
                 Ok(value) => (true, value),
                 Err(error) => (false, error.into_value(py).into_any()),

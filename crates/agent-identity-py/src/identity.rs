@@ -206,8 +206,8 @@ impl Identity {
         aio::awaitable(
             py,
             async move {
-                let manager = builder.build().await.map_err(|e| errors::to_py(&e))?;
-                loaded(&manager)?;
+                let manager = builder.build().await?;
+                manager.auth()?;
                 Ok(manager)
             },
             new_identity,
@@ -221,8 +221,12 @@ impl Identity {
     }
 
     /// What is loaded, read offline: no request is made.
-    fn status(&self) -> PyResult<IdentityStatus> {
-        Ok(IdentityStatus::of(&self.manager()?.status()))
+    fn status(&self, py: Python<'_>) -> PyResult<IdentityStatus> {
+        // Detached, as every call into the SDK: a worker thread logging (which takes the GIL)
+        // while holding a lock this call needs must not wait on us.
+        let manager = self.manager()?;
+        let status = py.detach(|| manager.status());
+        Ok(IdentityStatus::of(py, &status))
     }
 
     /// Re-reads the store and re-registers if the token changed; returns what it did.
@@ -255,8 +259,8 @@ impl Identity {
 
     /// Why the identity is running on cached state, if it is.
     fn degraded(&self, py: Python<'_>) -> PyResult<Option<IdentityDegraded>> {
-        self.manager()?
-            .degraded()
+        let manager = self.manager()?;
+        py.detach(|| manager.degraded())
             .map(|degraded| IdentityDegraded::of(py, degraded.since(), degraded.error()))
             .transpose()
     }
@@ -290,8 +294,8 @@ impl Identity {
         integration(py, "RequestsAuth", self._signer(origins)?)
     }
 
-    fn __repr__(&self) -> String {
-        let status = self.manager.status();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let status = py.detach(|| self.manager.status());
         format!("Identity(state={:?})", status.state().as_str())
     }
 }
@@ -330,13 +334,7 @@ fn recover_async<'py>(py: Python<'py>, manager: &AuthManager) -> PyResult<Bound<
     let manager = manager.clone();
     aio::awaitable(
         py,
-        async move {
-            manager
-                .recover_unauthorized()
-                .await
-                .map(drop)
-                .map_err(|e| errors::to_py(&e))
-        },
+        async move { manager.recover_unauthorized().await.map(drop) },
         |py, ()| Ok(py.None()),
     )
 }
@@ -413,16 +411,16 @@ pub(crate) struct IdentityStatus {
 }
 
 impl IdentityStatus {
-    fn of(status: &Status) -> Self {
+    fn of(py: Python<'_>, status: &Status) -> Self {
         let identity = status.identity();
-        Python::attach(|py| Self {
+        Self {
             state: status.state().as_str().to_owned(),
             account_id: identity.map(|record| record.account_id().as_str().to_owned()),
             runtime_id: identity.map(|record| record.runtime_id().as_str().to_owned()),
             task_id: status.task_id().map(|task| task.as_str().to_owned()),
             expires_at: identity.and_then(|record| datetime(py, record.expires_at()).ok()),
             error_kind: status.error().map(|error| error.kind().to_owned()),
-        })
+        }
     }
 }
 
