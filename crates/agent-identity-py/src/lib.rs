@@ -4,7 +4,7 @@
 //! Architecture invariant: no rule is written here or in the Python half that the SDK already
 //! has (the origin rule, error classification, the environment's names and precedence), and no
 //! secret is ever held in a Python object beyond the header `dict` a caller asked for. Every call
-//! that may wait runs on the one runtime in [`runtime`] with the GIL released.
+//! that may wait runs on the one runtime (the `runtime` module) with the GIL released.
 
 mod aio;
 mod errors;
