@@ -10,6 +10,7 @@ mod aio;
 mod errors;
 mod identity;
 mod logging;
+mod reports;
 mod runtime;
 mod testing;
 
@@ -20,9 +21,9 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     module.add_class::<identity::Identity>()?;
-    module.add_class::<identity::IdentityStatus>()?;
-    module.add_class::<identity::IdentityReload>()?;
-    module.add_class::<identity::IdentityDegraded>()?;
+    module.add_class::<reports::IdentityStatus>()?;
+    module.add_class::<reports::IdentityReload>()?;
+    module.add_class::<reports::IdentityDegraded>()?;
     module.add_class::<identity::OriginSigner>()?;
     module.add_class::<testing::Emulator>()?;
     module.add_class::<testing::Minted>()?;
