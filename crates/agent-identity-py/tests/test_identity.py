@@ -127,3 +127,17 @@ def test_a_closed_emulator_refuses_with_a_clear_error() -> None:
     with pytest.raises(AgentIdentityError) as raised:
         emulator.revoke_tasks()
     assert raised.value.kind == "emulator_closed"
+
+
+def test_the_codex_aliases_are_read_as_the_cli_reads_them(
+    emu_env: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = emu_env.mint().token
+    authapi = emu_env.authapi_base_url
+    monkeypatch.delenv("AGENT_IDENTITY_JWT")
+    monkeypatch.delenv("AGENT_IDENTITY_AUTHAPI_BASE_URL")
+    monkeypatch.setenv("CODEX_ACCESS_TOKEN", token)
+    monkeypatch.setenv("CODEX_AUTHAPI_BASE_URL", authapi)
+    identity = Identity.from_env()
+    assert identity.status().state == "ready"
+    assert emu_env.registrations == 1
