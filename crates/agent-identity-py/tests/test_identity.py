@@ -141,3 +141,34 @@ def test_the_codex_aliases_are_read_as_the_cli_reads_them(
     identity = Identity.from_env()
     assert identity.status().state == "ready"
     assert emu_env.registrations == 1
+
+
+def test_a_blocking_call_releases_the_gil_while_it_waits(emu_env: Emulator) -> None:
+    """The key set is served by a Python thread: holding the GIL while waiting would deadlock."""
+    import http.server
+    import threading
+
+    upstream = emu_env.jwks_url
+
+    class KeySet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = httpx.get(upstream).content
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        identity = Identity.from_env(jwks_url=f"http://127.0.0.1:{server.server_address[1]}/jwks")
+        assert identity.status().state == "ready"
+        assert emu_env.jwks_fetches == 1
+    finally:
+        server.shutdown()
+        server.server_close()
