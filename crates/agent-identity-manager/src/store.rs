@@ -552,6 +552,18 @@ fn login_mode_name(mode: &str) -> String {
     }
 }
 
+/// Creates `home` (mode 0700, with any missing parents) if it does not exist, and checks it as
+/// every store does before writing into it: a directory (a symlink to one is followed) that we,
+/// or root, own and that neither group nor others may write. For a program that keeps files of
+/// its own beside `auth.json` (the proxy's client token): call it before writing anything there.
+///
+/// # Errors
+/// [`StoreError::Io`] when the directory cannot be created or is not a directory;
+/// [`StoreError::Insecure`] when another user owns it or others may write it.
+pub fn prepare_home(home: &Path) -> Result<(), StoreError> {
+    PrivateJsonFile::new(home.to_path_buf(), AUTH_FILE_NAME).prepare_home()
+}
+
 /// `$AGENT_IDENTITY_HOME`, else `~/.agent-identity`.
 fn default_home() -> Result<PathBuf, StoreError> {
     default_home_with(&|name| std::env::var(name).ok())

@@ -1150,3 +1150,19 @@ fn a_read_of_a_home_without_a_lock_file_creates_nothing() {
     );
     assert_eq!(temp_files_in(dir.path()).len(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn prepare_home_creates_a_private_home_and_refuses_one_others_may_write() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let home = parent.path().join("a").join("home");
+    prepare_home(&home).expect("created");
+    assert_eq!(mode_of(&home), 0o700);
+    // Idempotent on a good home.
+    prepare_home(&home).expect("checked");
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777)).expect("chmod");
+    match prepare_home(&home) {
+        Err(StoreError::Insecure { path, .. }) => assert_eq!(path, home),
+        other => panic!("expected an insecure home, got {other:?}"),
+    }
+}
