@@ -402,39 +402,20 @@ impl AuthManager {
             .unwrap_or_else(|aborted| Err(interrupted("recovery", aborted)))
     }
 
-    /// Verifies `token` and gets a task for it: the home's cached one, or a registration, the
-    /// two round trips overlapped. Once the token passes every local check, the task is sought
-    /// while the key set is fetched and the signature checked. The signature's verdict comes
-    /// first: for a token that fails it the task is dropped, and nothing is published, stored or
-    /// cached.
+    /// Verifies `token`, and only then gets a task for it: the home's cached one, or a
+    /// registration.
+    ///
+    /// Nothing is done on a token's behalf before its signature verifies: no cache lookup, no
+    /// home registration lock, and no registration request, which would be signed with a key
+    /// taken from a token nobody has vouched for yet. A cold start therefore pays the key set's
+    /// round trip and the registration's one after the other; a warm home (key set and task
+    /// cached) pays neither.
     async fn verify_and_register(
         &self,
         token: &IdentityJwt,
     ) -> Result<AgentIdentityAuth, AuthError> {
-        let verifier = &self.inner.verifier;
-        let obtained = match verifier.check_locally(token) {
-            Ok(pending) => {
-                let ahead = pending.insecure_unverified_record().clone();
-                // The signature check is polled first, so a key fetch it needs is started (as a
-                // task of its own) before the task is sought; the yield lets that fetch send its
-                // request before the registration's signing runs. The key set's round trip is the
-                // shorter one: its answer is then verified while the AuthAPI is still working.
-                let (verified, obtained) =
-                    futures_util::future::join(verifier.check_signature(pending), async {
-                        tokio::task::yield_now().await;
-                        self.obtain_task(ahead).await
-                    })
-                    .await;
-                verified?;
-                obtained?
-            }
-            // The full verification gives the canonical verdict (it checks the signature before
-            // the claims), so a forged token that is also expired is reported as forged.
-            Err(_) => {
-                let record = verify_and_check_key(verifier, token).await?;
-                self.obtain_task(record).await?
-            }
-        };
+        let record = verify_and_check_key(&self.inner.verifier, token).await?;
+        let obtained = self.obtain_task(record).await?;
         self.save_key_set().await;
         Ok(self.commit(obtained).await)
     }
