@@ -65,6 +65,15 @@ pub enum StoreError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The token file ([`TokenFileStore`]) does not exist. Permanent: a path that was never
+    /// there is a configuration error. A running manager that loaded an identity from the file
+    /// before it vanished keeps serving that identity, and reports it through
+    /// [`AuthManager::degraded`](crate::AuthManager::degraded) and its status.
+    #[error("token file {path} does not exist")]
+    TokenFileMissing {
+        /// The token file.
+        path: PathBuf,
+    },
     /// Another process held the store's lock for longer than the write was willing to wait
     /// ([`FileStore::with_lock_timeout`]). Transient: the other writer will finish.
     #[error(
@@ -154,6 +163,7 @@ impl StoreError {
             Self::Corrupt { .. }
             | Self::KeyringCorrupt { .. }
             | Self::Insecure { .. }
+            | Self::TokenFileMissing { .. }
             | Self::ReadOnly(_) => false,
         }
     }
