@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use agent_identity_flight::{Aborted, Cooldown, SingleFlight};
+use agent_identity_flight::{Aborted, Cooldown, SingleFlight, lock};
 use agent_identity_jwt::{
     AgentIdentityRecord, IdentityJwt, JwtError, Verifier, insecure_decode_unverified,
 };
@@ -1080,10 +1080,4 @@ async fn store_call<T: Send + 'static>(
             source: Arc::new(std::io::Error::from(std::io::ErrorKind::Interrupted)),
         }),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

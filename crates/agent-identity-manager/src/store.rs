@@ -621,9 +621,7 @@ impl MemoryStore {
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<IdentityJwt>> {
-        self.token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        agent_identity_flight::lock(&self.token)
     }
 }
 

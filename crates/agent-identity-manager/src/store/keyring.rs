@@ -13,9 +13,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agent_identity_flight::lock;
 use agent_identity_jwt::IdentityJwt;
 use keyring::Error as KeyringError;
 use keyring::credential::{Credential, CredentialBuilder};
@@ -158,7 +159,7 @@ impl KeyringStore {
             account: self.account.clone(),
             waited: self.timeout,
         };
-        if *self.stuck.lock().unwrap_or_else(PoisonError::into_inner) {
+        if *lock(&self.stuck) {
             return Err(timed_out());
         }
         let entry = Entry {
@@ -182,7 +183,7 @@ impl KeyringStore {
                     });
                 // Cleared under the lock, so a caller that gave up on this call either sees it
                 // finished or has set the flag this clears.
-                let mut stuck = stuck.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut stuck = lock(&stuck);
                 if sender.send(result).is_err() {
                     *stuck = false;
                 }
@@ -197,7 +198,7 @@ impl KeyringStore {
         match receiver.recv_timeout(self.timeout) {
             Ok(result) => result,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let mut stuck = self.stuck.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut stuck = lock(&self.stuck);
                 // It may have finished between the timeout and the lock.
                 if let Ok(result) = receiver.try_recv() {
                     return result;
