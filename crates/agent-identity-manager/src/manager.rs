@@ -415,7 +415,7 @@ impl AuthManager {
         token: &IdentityJwt,
     ) -> Result<AgentIdentityAuth, AuthError> {
         let record = verify_and_check_key(&self.inner.verifier, token).await?;
-        let obtained = self.obtain_task(record).await?;
+        let obtained = self.obtain_task(record, Need::Any).await?;
         self.save_key_set().await;
         Ok(self.commit(obtained).await)
     }
@@ -434,8 +434,13 @@ impl AuthManager {
         Some((cache, binding))
     }
 
-    /// The task cached for `binding`, if it may be reused.
-    async fn cached_task(&self, cache: &RuntimeCache, binding: &TaskBinding) -> Option<TaskId> {
+    /// The task cached for `binding`, if it may be reused and `need` accepts it.
+    async fn cached_task(
+        &self,
+        cache: &RuntimeCache,
+        binding: &TaskBinding,
+        need: Need<'_>,
+    ) -> Option<TaskId> {
         // The constructor's read, once; later lookups read the file again. Lock-free reads of a
         // few KiB run in place: a hop to the blocking pool costs more than the read.
         let startup = lock(&self.inner.startup_cache).take();
@@ -458,33 +463,36 @@ impl AuthManager {
                 return None;
             }
         }
-        Some(cached.task_id().clone())
+        Some(cached.task_id().clone()).filter(|task_id| need.accepts(task_id))
     }
 
-    /// A task for `record`: the home's cached one, or (waiting first for another process of the
-    /// home that is registering one) a new registration, to be cached by [`AuthManager::commit`].
-    async fn obtain_task(&self, record: AgentIdentityRecord) -> Result<Obtained, AuthError> {
+    /// A task for `record`, as `need` asks: the home's cached one (if `need` accepts it), or
+    /// (waiting first for another process of the home that is registering one, then looking
+    /// again) a new registration, to be cached by [`AuthManager::commit`].
+    async fn obtain_task(
+        &self,
+        record: AgentIdentityRecord,
+        need: Need<'_>,
+    ) -> Result<Obtained, AuthError> {
         let Some((cache, binding)) = self.task_cache(&record) else {
-            return Ok(Obtained::registered(self.register(record).await?));
+            return Ok(Obtained::uncached(self.register_for(record, need).await?));
         };
-        if let Some(task_id) = self.cached_task(&cache, &binding).await {
-            tracing::debug!(task_id = %task_id, "reusing the home's task");
-            crate::metrics::task("cache");
-            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+        if let Some(task_id) = self.cached_task(&cache, &binding, need).await {
+            need.reusing(&task_id);
+            return Ok(Obtained::uncached(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
         }
         let lock = cache.lock_registration(REGISTRATION_LOCK_WAIT).await;
         if lock.is_some()
-            && let Some(task_id) = self.cached_task(&cache, &binding).await
+            && let Some(task_id) = self.cached_task(&cache, &binding, need).await
         {
-            tracing::debug!(task_id = %task_id, "reusing the task another process registered");
-            crate::metrics::task("cache");
-            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
+            need.reusing(&task_id);
+            return Ok(Obtained::uncached(AgentIdentityAuth::from_parts(
                 record, task_id,
             )));
         }
-        let auth = self.register(record).await?;
+        let auth = self.register_for(record, need).await?;
         Ok(Obtained {
             auth,
             to_cache: Some((cache, binding, lock)),
@@ -544,17 +552,20 @@ impl AuthManager {
         blocking(move || cache.put_key_set(&url, &snapshot)).await;
     }
 
-    /// [`AuthManager::register`] for a recovery, counted as one.
-    async fn register_recovery(
+    /// [`AuthManager::register`], counted as a recovery when `need` is one.
+    async fn register_for(
         &self,
         record: AgentIdentityRecord,
+        need: Need<'_>,
     ) -> Result<AgentIdentityAuth, AuthError> {
         let result = self.register(record).await;
-        crate::metrics::recovery(if result.is_ok() {
-            "registered"
-        } else {
-            "failed"
-        });
+        if let Need::Replacement { .. } = need {
+            crate::metrics::recovery(if result.is_ok() {
+                "registered"
+            } else {
+                "failed"
+            });
+        }
         result
     }
 
@@ -877,7 +888,16 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
     let result = async {
         let _ops = manager.inner.ops.lock().await;
         let current = manager.auth()?;
-        match manager.recover(&current).await {
+        let record = current.record().clone();
+        match manager
+            .obtain_task(
+                record,
+                Need::Replacement {
+                    refused: current.task_id(),
+                },
+            )
+            .await
+        {
             Ok(obtained) => {
                 let auth = manager.commit(obtained).await;
                 manager.publish(AuthState::Ready(auth.clone()));
@@ -899,40 +919,6 @@ async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAuth, AuthErro
     let finished = result.as_ref().map(|_| ()).map_err(AuthError::clone);
     *lock(&manager.inner.last_recovery) = Some((Instant::now(), finished));
     result
-}
-
-impl AuthManager {
-    /// A replacement for `current`'s task, which a resource server refused: the task another
-    /// process of the home recovered to already (adopted without registering), or a new one.
-    async fn recover(&self, current: &AgentIdentityAuth) -> Result<Obtained, AuthError> {
-        let record = current.record().clone();
-        let Some((cache, binding)) = self.task_cache(&record) else {
-            return Ok(Obtained::registered(self.register_recovery(record).await?));
-        };
-        let adoptable = |task_id: Option<TaskId>| task_id.filter(|task| task != current.task_id());
-        if let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await) {
-            tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
-            crate::metrics::recovery("adopted");
-            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
-                record, task_id,
-            )));
-        }
-        let lock = cache.lock_registration(REGISTRATION_LOCK_WAIT).await;
-        if lock.is_some()
-            && let Some(task_id) = adoptable(self.cached_task(&cache, &binding).await)
-        {
-            tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
-            crate::metrics::recovery("adopted");
-            return Ok(Obtained::registered(AgentIdentityAuth::from_parts(
-                record, task_id,
-            )));
-        }
-        let auth = self.register_recovery(record).await?;
-        Ok(Obtained {
-            auth,
-            to_cache: Some((cache, binding, lock)),
-        })
-    }
 }
 
 /// A running [`AuthManager::watch_credentials`]; dropping it stops the watch.
@@ -1018,10 +1004,45 @@ struct Obtained {
 }
 
 impl Obtained {
-    fn registered(auth: AgentIdentityAuth) -> Self {
+    /// A task that is not to be cached: reused from the cache, or registered without one.
+    fn uncached(auth: AgentIdentityAuth) -> Self {
         Self {
             auth,
             to_cache: None,
+        }
+    }
+}
+
+/// What [`AuthManager::obtain_task`] is getting a task for, which decides the cached tasks it
+/// may take and how it counts what it did.
+#[derive(Debug, Clone, Copy)]
+enum Need<'a> {
+    /// A newly loaded identity: any task the home cached for it.
+    Any,
+    /// A replacement for `refused`, the task a resource server refused: the task another
+    /// process of the home recovered to already, or a new one; never `refused` itself.
+    Replacement { refused: &'a TaskId },
+}
+
+impl Need<'_> {
+    fn accepts(self, task_id: &TaskId) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Replacement { refused } => task_id != refused,
+        }
+    }
+
+    /// Logs and counts the reuse of a cached task.
+    fn reusing(self, task_id: &TaskId) {
+        match self {
+            Self::Any => {
+                tracing::debug!(task_id = %task_id, "reusing the home's task");
+                crate::metrics::task("cache");
+            }
+            Self::Replacement { .. } => {
+                tracing::info!(task_id = %task_id, "adopting the task another process recovered to");
+                crate::metrics::recovery("adopted");
+            }
         }
     }
 }
