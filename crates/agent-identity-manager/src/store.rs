@@ -1,6 +1,7 @@
 //! Where credentials live: the `CredentialStore` seam, the durable `auth.json` file store, a memory
 //! store, and the read-only environment source.
 
+mod document;
 #[cfg(feature = "keyring")]
 mod keyring;
 mod private_file;
@@ -12,6 +13,7 @@ mod token_file;
 pub use self::keyring::{
     DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
 };
+use document::{AuthDocument, Cleared};
 use private_file::PrivateJsonFile;
 pub use runtime_cache::{
     CacheSnapshot, CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
@@ -26,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_identity_jwt::IdentityJwt;
-use serde_json::{Map, Value};
 
 /// The environment variable holding a JWT that overrides any stored credentials.
 pub const JWT_ENV_VAR: &str = "AGENT_IDENTITY_JWT";
@@ -36,8 +37,6 @@ pub const JWT_ENV_VAR_COMPAT: &str = "CODEX_ACCESS_TOKEN";
 pub const HOME_ENV_VAR: &str = "AGENT_IDENTITY_HOME";
 /// The credentials file's name inside the home directory.
 pub const AUTH_FILE_NAME: &str = "auth.json";
-/// `auth_mode` of an agent identity in `auth.json` (wire-format §6).
-const AUTH_MODE_AGENT_IDENTITY: &str = "agentIdentity";
 
 /// Why the store could not be read or written.
 ///
@@ -254,6 +253,15 @@ impl ClearOutcome {
             Self::NothingStored => "nothing_stored",
         }
     }
+
+    /// `Removed`, or `NothingStored` when there was no identity to remove.
+    fn of(removed: bool) -> Self {
+        if removed {
+            Self::Removed
+        } else {
+            Self::NothingStored
+        }
+    }
 }
 
 /// Where the agent identity JWT is kept. Implementations must be safe to call from several
@@ -400,11 +408,17 @@ impl FileStore {
         self.file.path()
     }
 
+    /// Reads `auth.json`: `None` when it does not exist. `strict`: see
+    /// [`PrivateJsonFile::read_bytes`].
+    fn read(&self, strict: bool) -> Result<Option<AuthDocument>, StoreError> {
+        Ok(self.file.read_document(strict)?.map(AuthDocument::new))
+    }
+
     /// Removes the agent identity from `auth.json`: see the type's documentation.
     fn clear_document(&self) -> Result<ClearOutcome, StoreError> {
         let _lock = self.file.lock()?;
         self.file.remove_orphaned_temp_files();
-        let mut document = match self.file.read_document(false) {
+        let document = match self.read(false) {
             Ok(Some(document)) => document,
             Ok(None) => return Ok(ClearOutcome::NothingStored),
             // Logging out of a file that cannot be read: nothing in it can be kept, and leaving
@@ -417,35 +431,21 @@ impl FileStore {
             }
             Err(error) => return Err(error),
         };
-        // A document `load` calls corrupt (a mistyped `auth_mode` or `agent_identity`) is
-        // deleted for the same reason.
-        let Ok(token) = token_of(&document) else {
-            return self
+        match document.clear() {
+            Cleared::Corrupt => self
                 .file
                 .delete_file()
-                .map(|()| ClearOutcome::RemovedCorrupt);
-        };
-        if let Some(Value::String(mode)) = document.get("auth_mode")
-            && mode != AUTH_MODE_AGENT_IDENTITY
-        {
-            // Codex's ChatGPT or API-key login: no agent identity here, and not ours to touch.
-            return Ok(ClearOutcome::KeptOtherLogin(login_mode_name(mode)));
+                .map(|()| ClearOutcome::RemovedCorrupt),
+            Cleared::OtherLogin(mode) => Ok(ClearOutcome::KeptOtherLogin(mode)),
+            Cleared::Empty { removed } => {
+                self.file.delete_file()?;
+                Ok(ClearOutcome::of(removed))
+            }
+            Cleared::Rest { document, removed } => {
+                self.file.write_document(document.fields())?;
+                Ok(ClearOutcome::of(removed))
+            }
         }
-        document.remove("agent_identity");
-        document.remove("auth_mode");
-        // `"OPENAI_API_KEY": null` is the placeholder a save adds; alone, it is nobody's data.
-        let only_placeholder = document.is_empty()
-            || (document.len() == 1 && document.get("OPENAI_API_KEY") == Some(&Value::Null));
-        if only_placeholder {
-            self.file.delete_file()?;
-        } else {
-            self.file.write_document(&document)?;
-        }
-        Ok(if token.is_some() {
-            ClearOutcome::Removed
-        } else {
-            ClearOutcome::NothingStored
-        })
     }
 }
 
@@ -456,12 +456,14 @@ impl CredentialStore for FileStore {
         if !self.file.home_for_reading()? {
             return Ok(None);
         }
-        let document = self.file.read_document(true);
+        let document = self.read(true);
         self.file.remove_orphans_if_no_writer();
         let Some(document) = document? else {
             return Ok(None);
         };
-        token_of(&document).map_err(|reason| self.file.corrupt(reason))
+        document
+            .identity()
+            .map_err(|reason| self.file.corrupt(reason))
     }
 
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {
@@ -470,21 +472,13 @@ impl CredentialStore for FileStore {
         // Preserve unknown fields of a readable document. A corrupt one is replaced: saving is an
         // explicit login, and the new credentials are known good. A file that cannot be read at
         // all is not replaced: its other fields would be lost, and the caller is told instead.
-        let mut document = match self.file.read_document(false) {
+        let mut document = match self.read(false) {
             Ok(document) => document.unwrap_or_default(),
-            Err(StoreError::Corrupt { .. }) => Map::new(),
+            Err(StoreError::Corrupt { .. }) => AuthDocument::default(),
             Err(error) => return Err(error),
         };
-        document.insert(
-            "auth_mode".into(),
-            Value::String(AUTH_MODE_AGENT_IDENTITY.into()),
-        );
-        document.entry("OPENAI_API_KEY").or_insert(Value::Null);
-        document.insert(
-            "agent_identity".into(),
-            Value::String(token.expose_secret().to_owned()),
-        );
-        self.file.write_document(&document)
+        document.save(token);
+        self.file.write_document(document.fields())
     }
 
     fn clear(&self) -> Result<ClearOutcome, StoreError> {
@@ -527,38 +521,6 @@ impl CredentialStore for FileStore {
 
     fn watched_paths(&self) -> Vec<PathBuf> {
         vec![self.file.path().to_owned()]
-    }
-}
-
-/// The agent identity in a parsed `auth.json`, or why the document is not a credentials file.
-fn token_of(document: &Map<String, Value>) -> Result<Option<IdentityJwt>, &'static str> {
-    match document.get("auth_mode") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(mode)) if mode == AUTH_MODE_AGENT_IDENTITY => {}
-        // Another login mode (Codex's API key or ChatGPT login): no agent identity here.
-        Some(Value::String(_)) => return Ok(None),
-        Some(_) => return Err("auth_mode is not a string"),
-    }
-    match document.get("agent_identity") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(token)) if token.trim().is_empty() => Ok(None),
-        Some(Value::String(token)) => Ok(Some(IdentityJwt::new(token.as_str()))),
-        Some(_) => Err("agent_identity is not a string"),
-    }
-}
-
-/// Another login mode's name as shown to the user: Codex's are short words; anything else in
-/// the field (it is not ours) is not repeated.
-fn login_mode_name(mode: &str) -> String {
-    let plain = !mode.is_empty()
-        && mode.len() <= 32
-        && mode
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
-    if plain {
-        mode.to_owned()
-    } else {
-        "unknown".to_owned()
     }
 }
 

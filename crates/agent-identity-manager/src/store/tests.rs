@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// JWT-shaped, not a real token: `FileStore` does not verify what it stores.
 const TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZ2VudC0xIn0.c2lnbmF0dXJlLTE";
