@@ -136,3 +136,6 @@ fn login_mode_name(mode: &str) -> String {
         "unknown".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,8 @@ use keyring::Error as KeyringError;
 use keyring::credential::{Credential, CredentialBuilder};
 use serde_json::Value;
 
-use super::{AuthDocument, ClearOutcome, Cleared, CredentialStore, RuntimeCache, StoreError};
+use super::document::{AuthDocument, Cleared};
+use super::{ClearOutcome, CredentialStore, RuntimeCache, StoreError};
 
 /// The keyring service Codex stores its credentials under.
 pub const KEYRING_SERVICE: &str = "Codex Auth";
