@@ -130,6 +130,9 @@ struct Inner {
 impl AuthManager {
     /// Loads the stored identity eagerly: reads the store, verifies the token, registers the task.
     ///
+    /// The constructor for parts built by hand; [`AuthManager::builder`] and
+    /// [`AuthManager::from_env`] build them from settings.
+    ///
     /// A transient failure (AuthAPI or key set unreachable) does not fail construction: the
     /// manager starts `Unavailable` and a later [`AuthManager::reload`] or
     /// [`AuthManager::auth_or_reload`] retries. An invalid token starts it `LoggedOut` (or
@@ -148,6 +151,11 @@ impl AuthManager {
 
     /// As [`AuthManager::new`], choosing whether processes of the same home share one task.
     ///
+    /// For a program that builds its verifier, task client and store itself, as `new` takes
+    /// them; [`AuthManager::builder`] takes the same choice as
+    /// [`AuthManagerBuilder::task_reuse`](crate::AuthManagerBuilder::task_reuse) and builds the
+    /// parts from settings.
+    ///
     /// With a runtime cache (a file store's home), the cached key set is used first: on a warm
     /// home, loading makes no network request at all.
     ///
@@ -159,7 +167,7 @@ impl AuthManager {
         store: Arc<dyn CredentialStore>,
         task_reuse: TaskReuse,
     ) -> Result<Self, AuthError> {
-        let manager = Self::logged_out_with_task_reuse(verifier, tasks, store, task_reuse);
+        let manager = Self::without_credentials(verifier, tasks, store, task_reuse);
         manager.read_startup_cache();
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
         // Nobody else holds this manager yet, so its first load needs no flight to share (and no
@@ -186,18 +194,13 @@ impl AuthManager {
 
     /// A manager that starts `LoggedOut` without reading the store: for a login flow, which would
     /// otherwise verify and register the identity it is about to replace. Call
-    /// [`AuthManager::login`] (or [`AuthManager::reload`]) next.
-    pub fn logged_out(
-        verifier: Verifier,
-        tasks: TaskClient,
-        store: Arc<dyn CredentialStore>,
-    ) -> Self {
-        Self::logged_out_with_task_reuse(verifier, tasks, store, TaskReuse::default())
-    }
-
-    /// As [`AuthManager::logged_out`], choosing whether processes of the same home share one
-    /// task.
-    pub fn logged_out_with_task_reuse(
+    /// [`AuthManager::login`] (or [`AuthManager::reload`]) next. `task_reuse` as for
+    /// [`AuthManager::with_task_reuse`] (`TaskReuse::default()` shares the home's task).
+    ///
+    /// A constructor of its own, beside [`AuthManager::new`] and the builder, because it is the
+    /// only way to hold a manager that has not loaded: both of those read the store and set the
+    /// stored identity up before they return.
+    pub fn without_credentials(
         verifier: Verifier,
         tasks: TaskClient,
         store: Arc<dyn CredentialStore>,

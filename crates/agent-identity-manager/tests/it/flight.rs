@@ -122,10 +122,11 @@ async fn a_panicking_store_call_costs_one_reload() {
     let (server, _register) = registering_server().await;
     let store = Arc::new(PanickyStore::default());
     store.inner.save(&valid_token()).expect("save");
-    let manager = AuthManager::logged_out(
+    let manager = AuthManager::without_credentials(
         static_verifier(),
         tasks(&server.url(), None),
         Arc::clone(&store) as Arc<dyn CredentialStore>,
+        agent_identity_manager::TaskReuse::default(),
     );
     store.armed.store(true, Ordering::SeqCst);
     match manager.reload().await {
@@ -181,13 +182,12 @@ fn a_reload_cut_short_by_runtime_shutdown_costs_one_call() {
     let first = runtime();
     let (server, manager) = first.block_on(async {
         let (server, register) = registering_server().await;
-        let manager = AuthManager::logged_out(
+        let manager = AuthManager::without_credentials(
             Verifier::builder_from_arc(Arc::clone(&source) as Arc<dyn JwksSource + Send + Sync>)
                 .clock(TestClock::new())
                 .build(),
             tasks(&server.url(), None),
-            Arc::clone(&store) as Arc<dyn CredentialStore>,
-        );
+            Arc::clone(&store) as Arc<dyn CredentialStore>, agent_identity_manager::TaskReuse::default());
         // The reload reaches the key fetch, which hangs; then the runtime goes away under it.
         tokio::select! {
             outcome = manager.reload() => panic!("the fetch hangs, yet the reload ended: {outcome:?}"),
@@ -284,10 +284,11 @@ async fn a_token_under_an_unknown_kid_leaves_no_trace() {
     let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
     let home = tempfile::tempdir().expect("tempdir");
     let store = agent_identity_manager::FileStore::new(home.path());
-    let manager = AuthManager::logged_out(
+    let manager = AuthManager::without_credentials(
         verifier(&service.jwks_url(), TestClock::new()),
         tasks(&service.authapi_base(), None),
         Arc::new(store.clone()),
+        agent_identity_manager::TaskReuse::default(),
     );
     let trusted = valid_token();
     manager.login(trusted.clone()).await.expect("login");
