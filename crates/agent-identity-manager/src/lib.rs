@@ -39,9 +39,9 @@ pub use setup::AuthManagerBuilder;
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
 pub use store::{
-    AUTH_FILE_NAME, CacheSnapshot, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT,
-    EnvOverride, FileStore, Insecurity, MemoryStore, RUNTIME_CACHE_FILE_NAME, RegistrationLock,
-    RuntimeCache, StoreError, TaskBinding, TokenFileStore, prepare_home,
+    AUTH_FILE_NAME, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride, FileStore,
+    Insecurity, MemoryStore, RUNTIME_CACHE_FILE_NAME, RuntimeCache, StoreError, TokenFileStore,
+    prepare_home,
 };
 #[cfg(feature = "keyring")]
 pub use store::{

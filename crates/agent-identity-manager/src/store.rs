@@ -19,9 +19,8 @@ mod token_file;
 pub use self::keyring::{
     DEFAULT_KEYRING_TIMEOUT, KEYRING_SERVICE, KeyringProblem, KeyringStore, keyring_account,
 };
-pub use runtime_cache::{
-    CacheSnapshot, CachedTask, RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, TaskBinding,
-};
+pub(crate) use runtime_cache::{CacheSnapshot, RegistrationLock, TaskBinding};
+pub use runtime_cache::{RUNTIME_CACHE_FILE_NAME, RuntimeCache};
 pub use token_file::TokenFileStore;
 
 pub use env::EnvOverride;
