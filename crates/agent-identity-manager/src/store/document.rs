@@ -55,6 +55,7 @@ impl AuthDocument {
     }
 
     /// The document as compact JSON text (a keyring entry's value).
+    #[cfg(feature = "keyring")]
     pub(super) fn to_text(&self) -> String {
         Value::Object(self.fields.clone()).to_string()
     }
