@@ -10,7 +10,7 @@ use super::store_io::blocking;
 use crate::auth::AgentIdentityAuth;
 
 impl AuthManager {
-    /// Reloads whenever one of the store's files changes ([`CredentialStore::watched_paths`]:
+    /// Reloads whenever one of the store's files changes ([`CredentialStore::watched_paths`](crate::CredentialStore::watched_paths):
     /// `auth.json`, or a rotated token file, Kubernetes' `..data` symlink swap included), with
     /// the usual reload semantics (a transient failure, or a file caught half-written, keeps the
     /// identity). The files are looked at every `every`; a change is acted on once it has held

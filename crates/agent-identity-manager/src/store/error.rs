@@ -36,7 +36,7 @@ pub enum StoreError {
         #[source]
         source: Arc<io::Error>,
     },
-    /// The token file ([`TokenFileStore`]) does not exist. Permanent: a path that was never
+    /// The token file ([`TokenFileStore`](crate::TokenFileStore)) does not exist. Permanent: a path that was never
     /// there is a configuration error. A running manager that loaded an identity from the file
     /// before it vanished keeps serving that identity, and reports it through
     /// [`AuthManager::degraded`](crate::AuthManager::degraded) and its status.
@@ -46,7 +46,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// Another process held the store's lock for longer than the write was willing to wait
-    /// ([`FileStore::with_lock_timeout`]). Transient: the other writer will finish.
+    /// ([`FileStore::with_lock_timeout`](crate::FileStore::with_lock_timeout)). Transient: the other writer will finish.
     #[error(
         "credentials are locked by another process (gave up on {path} after {seconds:.1} s)",
         seconds = .waited.as_secs_f64()
