@@ -11,6 +11,8 @@
 //! - [`Cooldown`] remembers the last failure and, for a while that doubles with each failure in a
 //!   row, hands it back instead of trying again, so a broken endpoint is not hammered by every
 //!   caller.
+//! - [`lock`] locks a mutex whether or not a holder panicked: the one rule for the workspace's
+//!   poisoned mutexes.
 //!
 //! Not part of the public API of `agent-identity-sdk`: it is published only because the layer crates
 //! depend on it.
@@ -264,8 +266,13 @@ impl<E: Clone> Cooldown<E> {
     }
 }
 
-/// Locks a mutex whose data stays consistent even if a holder panicked (plain options).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, taking it over from a holder that panicked.
+///
+/// For the workspace's mutexes, which guard plain values (an option, a counter, a snapshot)
+/// that every holder replaces whole: a panic cannot leave one half-updated, so poisoning carries
+/// no information, and a panic elsewhere must not turn every later read into a second panic.
+/// Not for data whose invariants span several writes under one lock.
+pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

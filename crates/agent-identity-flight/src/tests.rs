@@ -156,3 +156,18 @@ fn a_success_ends_the_cooldown_and_resets_its_length() {
         Some(1)
     );
 }
+
+#[test]
+fn lock_takes_over_a_mutex_whose_holder_panicked() {
+    let mutex = std::sync::Arc::new(std::sync::Mutex::new(1));
+    let held = std::sync::Arc::clone(&mutex);
+    let panicked = std::thread::spawn(move || {
+        let mut value = held.lock().expect("first holder");
+        *value = 2;
+        panic!("a holder that panics");
+    })
+    .join();
+    assert!(panicked.is_err());
+    assert!(mutex.is_poisoned());
+    assert_eq!(*super::lock(&mutex), 2, "the value the holder left");
+}

@@ -16,6 +16,7 @@
 //! the `agent-identity` CLI's settings.
 
 mod auth;
+mod env;
 mod error;
 mod manager;
 pub mod metrics;
@@ -25,22 +26,22 @@ mod status;
 mod store;
 
 pub use auth::AgentIdentityAuth;
+pub use env::{
+    AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
+    JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+};
 pub use error::AuthError;
 pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
-pub use setup::{
-    AUDIENCE_ENV_VAR, AuthManagerBuilder, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
-    SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
-};
+pub use setup::AuthManagerBuilder;
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
 pub use store::{
-    AUTH_FILE_NAME, CacheSnapshot, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT,
-    EnvOverride, FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
-    RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
-    TokenFileStore,
+    AUTH_FILE_NAME, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride, FileStore,
+    Insecurity, MemoryStore, RUNTIME_CACHE_FILE_NAME, RuntimeCache, StoreError, TokenFileStore,
+    prepare_home,
 };
 #[cfg(feature = "keyring")]
 pub use store::{

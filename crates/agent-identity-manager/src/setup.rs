@@ -1,5 +1,9 @@
 //! One-call setup: [`AuthManager::from_env`] reads the same variables as the `agent-identity`
 //! CLI, and [`AuthManagerBuilder`] sets each setting explicitly, without the environment.
+//!
+//! One piece, though past 500 lines: it is one type, the builder, whose settings, defaults and
+//! environment fallbacks are read together; each `build_*` step resolves one setting the way
+//! the CLI does. The variables' names live in the crate's `env` module.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,48 +13,16 @@ use std::time::Duration;
 use agent_identity_jwt::{
     DEFAULT_LEEWAY, IdentityJwt, PRODUCTION_JWKS_URL, SigningAlgorithm, StaticJwksSource, Verifier,
 };
-use agent_identity_task::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, TaskClient};
+use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::{Host, Url};
 
+use crate::env::{
+    AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
+    JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+};
 use crate::error::AuthError;
 use crate::manager::{AuthManager, TaskReuse};
-use crate::store::{
-    CredentialStore, EnvOverride, FileStore, HOME_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
-    default_home_with,
-};
-
-/// The JWK Set URL variable (the CLI's `--jwks-url`).
-pub const JWKS_URL_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_URL";
-/// The JWK Set file variable (the CLI's `--jwks-file`); it wins over [`JWKS_URL_ENV_VAR`].
-pub const JWKS_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_FILE";
-/// The expected issuer variable (the CLI's `--issuer`).
-pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
-/// The expected audience variable (the CLI's `--audience`).
-pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
-
-/// The rotated token file variable: a read-only credential source in place of `auth.json`
-/// ([`TokenFileStore`](crate::TokenFileStore)).
-pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
-/// The durable store: `file` (the default, `auth.json` in the home) or, with the `keyring`
-/// feature, `keyring` (`KeyringStore`, the OS keyring entry for the home).
-pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
-
-/// Every variable [`AuthManager::from_env`] reads, in the order the README's configuration table
-/// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 12] = [
-    HOME_ENV_VAR,
-    JWKS_URL_ENV_VAR,
-    JWKS_FILE_ENV_VAR,
-    AUTHAPI_BASE_URL_ENV_VARS[0],
-    AUTHAPI_BASE_URL_ENV_VARS[1],
-    AUTHAPI_BASE_URL_ENV_VARS[2],
-    ISSUER_ENV_VAR,
-    AUDIENCE_ENV_VAR,
-    JWT_ENV_VAR,
-    JWT_ENV_VAR_COMPAT,
-    TOKEN_FILE_ENV_VAR,
-    STORE_ENV_VAR,
-];
+use crate::store::{CredentialStore, EnvOverride, FileStore, default_home_with};
 
 /// How the environment is read: a variable's value, or `None` when it is unset.
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;

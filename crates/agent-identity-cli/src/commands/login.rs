@@ -20,8 +20,7 @@ pub(crate) async fn run(
     // The home may be anything the user typed, a pasted token included.
     let path = redact(&store.describe());
     // Starts logged out: no point setting up the identity this login replaces.
-    let manager =
-        AuthManager::logged_out_with_task_reuse(verifier, tasks, store, config.task_reuse());
+    let manager = AuthManager::without_credentials(verifier, tasks, store, config.task_reuse());
     // `AuthManager::login` verifies, registers, and only then saves: a failure writes nothing.
     let auth = manager.login(token).await?;
     let record = auth.record();

@@ -40,7 +40,7 @@ const MAX_REGISTRATION_POLL: Duration = Duration::from_millis(50);
 /// Which task a cached one is: the runtime it was registered for, the token (by fingerprint)
 /// that registered it, and the AuthAPI it was registered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskBinding {
+pub(crate) struct TaskBinding {
     runtime_id: String,
     token_sha256: String,
     authapi_base: String,
@@ -49,7 +49,7 @@ pub struct TaskBinding {
 impl TaskBinding {
     /// A binding of `runtime_id`, the token with SHA-256 fingerprint `token_sha256` (see
     /// `IdentityJwt::fingerprint`), and the AuthAPI at `authapi_base`.
-    pub fn new(
+    pub(crate) fn new(
         runtime_id: impl Into<String>,
         token_sha256: impl Into<String>,
         authapi_base: impl Into<String>,
@@ -64,24 +64,28 @@ impl TaskBinding {
 
 /// A task found in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedTask {
+pub(crate) struct CachedTask {
     task_id: TaskId,
     registered_at: SystemTime,
 }
 
 impl CachedTask {
     /// The task id.
-    pub fn task_id(&self) -> &TaskId {
+    pub(crate) fn task_id(&self) -> &TaskId {
         &self.task_id
     }
 
     /// When it was registered.
-    pub fn registered_at(&self) -> SystemTime {
+    pub(crate) fn registered_at(&self) -> SystemTime {
         self.registered_at
     }
 }
 
-/// The runtime cache of one home. Cheap to clone.
+/// The runtime cache of one home ([`RUNTIME_CACHE_FILE_NAME`] in it). Cheap to clone.
+///
+/// Opaque: a [`CredentialStore`](crate::CredentialStore) names the home that keeps one
+/// ([`CredentialStore::runtime_cache`](crate::CredentialStore::runtime_cache)), and only the
+/// manager reads and writes what it holds.
 #[derive(Debug, Clone)]
 pub struct RuntimeCache {
     file: PrivateJsonFile,
@@ -90,11 +94,11 @@ pub struct RuntimeCache {
 
 /// The runtime cache as one read found it ([`RuntimeCache::snapshot`]).
 #[derive(Debug, Default)]
-pub struct CacheSnapshot(Document);
+pub(crate) struct CacheSnapshot(Document);
 
 impl CacheSnapshot {
     /// The task cached for `binding`, if any.
-    pub fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
+    pub(crate) fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
         self.0
             .tasks
             .iter()
@@ -104,7 +108,11 @@ impl CacheSnapshot {
 
     /// The newest task cached for the token with fingerprint `token_sha256` and `runtime_id`,
     /// whatever the AuthAPI.
-    pub fn newest_task_for(&self, runtime_id: &str, token_sha256: &str) -> Option<CachedTask> {
+    pub(crate) fn newest_task_for(
+        &self,
+        runtime_id: &str,
+        token_sha256: &str,
+    ) -> Option<CachedTask> {
         self.0
             .tasks
             .iter()
@@ -114,7 +122,7 @@ impl CacheSnapshot {
     }
 
     /// The key set cached for `url`.
-    pub fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
+    pub(crate) fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
         self.0
             .key_sets
             .iter()
@@ -130,7 +138,7 @@ impl CacheSnapshot {
 
 /// Holds the home's registration lock; dropping it lets the next process in.
 #[derive(Debug)]
-pub struct RegistrationLock {
+pub(crate) struct RegistrationLock {
     _file: File,
 }
 
@@ -199,24 +207,33 @@ impl RuntimeCache {
 
     /// What the cache holds now, read once: for a caller that looks up both a task and a key
     /// set. Reads take no lock and never fail (an unusable cache reads as an empty one).
-    pub fn snapshot(&self) -> CacheSnapshot {
+    pub(crate) fn snapshot(&self) -> CacheSnapshot {
         CacheSnapshot(self.read())
     }
 
     /// The task cached for `binding`, if any.
-    pub fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
+    pub(crate) fn task(&self, binding: &TaskBinding) -> Option<CachedTask> {
         self.snapshot().task(binding)
     }
 
     /// The newest task cached for the token with fingerprint `token_sha256` and `runtime_id`,
     /// whatever the AuthAPI: what offline status shows.
-    pub fn newest_task_for(&self, runtime_id: &str, token_sha256: &str) -> Option<CachedTask> {
+    pub(crate) fn newest_task_for(
+        &self,
+        runtime_id: &str,
+        token_sha256: &str,
+    ) -> Option<CachedTask> {
         self.snapshot().newest_task_for(runtime_id, token_sha256)
     }
 
     /// Caches `task_id` for `binding`, replacing what was cached for it. Best effort: a cache
     /// that cannot be written is logged and left alone.
-    pub fn put_task(&self, binding: &TaskBinding, task_id: &TaskId, registered_at: SystemTime) {
+    pub(crate) fn put_task(
+        &self,
+        binding: &TaskBinding,
+        task_id: &TaskId,
+        registered_at: SystemTime,
+    ) {
         self.update(|document| {
             document.tasks.retain(|entry| !entry.binds(binding));
             document.tasks.insert(
@@ -234,20 +251,21 @@ impl RuntimeCache {
     }
 
     /// Forgets every cached task (logging out). Best effort, as [`RuntimeCache::put_task`].
-    pub fn clear_tasks(&self) {
+    pub(crate) fn clear_tasks(&self) {
         if !self.path().exists() {
             return;
         }
         self.update(|document| document.tasks.clear());
     }
 
-    /// The key set last cached for `url`.
-    pub fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
+    /// The key set last cached for `url` (the manager reads it through one snapshot).
+    #[cfg(test)]
+    fn key_set(&self, url: &str) -> Option<KeySetSnapshot> {
         self.snapshot().key_set(url)
     }
 
     /// Caches `snapshot` as the key set of `url`. Best effort, as [`RuntimeCache::put_task`].
-    pub fn put_key_set(&self, url: &str, snapshot: &KeySetSnapshot) {
+    pub(crate) fn put_key_set(&self, url: &str, snapshot: &KeySetSnapshot) {
         let Ok(jwks) = RawValue::from_string(snapshot.json().to_owned()) else {
             return;
         };
@@ -268,7 +286,7 @@ impl RuntimeCache {
     /// Takes the home's registration lock, waiting for another process's registration at most
     /// `wait`; `None` when it is not had by then (or cannot be had at all), and the caller
     /// registers on its own rather than hang.
-    pub async fn lock_registration(&self, wait: Duration) -> Option<RegistrationLock> {
+    pub(crate) async fn lock_registration(&self, wait: Duration) -> Option<RegistrationLock> {
         let file = match self.open_registration_lock() {
             Ok(file) => file,
             Err(error) => {

@@ -66,7 +66,15 @@ impl TokenFileStore {
 
 impl CredentialStore for TokenFileStore {
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
-        let file = safety::open_following(&self.path).map_err(self.io("reading"))?;
+        let file = safety::open_following(&self.path).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                StoreError::TokenFileMissing {
+                    path: self.path.clone(),
+                }
+            } else {
+                self.io("reading")(error)
+            }
+        })?;
         let metadata = file.metadata().map_err(self.io("reading"))?;
         if !metadata.is_file() {
             return Err(StoreError::Insecure {

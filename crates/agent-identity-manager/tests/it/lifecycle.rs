@@ -254,10 +254,11 @@ async fn a_login_flow_starts_logged_out_without_touching_the_stored_identity() {
         "shared-key-1",
         now_secs() + 3600,
     )));
-    let manager = agent_identity_manager::AuthManager::logged_out(
+    let manager = agent_identity_manager::AuthManager::without_credentials(
         crate::support::verifier(&service.jwks_url(), TestClock::new()),
         crate::support::tasks(&service.authapi_base(), None),
         Arc::clone(&store) as Arc<dyn CredentialStore>,
+        agent_identity_manager::TaskReuse::default(),
     );
     assert_eq!(manager.state().name(), "logged_out");
     assert_eq!(

@@ -136,3 +136,58 @@ async fn a_token_file_caught_half_written_never_logs_out() {
         "one registration for the new token"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_token_file_keeps_the_identity_serving_and_says_so() {
+    let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("token");
+    write_atomically(
+        &path,
+        &token("agent-123", "shared-key-1", now_secs() + 3600),
+    );
+    let manager = manager_over(&service, path.clone()).await;
+    let task = manager.auth().expect("ready").task_id().clone();
+    assert!(manager.degraded().is_none());
+    let _watch = manager.watch_credentials(EVERY);
+    std::fs::remove_file(&path).expect("delete");
+    // The watch sees the file gone, waits a look for it to hold still, and reloads.
+    tokio::time::sleep(EVERY * 5).await;
+    let auth = manager.auth().expect("the old identity keeps signing");
+    assert_eq!(auth.task_id(), &task);
+    assert_eq!(runtime(&manager), "agent-123");
+    let degraded = manager.degraded().expect("degraded while the file is gone");
+    assert!(
+        matches!(
+            degraded.error(),
+            agent_identity_manager::AuthError::Store(
+                agent_identity_manager::StoreError::TokenFileMissing { .. }
+            )
+        ),
+        "{:?}",
+        degraded.error()
+    );
+    let said = degraded.to_string();
+    assert!(
+        said.contains("serving the cached identity") && said.contains("does not exist"),
+        "{said}"
+    );
+    let status = manager.status();
+    assert_eq!(status.state(), "ready");
+    assert!(status.degraded().is_some());
+    assert!(
+        status
+            .error()
+            .is_some_and(|error| error.to_string().contains("does not exist")),
+        "{:?}",
+        status.error()
+    );
+    // The file comes back (the rotation finished): no longer degraded.
+    write_atomically(
+        &path,
+        &token("agent-123", "shared-key-1", now_secs() + 3600),
+    );
+    tokio::time::sleep(EVERY * 5).await;
+    assert!(manager.degraded().is_none(), "{:?}", manager.degraded());
+    assert!(manager.status().error().is_none());
+}

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_manager::{
-    AuthManager, CredentialStore, FileStore, RUNTIME_CACHE_FILE_NAME, RuntimeCache, TaskBinding,
-    TaskReuse,
+    AuthManager, CredentialStore, FileStore, RUNTIME_CACHE_FILE_NAME, TaskReuse,
 };
-use agent_identity_task::TaskId;
 
 use crate::support::{TestClock, jwks_with_kids, now_secs, tasks, token, valid_token, verifier};
 use agent_identity_test_support::FakeService;
@@ -176,19 +174,30 @@ async fn a_broken_or_foreign_cache_costs_one_registration_and_is_rewritten() {
     }
 }
 
-/// Plants a cache entry for `valid`'s binding at this home's AuthAPI.
+/// Plants a runtime cache at `path` (mode 0600) holding `task_id` for `token`'s binding at this
+/// home's AuthAPI, written as the cache's file format has it.
 fn plant(home: &Home, path: &Path, token: &agent_identity_jwt::IdentityJwt, task_id: &str) {
-    let cache = RuntimeCache::in_home(path.parent().expect("dir"));
-    let binding = TaskBinding::new(
-        "agent-123",
-        token.fingerprint(),
-        home.service.authapi_base(),
-    );
-    cache.put_task(
-        &binding,
-        &TaskId::new(task_id),
-        std::time::SystemTime::now(),
-    );
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let document = serde_json::json!({
+        "version": 1,
+        "tasks": [{
+            "runtime_id": "agent-123",
+            "token_sha256": token.fingerprint(),
+            "authapi_base": home.service.authapi_base(),
+            "task_id": task_id,
+            "registered_at": now_secs(),
+        }],
+        "key_sets": [],
+    });
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(document.to_string().as_bytes()))
+        .expect("plant");
 }
 
 #[tokio::test(start_paused = true)]

@@ -26,7 +26,7 @@ struct MockKeyring {
 
 impl MockKeyring {
     fn item(&self, service: &str, account: &str) -> Arc<MockCredential> {
-        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut items = lock(&self.items);
         Arc::clone(
             items
                 .entry((service.to_owned(), account.to_owned()))
@@ -384,11 +384,7 @@ impl CredentialApi for HangingItem {
 
     fn get_secret(&self) -> keyring::Result<Vec<u8>> {
         // Blocks until the sender is dropped.
-        let _ = self
-            .release
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
+        let _ = lock(&self.release).recv();
         let _ = self.finished.send(());
         assert!(!self.panics, "a keyring backend that panics once released");
         Err(KeyringError::NoEntry)
