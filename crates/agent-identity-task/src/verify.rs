@@ -266,5 +266,11 @@ fn check_fresh(
     Ok(())
 }
 
+mod request;
+
+pub use request::{
+    AgentDirectory, KnownRuntime, RejectedAssertion, VerifiedRequest, verify_request,
+};
+
 #[cfg(test)]
 mod tests;
