@@ -49,8 +49,8 @@ async fn the_readme_library_example_runs_as_written_against_the_emulator() {
             "--quiet",
             "--package",
             "agent-identity-sdk",
-            "--features",
-            "reqwest-middleware",
+            // Every feature, as the test build has them: the build is shared, not redone.
+            "--all-features",
             "--example",
             "readme",
         ])
