@@ -14,7 +14,7 @@
 //!
 //! [`AuthManager::from_env`] sets everything up in one call, from the variables the
 //! `agent-identity` CLI reads (see [Configuration](#configuration)): it verifies the stored
-//! token and registers this process's task before it returns. [`AgentIdentityMiddleware`]
+//! token and registers this process's task before it returns. `AgentIdentityMiddleware`
 //! (feature `reqwest-middleware`) then signs every request a `reqwest_middleware` client sends
 //! to the origins you name, and recovers by itself when one of them answers 401:
 //!
@@ -203,8 +203,6 @@ pub use middleware::{AgentIdentityMiddleware, auth_error};
 mod origins;
 pub use origins::Origins;
 
-/// *Available with the `server` feature.*
-///
 #[cfg(feature = "server")]
 pub mod server;
 

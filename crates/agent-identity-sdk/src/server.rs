@@ -2,8 +2,10 @@
 //! `AgentAssertion` headers, an axum extractor for the agent it verified, and ready
 //! [`AgentDirectory`]s.
 //!
+//! *Available with the `server` feature.*
+//!
 //! [`AgentAssertionLayer`] checks every request with the task crate's one request check,
-//! [`verify_request`](agent_identity_task::verify_request), the same function the emulator's
+//! [`verify_request`], the same function the emulator's
 //! protected endpoint calls: the `Authorization: AgentAssertion …` header against an
 //! [`AgentDirectory`] (the runtimes you know, with their public keys and accounts, and the tasks
 //! you consider valid), then `ChatGPT-Account-ID` against the runtime's account, then, for a
