@@ -65,6 +65,10 @@ use futures_util::future::{Either, Ready, ready};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
 
+mod directory;
+
+pub use directory::{Refresher, RefreshingDirectory, StaticDirectory};
+
 /// The agent a request was verified to come from, in the request's extensions; an axum handler
 /// takes it as an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,10 +106,6 @@ impl VerifiedAgent {
         self.signed_at
     }
 }
-
-mod directory;
-
-pub use directory::{Refresher, RefreshingDirectory, StaticDirectory};
 
 /// The answer to a refused request: `401` with `WWW-Authenticate: AgentAssertion
 /// error="<kind>"` and a JSON body `{"error": "<kind>", "message": "…"}`, as the layer sends it.
