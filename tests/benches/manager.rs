@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token.clone()));
     let build_verifier = || {
         let source = HttpJwksSource::builder(emulator.jwks_url())
+            .expect("loopback url")
             .client(client.clone())
             .build();
         Verifier::builder(source)

@@ -251,8 +251,14 @@ impl Emulator {
 
     /// The builder behind [`verifier`](Self::verifier), to change other settings (a zero
     /// refetch interval, a clock).
+    ///
+    /// # Panics
+    /// When the emulator listens on a specific non-loopback address: the key set source refuses
+    /// plain `http` to anything but loopback.
     pub fn verifier_builder(&self) -> VerifierBuilder {
-        Verifier::builder(HttpJwksSource::new(self.jwks_url()))
+        let source = HttpJwksSource::new(self.jwks_url())
+            .expect("the key set url is plain http, which only a loopback address may use");
+        Verifier::builder(source)
             .issuer(self.issuer())
             .audience(self.audience())
             .algorithms([self.algorithm()])

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agent_identity_task::{
-    ACCOUNT_ID_HEADER, AUTHORIZATION_HEADER, AssertionError, FEDRAMP_HEADER,
-    seal_task_id_for_public_key, verify_assertion, verify_registration_request,
+    AgentDirectory, AssertionError, KnownRuntime, seal_task_id_for_public_key,
+    verify_registration_request, verify_request,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -122,7 +122,7 @@ async fn register(
             AssertionError::Malformed(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNAUTHORIZED,
         };
-        return error_response(status, assertion_error_kind(&error));
+        return error_response(status, error.kind());
     }
     let Ok(task_id) = hex_id("task-", 16) else {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR, "random_unavailable");
@@ -234,57 +234,35 @@ async fn events(
     response
 }
 
-/// Checks the assertion and its companion headers; the error is the `error` kind to answer.
+/// Checks the assertion and its companion headers with the task crate's one request check, as
+/// a resource server does; the error is its `kind()`, the `error` to answer.
 fn check_echo(shared: &Shared, headers: &HeaderMap) -> Result<Value, &'static str> {
-    let authorization = headers
-        .get(AUTHORIZATION_HEADER)
-        .ok_or("missing_authorization")?
-        .to_str()
-        .map_err(|_| "malformed")?;
-    let lookup = (
-        |runtime: &str| shared.public_key(runtime),
-        |runtime: &str, task: &str| shared.task_issued(runtime, task),
-    );
-    let verified = verify_assertion(
-        authorization,
-        &lookup,
+    let verified = verify_request(
+        headers,
+        &Directory(shared),
         SystemTime::now(),
         shared.config.assertion_skew,
     )
-    .map_err(|error| assertion_error_kind(&error))?;
-    let (account_id, fedramp) = shared
-        .account(verified.runtime_id().as_str())
-        .ok_or("unknown_runtime")?;
-    let sent_account = headers
-        .get(ACCOUNT_ID_HEADER)
-        .and_then(|value| value.to_str().ok());
-    if sent_account != Some(account_id.as_str()) {
-        return Err("account_mismatch");
-    }
-    if fedramp {
-        let sent_fedramp = headers
-            .get(FEDRAMP_HEADER)
-            .and_then(|value| value.to_str().ok());
-        if sent_fedramp != Some("true") {
-            return Err("missing_fedramp_header");
-        }
-    }
+    .map_err(|rejected| rejected.kind())?;
     Ok(json!({
         "runtime_id": verified.runtime_id().as_str(),
         "task_id": verified.task_id().as_str(),
-        "account_id": account_id,
+        "account_id": verified.account_id().as_str(),
     }))
 }
 
-/// A stable snake_case name for an assertion or registration failure.
-fn assertion_error_kind(error: &AssertionError) -> &'static str {
-    match error {
-        AssertionError::Malformed(_) => "malformed",
-        AssertionError::UnknownRuntime => "unknown_runtime",
-        AssertionError::BadSignature => "bad_signature",
-        AssertionError::TaskNotIssued => "task_not_issued",
-        AssertionError::Stale => "stale",
-        _ => "invalid_assertion",
+/// The emulator's runtimes and tasks, as the request check asks for them.
+struct Directory<'a>(&'a Shared);
+
+impl AgentDirectory for Directory<'_> {
+    fn runtime(&self, runtime_id: &str) -> Option<KnownRuntime> {
+        let public_key = self.0.public_key(runtime_id)?;
+        let (account_id, fedramp) = self.0.account(runtime_id)?;
+        Some(KnownRuntime::new(public_key, account_id).fedramp(fedramp))
+    }
+
+    fn task_valid(&self, runtime_id: &str, task_id: &str) -> bool {
+        self.0.task_issued(runtime_id, task_id)
     }
 }
 

@@ -10,6 +10,9 @@
 //!   and a stale key set keeps serving through outages up to a maximum staleness.
 //! - [`insecure_decode_unverified`] reads a token without verifying it, for shape checks only.
 //! - [`normalize_chatgpt_base_url`] and [`jwks_url_for_base`] find the JWKS endpoint.
+//! - [`UrlRule`] is the workspace's one rule for which URLs are trusted (`https`, or `http` to
+//!   loopback; no credentials; query and fragment refused): the task, manager, proxy and facade
+//!   crates call it rather than writing it again.
 //!
 //! This crate does no network I/O except through a key source, and never prints a token or a key.
 
@@ -38,7 +41,9 @@ pub use source::{HttpJwksSource, HttpJwksSourceBuilder};
 pub use types::{
     AccountId, AgentRuntimeId, Audience, Clock, IdentityJwt, Issuer, PlanType, SystemClock,
 };
-pub use url::{PRODUCTION_JWKS_URL, jwks_url_for_base, normalize_chatgpt_base_url};
+pub use url::{
+    PRODUCTION_JWKS_URL, UrlRefusal, UrlRule, jwks_url_for_base, normalize_chatgpt_base_url,
+};
 pub use verify::{
     DEFAULT_AUDIENCE, DEFAULT_FETCH_TIMEOUT, DEFAULT_ISSUER, DEFAULT_KEYS_TTL, DEFAULT_LEEWAY,
     DEFAULT_MAX_STALENESS, DEFAULT_REFETCH_INTERVAL, FETCH_FAILURE_COOLDOWN, MAX_TOKEN_BYTES,

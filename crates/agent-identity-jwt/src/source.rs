@@ -105,6 +105,10 @@ mod http {
     use url::Url;
 
     use super::{MAX_KEY_SET_BYTES, parse_key_set};
+    use crate::url::{UrlRefusal, UrlRule};
+
+    /// A key set URL may carry a query (some endpoints version their key sets that way).
+    const KEY_SET_URL: UrlRule = UrlRule::new().allow_query();
 
     /// 10 s: the reference client's JWKS timeout.
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,12 +143,46 @@ mod http {
 
     impl HttpJwksSource {
         /// A source for `url` with the defaults.
-        pub fn new(url: Url) -> Self {
-            Self::builder(url).build()
+        ///
+        /// The key set decides which tokens are trusted, so `url` must pass the workspace's
+        /// [`UrlRule`] (a query allowed): `https`, or `http` to a loopback host only.
+        ///
+        /// # Errors
+        /// The [`UrlRefusal`] when `url` is not acceptable.
+        pub fn new(url: Url) -> Result<Self, UrlRefusal> {
+            Ok(Self::builder(url)?.build())
         }
 
-        /// Starts configuring a source for `url`.
-        pub fn builder(url: Url) -> HttpJwksSourceBuilder {
+        /// Starts configuring a source for `url`, checked as for [`new`](Self::new).
+        ///
+        /// # Errors
+        /// The [`UrlRefusal`] when `url` is not acceptable.
+        pub fn builder(url: Url) -> Result<HttpJwksSourceBuilder, UrlRefusal> {
+            KEY_SET_URL.check(&url)?;
+            Ok(Self::unchecked_builder(url))
+        }
+
+        /// [`new`](Self::new), also accepting plain `http` to any host. Anyone on the path can
+        /// then substitute the key set, and with it which tokens are trusted.
+        ///
+        /// # Errors
+        /// The [`UrlRefusal`] for anything else the rule refuses (credentials, a fragment, a
+        /// scheme other than `http` or `https`).
+        pub fn insecure_new(url: Url) -> Result<Self, UrlRefusal> {
+            Ok(Self::insecure_builder(url)?.build())
+        }
+
+        /// [`builder`](Self::builder), also accepting plain `http` to any host, as for
+        /// [`insecure_new`](Self::insecure_new).
+        ///
+        /// # Errors
+        /// As for [`insecure_new`](Self::insecure_new).
+        pub fn insecure_builder(url: Url) -> Result<HttpJwksSourceBuilder, UrlRefusal> {
+            KEY_SET_URL.insecure_plain_http().check(&url)?;
+            Ok(Self::unchecked_builder(url))
+        }
+
+        fn unchecked_builder(url: Url) -> HttpJwksSourceBuilder {
             HttpJwksSourceBuilder {
                 client: None,
                 url,

@@ -85,7 +85,7 @@ pub const RECOVERY_COOLDOWN: Duration = Duration::from_secs(10);
 /// use agent_identity_manager::{AuthManager, FileStore};
 /// use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 ///
-/// let jwks = HttpJwksSource::new(PRODUCTION_JWKS_URL.parse().expect("valid URL"));
+/// let jwks = HttpJwksSource::new(PRODUCTION_JWKS_URL.parse().expect("valid URL")).expect("https");
 /// let verifier = Verifier::builder(jwks).build();
 /// let tasks = TaskClient::new(AuthApiBaseUrl::resolve(None)?);
 /// let store = Arc::new(FileStore::from_environment()?);

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agent_identity_jwt::UrlRule;
 use agent_identity_jwt::{
     DEFAULT_LEEWAY, IdentityJwt, PRODUCTION_JWKS_URL, SigningAlgorithm, StaticJwksSource, Verifier,
 };
 use agent_identity_task::{AuthApiBaseUrl, TaskClient};
-use url::{Host, Url};
+use url::Url;
 
 use crate::env::{
     AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
@@ -519,10 +520,15 @@ impl AuthManagerBuilder {
 #[cfg(feature = "http")]
 fn http_verifier(url: Url) -> Result<agent_identity_jwt::VerifierBuilder, AuthError> {
     // Through `builder`, so the verifier knows its key set's URL (the runtime cache keeps the
-    // fetched keys under it).
-    Ok(Verifier::builder(agent_identity_jwt::HttpJwksSource::new(
-        url,
-    )))
+    // fetched keys under it). `parse_jwks_url` applied the URL rule already, with the plain-http
+    // exception only for `insecure_jwks_url`; the insecure constructor keeps that exception.
+    let source = agent_identity_jwt::HttpJwksSource::insecure_new(url).map_err(|refusal| {
+        AuthError::Config {
+            setting: "jwks url",
+            reason: refusal.reason().to_owned(),
+        }
+    })?;
+    Ok(Verifier::builder(source))
 }
 
 #[cfg(not(feature = "http"))]
@@ -533,26 +539,20 @@ fn http_verifier(_url: Url) -> Result<agent_identity_jwt::VerifierBuilder, AuthE
     })
 }
 
-/// Parses a key set URL. The key set decides which tokens are trusted, so it must come over
-/// `https`, except from a loopback host (the emulator, a test server), as for the AuthAPI
-/// (wire-format §4), unless `insecure`.
+/// Parses a key set URL by the workspace's one URL rule (a query allowed). The key set decides
+/// which tokens are trusted, so it must come over `https`, except from a loopback host (the
+/// emulator, a test server), as for the AuthAPI (wire-format §4), unless `insecure`.
 ///
 /// # Errors
 /// What is wrong with the URL.
 pub(crate) fn parse_jwks_url(text: &str, insecure: bool) -> Result<Url, &'static str> {
-    let url = Url::parse(text.trim()).map_err(|_| "not an absolute url")?;
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("the url has no host"),
+    let rule = UrlRule::new().allow_query();
+    let rule = if insecure {
+        rule.insecure_plain_http()
+    } else {
+        rule
     };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback || insecure => Ok(url),
-        "http" => Err("https is required for a non-loopback host"),
-        _ => Err("the scheme must be https"),
-    }
+    rule.parse(text).map_err(|refusal| refusal.reason())
 }
 
 #[cfg(test)]

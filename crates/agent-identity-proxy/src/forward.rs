@@ -40,10 +40,9 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-/// The identity headers, lowercase as `HeaderName` wants them (the canonical spellings are
-/// [`agent_identity_task::ACCOUNT_ID_HEADER`] and [`agent_identity_task::FEDRAMP_HEADER`]).
-pub(crate) const ACCOUNT_ID: HeaderName = HeaderName::from_static("chatgpt-account-id");
-pub(crate) const FEDRAMP: HeaderName = HeaderName::from_static("x-openai-fedramp");
+/// The identity headers, as the task crate declares them.
+pub(crate) const ACCOUNT_ID: HeaderName = agent_identity_task::ACCOUNT_ID_HEADER_NAME;
+pub(crate) const FEDRAMP: HeaderName = agent_identity_task::FEDRAMP_HEADER_NAME;
 
 /// What the handler learnt, for the access log.
 struct Outcome {

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use agent_identity_jwt::{UrlRefusal, UrlRule};
 use agent_identity_manager::AuthManager;
 use hyper::body::Incoming;
 use hyper::http::HeaderValue;
@@ -191,29 +192,13 @@ pub(crate) struct Upstream {
 impl Upstream {
     pub(crate) fn parse(text: &str) -> Result<Self, ProxyError> {
         let invalid = ProxyError::InvalidUpstream;
-        let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute url"))?;
-        let loopback = match url.host() {
-            Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            None => return Err(invalid("the url has no host")),
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => {
-                return Err(invalid(
-                    "https is required for a non-loopback host: assertions must not travel in clear text",
-                ));
-            }
-            _ => return Err(invalid("the scheme must be https or http")),
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("the url must not hold credentials"));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("the url must not have a query or a fragment"));
-        }
+        // The workspace's one URL rule, strict: paths are appended to the upstream.
+        let url = UrlRule::new().parse(text).map_err(|refusal| match refusal {
+            UrlRefusal::PlainHttp => invalid(
+                "https is required for a non-loopback host: assertions must not travel in clear text",
+            ),
+            refusal => invalid(refusal.reason()),
+        })?;
         let host_text = match url.host() {
             Some(Host::Ipv6(ip)) => format!("[{ip}]"),
             Some(host) => host.to_string(),

@@ -5,7 +5,7 @@
     reason = "an example program: what it prints is the point"
 )]
 
-use agent_identity_sdk::{AgentIdentityMiddleware, AuthManager};
+use agent_identity_sdk::{AgentIdentityMiddleware, AuthManager, Origins};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,11 +15,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Not ready? The error says why: nothing stored, or the verdict on the stored token.
     println!("registered task {}", manager.auth()?.task_id());
 
-    // Every request gets a fresh assertion; a 401 costs one recovery and one retry.
+    // Requests to the resource's origin get a fresh assertion, and its 401 costs one recovery
+    // and one retry. Requests anywhere else go unsigned (`.strict()` makes them an error).
+    let url = reqwest::Url::parse(&std::env::var("RESOURCE_URL")?)?;
+    let origins = Origins::new([url.origin().ascii_serialization()])?;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AgentIdentityMiddleware::new(manager.clone()))
+        .with(AgentIdentityMiddleware::new(manager.clone(), origins))
         .build();
-    let url = std::env::var("RESOURCE_URL")?;
     let response = client.get(url).send().await?;
     println!("{}", response.status());
 

@@ -1,114 +1,119 @@
-//! `Origins`: the sites an integration signs requests for, and the one rule deciding whether a
-//! URL is one of them.
+//! [`Origins`]: the origins a signing client may send the agent's assertion to, checked by the
+//! workspace's one URL rule. The middleware signs only for these; the Python binding uses the
+//! same type.
 
-use std::net::IpAddr;
+use std::fmt;
 
+use agent_identity_jwt::UrlRule;
 use agent_identity_manager::AuthError;
 use url::{Host, Url};
 
-/// The origins (scheme, host and port) an integration may send the agent's assertion to.
+/// The origins (`scheme://host:port`) an agent's requests are signed for.
 ///
-/// An origin is `https`, or `http` on a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`):
-/// the assertion never travels in clear text off this machine. Entries are origins only: a path,
-/// query, fragment or user info is refused rather than silently ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An assertion is a bearer credential for as long as its timestamp is fresh: a signing client
+/// that also fetches other sites must not hand it to them. `Origins` names the sites that get it;
+/// a request anywhere else gets no assertion.
+///
+/// # Examples
+/// ```
+/// use agent_identity_sdk::Origins;
+/// let origins = Origins::new(["https://api.example.com", "http://127.0.0.1:8080/"])?;
+/// assert!(origins.covers(&"https://api.example.com:443/v1/models".parse()?));
+/// assert!(!origins.covers(&"https://elsewhere.example.com/".parse()?));
+/// assert!(Origins::new(["http://api.example.com"]).is_err(), "plain http off loopback");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Origins {
-    allowed: Vec<url::Origin>,
+    origins: Vec<Origin>,
+}
+
+/// One origin, normalised: the scheme, the host as `url` parses it, the port with the scheme's
+/// default filled in.
+#[derive(Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: Host<String>,
+    port: u16,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Option<Self> {
+        Some(Self {
+            scheme: url.scheme().to_owned(),
+            host: url.host()?.to_owned(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
 }
 
 impl Origins {
-    /// The origins in `origins`, such as `https://api.openai.com` or `http://127.0.0.1:8080`.
+    /// Each entry is an origin `scheme://host[:port]` (a trailing `/` allowed, no path, query,
+    /// fragment or credentials); `https`, or `http` only on loopback (the workspace's one URL
+    /// rule, [`UrlRule`]).
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an entry that does not parse, is not an origin, or is plain
-    /// `http` off loopback.
+    /// [`AuthError::Config`] (setting `origin`) naming the first entry that is not such an
+    /// origin, or when no origin is given: an empty scope would sign nothing, which is never
+    /// what a caller means.
     pub fn new<I, S>(origins: I) -> Result<Self, AuthError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let allowed = origins
+        let origins = origins
             .into_iter()
-            .map(|origin| parse_origin(origin.as_ref()))
+            .map(|text| parse_origin(text.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { allowed })
+        if origins.is_empty() {
+            return Err(config("no origin was given".to_owned()));
+        }
+        Ok(Self { origins })
     }
 
-    /// Whether a request to `url` may carry the assertion: its scheme, host and port are one of
-    /// the origins, and it is `https` or loopback `http`.
+    /// Whether a request to `url` is one this scope signs for (scheme, host, port; default ports
+    /// normalised). A URL with credentials is never covered.
     pub fn covers(&self, url: &Url) -> bool {
-        allowed_in_clear(url) && self.allowed.contains(&url.origin())
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        Origin::of(url).is_some_and(|origin| self.origins.contains(&origin))
     }
 }
 
-fn parse_origin(text: &str) -> Result<url::Origin, AuthError> {
-    let config = |reason: &str| AuthError::Config {
-        setting: "origins",
-        reason: reason.to_owned(),
-    };
-    let url = Url::parse(text.trim()).map_err(|_| config("an origin is not a valid URL"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(config("an origin cannot carry user info"));
+impl fmt::Debug for Origins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.origins.iter().map(ToString::to_string))
+            .finish()
     }
-    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+}
+
+fn config(reason: String) -> AuthError {
+    AuthError::Config {
+        setting: "origin",
+        reason,
+    }
+}
+
+fn parse_origin(text: &str) -> Result<Origin, AuthError> {
+    // The entry is not echoed: a mistyped one may hold credentials.
+    let url = UrlRule::new()
+        .parse(text)
+        .map_err(|refusal| config(refusal.reason().to_owned()))?;
+    if !matches!(url.path(), "" | "/") {
         return Err(config(
-            "an origin is a scheme, host and port only, without a path or query",
+            "an origin has no path: give scheme://host[:port]".to_owned(),
         ));
     }
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(config("an origin is https, or http on a loopback host"));
-    }
-    if !allowed_in_clear(&url) {
-        return Err(config("https is required for a non-loopback host"));
-    }
-    Ok(url.origin())
-}
-
-/// `https`, or `http` to a loopback host.
-fn allowed_in_clear(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => match url.host() {
-            Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-            None => false,
-        },
-        _ => false,
-    }
+    Origin::of(&url).ok_or_else(|| config("the url has no host or port".to_owned()))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(text: &str) -> Url {
-        Url::parse(text).expect("test url")
-    }
-
-    #[test]
-    fn only_listed_origins_are_covered() {
-        let origins = Origins::new(["https://api.example.com", "http://127.0.0.1:8080"])
-            .expect("valid origins");
-        assert!(origins.covers(&url("https://api.example.com/v1/responses")));
-        assert!(origins.covers(&url("http://127.0.0.1:8080/echo")));
-        assert!(!origins.covers(&url("http://api.example.com/v1")));
-        assert!(!origins.covers(&url("https://api.example.com:8443/v1")));
-        assert!(!origins.covers(&url("https://evil.example.com/")));
-        assert!(!origins.covers(&url("http://127.0.0.1:8081/echo")));
-    }
-
-    #[test]
-    fn clear_text_off_loopback_and_non_origins_are_refused() {
-        for bad in [
-            "http://api.example.com",
-            "https://api.example.com/v1",
-            "https://user@api.example.com",
-            "ftp://api.example.com",
-            "not a url",
-        ] {
-            let error = Origins::new([bad]).expect_err(bad);
-            assert_eq!(error.kind(), "config", "{bad}");
-        }
-    }
-}
+mod tests;

@@ -1,17 +1,33 @@
 //! The resource-server side: a tower [`Layer`](tower_layer::Layer) that verifies
-//! `AgentAssertion` headers, and an axum extractor for the agent it verified.
+//! `AgentAssertion` headers, an axum extractor for the agent it verified, and ready
+//! [`AgentDirectory`]s.
 //!
-//! [`AgentAssertionLayer`] checks every request's `Authorization: AgentAssertion …` header with
-//! [`verify_assertion`] against an [`AgentDirectory`] (the
-//! runtimes you know, with their public keys and accounts, and the tasks you consider valid),
-//! then checks that `ChatGPT-Account-ID` names the runtime's account. A request that passes
-//! reaches your service with a [`VerifiedAgent`] in its extensions; take it in an axum handler as
-//! an argument. Any other request is answered `401` with
-//! `WWW-Authenticate: AgentAssertion error="<kind>"` and a JSON body
-//! `{"error": "<kind>", "message": "…"}`, without reaching your service. The kinds are
-//! `missing` (no `Authorization` header), `wrong_account`, and those of
-//! [`AssertionError::kind`]: `malformed`, `unknown_runtime`, `bad_signature`,
-//! `task_not_issued`, `stale`.
+//! *Available with the `server` feature.*
+//!
+//! [`AgentAssertionLayer`] checks every request with the task crate's one request check,
+//! [`verify_request`], the same function the emulator's
+//! protected endpoint calls: the `Authorization: AgentAssertion …` header against an
+//! [`AgentDirectory`] (the runtimes you know, with their public keys and accounts, and the tasks
+//! you consider valid), then `ChatGPT-Account-ID` against the runtime's account, then, for a
+//! FedRAMP runtime, `X-OpenAI-Fedramp: true`. A request that passes reaches your service with a
+//! [`VerifiedAgent`] in its extensions; take it in an axum handler as an argument. Any other
+//! request is answered `401` with `WWW-Authenticate: AgentAssertion error="<kind>"` and a JSON
+//! body `{"error": "<kind>", "message": "…"}` ([`rejection_response`]), without reaching your
+//! service. The kinds are those of [`RejectedAssertion::kind`]: `missing_authorization`,
+//! `malformed`, `unknown_runtime`, `bad_signature`, `task_not_issued`, `stale`,
+//! `account_mismatch`, `missing_fedramp_header`.
+//!
+//! # Where the directory comes from
+//!
+//! In the deployed system only the AuthAPI knows agent runtimes (their public keys and accounts)
+//! and the tasks it registered. A third-party resource server therefore gets its directory from
+//! the issuer, by whatever channel the issuer offers, and keeps it in memory: a
+//! [`StaticDirectory`] for a fixed set, or a [`RefreshingDirectory`] that your own source
+//! refreshes in the background. It must **never** derive the directory from an agent's token:
+//! the token carries the agent's *private* key, a server that holds it can sign as the agent, and
+//! a directory built from what the caller sends trusts the caller by construction.
+//!
+//! See `examples/axum_server.rs` for a whole server.
 //!
 //! # Replay: what this cannot protect against
 //!
@@ -27,16 +43,21 @@
 //! the window with [`AgentAssertionLayer::skew`], send agent traffic over TLS only, and keep the
 //! header out of logs; revoking the task ([`AgentDirectory::task_valid`] returning `false`) ends
 //! every replay of its assertions at once.
+//!
+//! A server that keeps a replay cache (refusing a second use of one assertion inside the window)
+//! must key it on what was signed, not on the header text: the same assertion is accepted in
+//! more than one text form (the scheme's case, base64url with or without padding, the JSON
+//! envelope re-encoded with other spacing or field order). Key it on the runtime id and the
+//! signature, or equivalently on [`VerifiedAgent::runtime_id`], [`VerifiedAgent::task_id`] and
+//! [`VerifiedAgent::signed_at`].
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use agent_identity_jwt::{AccountId, AgentRuntimeId};
-use agent_identity_task::{
-    ACCOUNT_ID_HEADER, AssertionError, AssertionLookup, DEFAULT_SKEW, TaskId, Timestamp,
-    verify_assertion,
-};
+pub use agent_identity_task::{AgentDirectory, KnownRuntime, RejectedAssertion};
+use agent_identity_task::{DEFAULT_SKEW, TaskId, Timestamp, verify_request};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -44,55 +65,9 @@ use futures_util::future::{Either, Ready, ready};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
 
-/// What a server knows about one agent runtime.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownRuntime {
-    public_key: [u8; 32],
-    account_id: AccountId,
-    fedramp: bool,
-}
+mod directory;
 
-impl KnownRuntime {
-    /// A runtime with its raw 32-byte Ed25519 public key and the account it belongs to; not a
-    /// FedRAMP account unless [`KnownRuntime::fedramp`] says so.
-    pub fn new(public_key: [u8; 32], account_id: impl Into<AccountId>) -> Self {
-        Self {
-            public_key,
-            account_id: account_id.into(),
-            fedramp: false,
-        }
-    }
-
-    /// Whether the runtime's account is a FedRAMP account. Defaults to `false`.
-    pub fn fedramp(mut self, fedramp: bool) -> Self {
-        self.fedramp = fedramp;
-        self
-    }
-}
-
-/// The lookups the layer needs: the runtime behind a runtime id, and whether a task is valid.
-///
-/// Both are called on the request path, synchronously: answer from memory (a map refreshed in
-/// the background), not over the network.
-pub trait AgentDirectory: Send + Sync + 'static {
-    /// The runtime with this id, if it is known.
-    fn runtime(&self, runtime_id: &str) -> Option<KnownRuntime>;
-
-    /// Whether `task_id` was issued to `runtime_id` and is still valid (not revoked).
-    fn task_valid(&self, runtime_id: &str, task_id: &str) -> bool;
-}
-
-/// A shared directory, so that the server can keep updating it (revoking tasks) after giving it
-/// to the layer.
-impl<D: AgentDirectory + ?Sized> AgentDirectory for Arc<D> {
-    fn runtime(&self, runtime_id: &str) -> Option<KnownRuntime> {
-        (**self).runtime(runtime_id)
-    }
-
-    fn task_valid(&self, runtime_id: &str, task_id: &str) -> bool {
-        (**self).task_valid(runtime_id, task_id)
-    }
-}
+pub use directory::{Refresher, RefreshingDirectory, StaticDirectory};
 
 /// The agent a request was verified to come from, in the request's extensions; an axum handler
 /// takes it as an argument.
@@ -132,45 +107,19 @@ impl VerifiedAgent {
     }
 }
 
-/// Why the layer refused a request. Its [`kind`](Self::kind) is the `error` of the 401's
-/// challenge and body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RejectedAssertion {
-    /// No `Authorization` header (or one that is not text).
-    #[error("no agent assertion")]
-    Missing,
-    /// `ChatGPT-Account-ID` is missing or is not the runtime's account.
-    #[error("the account id is not the agent runtime's account")]
-    WrongAccount,
-    /// The assertion itself failed a check.
-    #[error(transparent)]
-    Assertion(#[from] AssertionError),
-}
-
-impl RejectedAssertion {
-    /// `missing`, `wrong_account`, or the assertion error's [`AssertionError::kind`].
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Missing => "missing",
-            Self::WrongAccount => "wrong_account",
-            Self::Assertion(error) => error.kind(),
-        }
-    }
-}
-
-impl IntoResponse for RejectedAssertion {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.kind(), "message": self.to_string() });
-        let challenge = format!("AgentAssertion error=\"{}\"", self.kind());
-        let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
+/// The answer to a refused request: `401` with `WWW-Authenticate: AgentAssertion
+/// error="<kind>"` and a JSON body `{"error": "<kind>", "message": "…"}`, as the layer sends it.
+/// For a server that calls [`AgentAssertionLayer::verify`] itself.
+pub fn rejection_response(rejected: &RejectedAssertion) -> Response {
+    let body = serde_json::json!({ "error": rejected.kind(), "message": rejected.to_string() });
+    let challenge = format!("AgentAssertion error=\"{}\"", rejected.kind());
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
+    response
 }
 
 /// The system clock, unless a test supplies another.
@@ -181,7 +130,7 @@ type Now = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// replays). Cheap to clone.
 #[derive(Clone)]
 pub struct AgentAssertionLayer {
-    directory: Arc<dyn AgentDirectory>,
+    directory: Arc<dyn AgentDirectory + Send + Sync>,
     skew: Duration,
     now: Now,
 }
@@ -197,7 +146,7 @@ impl std::fmt::Debug for AgentAssertionLayer {
 impl AgentAssertionLayer {
     /// Verifies against `directory`, with a skew of [`DEFAULT_SKEW`] (±300 s) and the system
     /// clock.
-    pub fn new(directory: impl AgentDirectory) -> Self {
+    pub fn new(directory: impl AgentDirectory + Send + Sync + 'static) -> Self {
         Self {
             directory: Arc::new(directory),
             skew: DEFAULT_SKEW,
@@ -218,60 +167,21 @@ impl AgentAssertionLayer {
         self
     }
 
-    /// Verifies one request's headers: the checks the layer runs, for servers that are not
-    /// built on tower.
+    /// Verifies one request's headers: the checks the layer runs (the task crate's
+    /// [`verify_request`]), for servers that are not built on tower.
     ///
     /// # Errors
-    /// The first check that fails, as a [`RejectedAssertion`].
+    /// The first check that fails, as a [`RejectedAssertion`]; answer it with
+    /// [`rejection_response`].
     pub fn verify(&self, headers: &http::HeaderMap) -> Result<VerifiedAgent, RejectedAssertion> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .ok_or(RejectedAssertion::Missing)?;
-        let lookup = Lookup {
-            directory: &*self.directory,
-            runtime: std::cell::OnceCell::new(),
-        };
-        let verified = verify_assertion(value, &lookup, (self.now)(), self.skew)?;
-        // The signature verified, so the runtime was found; its record is cached in `lookup`.
-        let known = lookup
-            .runtime
-            .get()
-            .cloned()
-            .flatten()
-            .ok_or(AssertionError::UnknownRuntime)?;
-        let claimed = headers
-            .get(ACCOUNT_ID_HEADER)
-            .and_then(|value| value.to_str().ok());
-        if claimed != Some(known.account_id.as_str()) {
-            return Err(RejectedAssertion::WrongAccount);
-        }
+        let verified = verify_request(headers, &*self.directory, (self.now)(), self.skew)?;
         Ok(VerifiedAgent {
             runtime_id: verified.runtime_id().clone(),
             task_id: verified.task_id().clone(),
-            account_id: known.account_id,
-            fedramp: known.fedramp,
-            signed_at: verified.timestamp(),
+            account_id: verified.account_id().clone(),
+            fedramp: verified.is_fedramp(),
+            signed_at: verified.signed_at(),
         })
-    }
-}
-
-/// The directory as the task crate's verifier asks it, remembering the runtime it found.
-struct Lookup<'a> {
-    directory: &'a dyn AgentDirectory,
-    runtime: std::cell::OnceCell<Option<KnownRuntime>>,
-}
-
-impl AssertionLookup for Lookup<'_> {
-    fn public_key(&self, runtime_id: &str) -> Option<[u8; 32]> {
-        self.runtime
-            .get_or_init(|| self.directory.runtime(runtime_id))
-            .as_ref()
-            .map(|known| known.public_key)
-    }
-
-    fn task_issued(&self, runtime_id: &str, task_id: &str) -> bool {
-        self.directory.task_valid(runtime_id, task_id)
     }
 }
 
@@ -311,7 +221,7 @@ where
                 request.extensions_mut().insert(agent);
                 Either::Right(self.inner.call(request))
             }
-            Err(rejected) => Either::Left(ready(Ok(rejected.into_response()))),
+            Err(rejected) => Either::Left(ready(Ok(rejection_response(&rejected)))),
         }
     }
 }

@@ -207,23 +207,21 @@ impl RequestHeaders {
         authorization.set_sensitive(true);
         map.insert(http::header::AUTHORIZATION, authorization);
         map.insert(
-            http::HeaderName::from_static(ACCOUNT_ID_HEADER_LOWERCASE),
+            ACCOUNT_ID_HEADER_NAME,
             http::HeaderValue::from_str(self.account_id.as_str()).map_err(|_| invalid())?,
         );
         if self.fedramp {
-            map.insert(
-                http::HeaderName::from_static(FEDRAMP_HEADER_LOWERCASE),
-                http::HeaderValue::from_static("true"),
-            );
+            map.insert(FEDRAMP_HEADER_NAME, http::HeaderValue::from_static("true"));
         }
         Ok(map)
     }
 }
 
-/// `ChatGPT-Account-ID` as `http::HeaderName::from_static` requires it: lowercase.
-const ACCOUNT_ID_HEADER_LOWERCASE: &str = "chatgpt-account-id";
-/// `X-OpenAI-Fedramp`, lowercase.
-const FEDRAMP_HEADER_LOWERCASE: &str = "x-openai-fedramp";
+/// [`ACCOUNT_ID_HEADER`] as an `http::HeaderName` (lowercase, as `HeaderName` holds it).
+pub const ACCOUNT_ID_HEADER_NAME: http::HeaderName =
+    http::HeaderName::from_static("chatgpt-account-id");
+/// [`FEDRAMP_HEADER`] as an `http::HeaderName`.
+pub const FEDRAMP_HEADER_NAME: http::HeaderName = http::HeaderName::from_static("x-openai-fedramp");
 
 impl TryFrom<&RequestHeaders> for http::HeaderMap {
     type Error = TaskError;

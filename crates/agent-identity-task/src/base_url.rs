@@ -1,10 +1,9 @@
 //! The AuthAPI base URL: where it comes from (wire-format §4) and what makes it acceptable.
 
 use std::fmt;
-use std::net::Ipv6Addr;
 
+use agent_identity_jwt::UrlRule;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use url::{Host, Url};
 
 use crate::error::{Operation, TaskError, TaskErrorKind};
 
@@ -73,7 +72,8 @@ impl AuthApiBaseUrl {
         Self::parse(PRODUCTION_AUTHAPI_BASE_URL)
     }
 
-    /// Validates one base URL: trimmed, trailing `/` removed, `https` unless the host is loopback.
+    /// Validates one base URL: trimmed, trailing `/` removed, then the workspace's
+    /// [`UrlRule`] (`https` unless the host is loopback; no credentials, query or fragment).
     ///
     /// # Errors
     /// A [`TaskErrorKind::Config`] error naming what is wrong.
@@ -85,25 +85,10 @@ impl AuthApiBaseUrl {
         if text.is_empty() {
             return Err(config("the url is empty"));
         }
-        let url = Url::parse(text).map_err(|_| config("not an absolute url"))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(config("credentials are not allowed in the url"));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(config("a query or fragment is not allowed in the url"));
-        }
-        let loopback = match url.host() {
-            Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
-            None => return Err(config("the url has no host")),
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => return Err(config("https is required for a non-loopback host")),
-            _ => return Err(config("the scheme must be https")),
-        }
+        // The workspace's one URL rule, strict: request paths are appended to this URL.
+        let url = UrlRule::new()
+            .parse(text)
+            .map_err(|refusal| config(refusal.reason()))?;
         // `Url` normalises (lowercases the host, resolves dot segments); keep its form, without
         // the trailing `/` it adds to an empty path.
         let text = url.as_str().trim_end_matches('/').to_owned();

@@ -10,8 +10,10 @@
 //!   of transient failures with exponential backoff, full jitter and `Retry-After`.
 //! - [`authorization_header`], [`request_headers`] and [`AgentSigner`] build the per-request
 //!   headers (§5), byte-for-byte those of the reference implementation.
-//! - [`verify_assertion`] and [`verify_registration_request`] are the server side, a pure function
-//!   each, shared by the emulator and any resource server; [`seal_task_id`] and
+//! - [`verify_request`] is the server side's one check of an agent's request headers (the
+//!   assertion through [`verify_assertion`], the account id, the FedRAMP header) against an
+//!   [`AgentDirectory`], shared by the emulator and the facade's tower layer;
+//!   [`verify_registration_request`] checks a registration body. Pure functions each; [`seal_task_id`] and
 //!   [`seal_task_id_for_public_key`] make the encrypted task ids a server returns.
 //!
 //! Client failures are one opaque [`TaskError`] with [`TaskError::is_transient`],
@@ -35,9 +37,9 @@ mod timestamp;
 mod verify;
 
 pub use assertion::{
-    ACCOUNT_ID_HEADER, AGENT_ASSERTION_SCHEME, AUTHORIZATION_HEADER, AgentSigner, FEDRAMP_HEADER,
-    RegistrationRequest, RequestHeaders, authorization_header, authorization_header_for,
-    request_headers,
+    ACCOUNT_ID_HEADER, ACCOUNT_ID_HEADER_NAME, AGENT_ASSERTION_SCHEME, AUTHORIZATION_HEADER,
+    AgentSigner, FEDRAMP_HEADER, FEDRAMP_HEADER_NAME, RegistrationRequest, RequestHeaders,
+    authorization_header, authorization_header_for, request_headers,
 };
 pub use base_url::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
 pub use client::{
@@ -50,6 +52,7 @@ pub use sealed::{open_task_id, seal_task_id, seal_task_id_for_public_key};
 pub use task_id::{MAX_TASK_ID_BYTES, TaskId};
 pub use timestamp::Timestamp;
 pub use verify::{
-    AssertionError, AssertionLookup, DEFAULT_SKEW, MAX_ASSERTION_HEADER_BYTES, VerifiedAssertion,
-    verify_assertion, verify_registration_request,
+    AgentDirectory, AssertionError, AssertionLookup, DEFAULT_SKEW, KnownRuntime,
+    MAX_ASSERTION_HEADER_BYTES, RejectedAssertion, VerifiedAssertion, VerifiedRequest,
+    verify_assertion, verify_registration_request, verify_request,
 };

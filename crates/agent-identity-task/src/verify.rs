@@ -143,6 +143,12 @@ struct RegistrationBody {
 /// ([`Stale`](AssertionError::Stale)). Verifying the signature before the task and time checks
 /// means only a holder of the key learns why a signed assertion was refused.
 ///
+/// One assertion is accepted in more than one text form (the scheme in any case, base64url with
+/// or without padding, the JSON envelope re-encoded), so a replay cache is keyed on the runtime
+/// id and the signature, never on `header_value` (see [`verify_request`](crate::verify_request)).
+/// A resource server checks a whole request with [`verify_request`](crate::verify_request), which
+/// calls this.
+///
 /// # Errors
 /// The [`AssertionError`] of the first check that fails.
 pub fn verify_assertion<L>(
@@ -265,6 +271,12 @@ fn check_fresh(
     }
     Ok(())
 }
+
+mod request;
+
+pub use request::{
+    AgentDirectory, KnownRuntime, RejectedAssertion, VerifiedRequest, verify_request,
+};
 
 #[cfg(test)]
 mod tests;

@@ -179,7 +179,8 @@ pub(crate) async fn run(out: Output) -> Result<Exit, Failure> {
 }
 
 fn verifier(emulator: &Emulator) -> Result<Verifier, String> {
-    Ok(Verifier::builder(HttpJwksSource::new(emulator.jwks_url()))
+    let source = HttpJwksSource::new(emulator.jwks_url()).map_err(|refusal| refusal.to_string())?;
+    Ok(Verifier::builder(source)
         .issuer(emulator.issuer())
         .audience(emulator.audience())
         .algorithms([emulator.algorithm()])

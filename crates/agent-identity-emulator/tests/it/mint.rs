@@ -78,7 +78,7 @@ async fn custom_issuer_and_audience_are_minted_and_trusted() {
     assert_eq!(record.issuer().as_str(), "https://issuer.test");
     // A verifier with the ChatGPT defaults refuses it.
     let default_verifier = agent_identity_jwt::Verifier::builder(
-        agent_identity_jwt::HttpJwksSource::new(emulator.jwks_url()),
+        agent_identity_jwt::HttpJwksSource::new(emulator.jwks_url()).expect("loopback url"),
     )
     .algorithms([agent_identity_jwt::SigningAlgorithm::EdDsa])
     .build();

@@ -115,7 +115,7 @@ async fn mock_jwks(server: &mut mockito::ServerGuard, body: String, hits: usize)
 
 fn http_verifier(server: &mockito::ServerGuard) -> Verifier {
     let url = format!("{}/jwks", server.url()).parse().expect("url");
-    Verifier::builder(HttpJwksSource::new(url)).build()
+    Verifier::builder(HttpJwksSource::new(url).expect("loopback url")).build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,7 +392,7 @@ async fn unreachable_endpoint_is_transient() {
     let url = format!("http://127.0.0.1:{port}/jwks")
         .parse()
         .expect("url");
-    let verifier = Verifier::builder(HttpJwksSource::new(url)).build();
+    let verifier = Verifier::builder(HttpJwksSource::new(url).expect("loopback url")).build();
     let error = verifier
         .verify(&IdentityJwt::new(mint(&claims())))
         .await
@@ -539,6 +539,7 @@ async fn a_key_set_redirect_is_refused_and_not_followed() {
         .create_async()
         .await;
     let following = HttpJwksSource::builder(format!("{}/jwks", server.url()).parse().expect("url"))
+        .expect("loopback url")
         .client(reqwest::Client::new())
         .build();
     let error = following.fetch_keys().await.expect_err("refused");
@@ -591,7 +592,7 @@ fn a_snapshot_too_old_or_holding_no_usable_key_is_not_seeded() {
 #[test]
 fn an_http_source_names_the_key_set_url() {
     let url: url::Url = "https://example.test/jwks".parse().expect("url");
-    let verifier = Verifier::builder(HttpJwksSource::new(url.clone())).build();
+    let verifier = Verifier::builder(HttpJwksSource::new(url.clone()).expect("https url")).build();
     assert_eq!(verifier.key_set_url(), Some(&url));
     assert_eq!(verifier_over(ScriptedSource::new()).key_set_url(), None);
 }

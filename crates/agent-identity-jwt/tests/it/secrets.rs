@@ -52,7 +52,7 @@ async fn errors_debug_and_traces_never_contain_the_token_or_key() {
         .create_async()
         .await;
     let url = format!("{}/jwks", server.url()).parse().expect("url");
-    let http = Verifier::builder(HttpJwksSource::new(url)).build();
+    let http = Verifier::builder(HttpJwksSource::new(url).expect("loopback url")).build();
     let fixed = Verifier::builder(StaticJwksSource::from_json(jwks_json()).expect("JWKS")).build();
 
     let tokens = [

@@ -172,7 +172,9 @@ async fn registration_401_logs_out() {
 #[tokio::test(start_paused = true)]
 async fn a_token_rejected_at_load_is_what_auth_returns() {
     let service = FakeService::start(jwks_with_kids(&["shared-key-1"])).await;
-    let source = HttpJwksSource::builder(service.jwks_url().parse().expect("url")).build();
+    let source = HttpJwksSource::builder(service.jwks_url().parse().expect("url"))
+        .expect("loopback url")
+        .build();
     // The vectors' tokens are RS256; this verifier accepts EdDSA alone.
     let verifier = Verifier::builder(source)
         .clock(TestClock::new())

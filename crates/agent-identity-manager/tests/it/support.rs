@@ -25,6 +25,7 @@ pub(crate) fn http_client() -> reqwest::Client {
 
 pub(crate) fn verifier(jwks_url: &str, clock: Arc<TestClock>) -> Verifier {
     let source = HttpJwksSource::builder(jwks_url.parse().expect("url"))
+        .expect("loopback url")
         .client(http_client())
         .build();
     Verifier::builder(source).clock(clock).build()

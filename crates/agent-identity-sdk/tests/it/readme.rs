@@ -13,7 +13,7 @@ const EXAMPLE: &str = include_str!("../../examples/readme.rs");
 /// The README's library example: the `rust,no_run` block that uses the middleware.
 fn readme_block() -> &'static str {
     let start = README
-        .find("```rust,no_run\nuse agent_identity_sdk::{AgentIdentityMiddleware, AuthManager};")
+        .find("```rust,no_run\nuse agent_identity_sdk::{AgentIdentityMiddleware, AuthManager, Origins};")
         .expect("the README's library example");
     let body = &README[start..];
     let body = &body[body.find('\n').expect("fence line") + 1..];
@@ -49,8 +49,8 @@ async fn the_readme_library_example_runs_as_written_against_the_emulator() {
             "--quiet",
             "--package",
             "agent-identity-sdk",
-            "--features",
-            "reqwest-middleware",
+            // Every feature, as the test build has them: the build is shared, not redone.
+            "--all-features",
             "--example",
             "readme",
         ])

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use agent_identity_sdk::emulator::Emulator;
 use agent_identity_sdk::{
     AgentIdentityMiddleware, AuthManager, AuthManagerBuilder, CredentialStore, MemoryStore,
-    SigningAlgorithm,
+    Origins, SigningAlgorithm,
 };
 
 /// A builder pointed at `emulator` through its settings alone.
@@ -49,9 +49,18 @@ pub(crate) async fn logged_in(emulator: &Emulator) -> AuthManager {
         .expect("loads")
 }
 
-/// A reqwest client that signs every request with `manager`'s identity.
-pub(crate) fn client(manager: &AuthManager) -> reqwest_middleware::ClientWithMiddleware {
+/// A reqwest client that signs every request to `url`'s origin with `manager`'s identity.
+pub(crate) fn client(manager: &AuthManager, url: &str) -> reqwest_middleware::ClientWithMiddleware {
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AgentIdentityMiddleware::new(manager.clone()))
+        .with(AgentIdentityMiddleware::new(
+            manager.clone(),
+            origin_of(url),
+        ))
         .build()
+}
+
+/// The signing scope of `url`'s origin alone.
+pub(crate) fn origin_of(url: &str) -> Origins {
+    let url = reqwest::Url::parse(url).expect("url");
+    Origins::new([url.origin().ascii_serialization()]).expect("an acceptable origin")
 }
