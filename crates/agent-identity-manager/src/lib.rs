@@ -17,6 +17,8 @@
 
 mod auth;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod manager;
 pub mod metrics;
 mod setup;
