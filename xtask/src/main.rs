@@ -36,7 +36,7 @@ commands:
                   in env modules, no src/ file over 500 lines without saying why
   features        `cargo check --lib` of jwt, task, manager and sdk with no default
                   features, and with each feature alone
-  msrv            `cargo check` with the workspace's rust-version toolchain (installed
+  msrv            `cargo check --lib` with the workspace's rust-version toolchain (installed
                   through rustup when missing); skipped with a line saying why when rustup
                   cannot provide it, unless AGENT_IDENTITY_REQUIRE_MSRV=1
   secret-service  only that keyring test (inside its own D-Bus session and gnome-keyring)

@@ -1,5 +1,6 @@
-//! `cargo xtask msrv`: `cargo check` of the workspace with the oldest compiler we promise
-//! (`rust-version` in the root `Cargo.toml`), through rustup.
+//! `cargo xtask msrv`: `cargo check` of the workspace's libraries with the oldest compiler we
+//! promise (`rust-version` in the root `Cargo.toml`), through rustup. The promise is to library
+//! users, so binaries, tests and benches are built only with the pinned toolchain.
 //!
 //! The toolchain is installed with rustup when it is missing (a minimal profile, about 100 MB).
 //! When rustup is absent or cannot install it (no network to its server), the step prints a
@@ -37,7 +38,15 @@ pub(crate) fn check() -> Result<(), ExitCode> {
     let target = target_dir().join("msrv");
     let mut command = Command::new("rustup");
     command
-        .args(["run", &version, "cargo", "check", "--workspace", "--locked"])
+        .args([
+            "run",
+            &version,
+            "cargo",
+            "check",
+            "--workspace",
+            "--lib",
+            "--locked",
+        ])
         .current_dir(workspace_root())
         .env(CARGO_TARGET_DIR, &target)
         // The pinned toolchain's cargo started xtask; these would point the MSRV cargo at it.
@@ -47,7 +56,7 @@ pub(crate) fn check() -> Result<(), ExitCode> {
         .env_remove("RUSTUP_TOOLCHAIN");
     crate::ci::run_command(
         &format!(
-            "{CARGO_TARGET_DIR}=\"{}\" rustup run {version} cargo check --workspace --locked",
+            "{CARGO_TARGET_DIR}=\"{}\" rustup run {version} cargo check --workspace --lib --locked",
             target.display()
         ),
         command,
