@@ -3,10 +3,10 @@
 
 use super::{Measurement, Paired, round_to};
 
-/// Prints the result line of a [`measure_paired`] bench: as [`report`], with the median of the
-/// rounds' ratios as `ratio`, their quartiles as `ratio_q1` and `ratio_q3`, and `extra`
-/// numbers of the bench's own after them (informational: `cargo xtask bench` shows only the
-/// common fields).
+/// Prints the result line of a [`measure_paired`](super::measure_paired) bench: as [`report`],
+/// with the median of the rounds' ratios as `ratio`, their quartiles as `ratio_q1` and
+/// `ratio_q3`, and `extra` numbers of the bench's own after them (informational: `cargo xtask
+/// bench` shows only the common fields).
 #[expect(
     clippy::print_stdout,
     reason = "the result line on stdout is the protocol cargo xtask bench reads"
