@@ -10,7 +10,7 @@ use agent_identity_tests::bench::{measure_pair_async, report};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-/// 1.10: issue 2's target for a warm verification against a bare decode.
+/// 1.10: the target for a warm verification against a bare decode.
 const VERIFY_WARM_TARGET: f64 = 1.10;
 
 /// 60 s: the verifier's default leeway (wire-format §1), given to the baseline too.

@@ -15,13 +15,13 @@ use agent_identity_manager::{AuthManager, CredentialStore, FileStore, MemoryStor
 use agent_identity_task::{AgentSigner, AuthApiBaseUrl, TaskClient};
 use agent_identity_tests::bench::{measure_pair, measure_pair_async, report};
 
-/// 3.0: issue 4's target for `auth()` under contention against a bare `Arc` clone.
+/// 3.0: the target for `auth()` under contention against a bare `Arc` clone.
 const AUTH_TARGET: f64 = 3.0;
-/// 1.0: issue 9's target for a cold start against the two raw round trips: overlapping them
+/// 1.0: the target for a cold start against the two raw round trips: overlapping them
 /// must pay for all the client-side crypto.
 const COLD_START_TARGET: f64 = 1.0;
 
-/// 0.5: issue 9's target for a warm restart against one raw loopback round trip.
+/// 0.5: the target for a warm restart against one raw loopback round trip.
 const WARM_RESTART_TARGET: f64 = 0.5;
 
 fn main() -> Result<(), Box<dyn Error>> {

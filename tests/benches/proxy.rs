@@ -36,11 +36,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-/// 1.15: issue 11's target for one request against the pass-through proxy.
+/// 1.15: the target for one request against the pass-through proxy.
 const REQUEST_TARGET: f64 = 1.15;
-/// 1.11: issue 11's throughput target (≥ 0.9 of the pass-through), as time per request.
+/// 1.11: the throughput target (≥ 0.9 of the pass-through), as time per request.
 const THROUGHPUT_TARGET: f64 = 1.0 / 0.9;
-/// Concurrent keep-alive connections in the throughput bench: issue 11's number.
+/// Concurrent keep-alive connections in the throughput bench: the number the target was set for.
 const CONNECTIONS: usize = 64;
 /// An iteration of the throughput bench is 64 requests (about 2 ms here): batches five times
 /// the usual length hold about 25 of them, enough to average the scheduling of each.

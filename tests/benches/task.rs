@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
-/// 1.15: issue 3's target for the whole header against the bare signature inside it.
+/// 1.15: the target for the whole header against the bare signature inside it.
 const HEADER_TARGET: f64 = 1.15;
 /// 1.0: ours must at least not be slower than re-decoding the key per call (the reference is about 2×).
 const REFERENCE_TARGET: f64 = 1.0;

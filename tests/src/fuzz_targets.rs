@@ -5,8 +5,9 @@
 //! must hold for every input (a round trip, a verdict implied by another, no secret echoed in an
 //! error or a `Debug`), and panics when it does not, so the fuzzer reports it as a crash.
 //!
-//! Fixed inputs come from the shared vectors (`agent-identity-vectors.json`): the RSA JWK Set that
-//! signed the JWT cases, and the first Ed25519 agent key, runtime and task.
+//! Fixed inputs come from the shared vectors (`test-data/agent-identity-vectors.json`, the one
+//! copy, embedded at build time): the RSA JWK Set that signed the JWT cases, the `valid` case's
+//! token, and the first Ed25519 agent key, runtime, task and time.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -25,6 +26,15 @@ use agent_identity_task::{
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+mod cli_output;
+mod store;
+
+pub use cli_output::cli_output;
+pub use store::{
+    CACHE_AUTHAPI_BASE, CACHE_JWKS_URL, CACHE_NEW_TASK, CACHE_RUNTIME_ID, CACHE_TOKEN_SHA256,
+    runtime_cache, token_file,
+};
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
@@ -36,6 +46,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("registration_response", registration_response),
     ("assertion_header", assertion_header),
     ("auth_json", auth_json),
+    ("token_file", token_file),
+    ("runtime_cache", runtime_cache),
+    ("cli_output", cli_output),
 ];
 
 /// The target called `name`, if there is one.
@@ -46,20 +59,62 @@ pub fn target(name: &str) -> Option<Target> {
         .map(|(_, body)| *body)
 }
 
-/// The vectors' JWK Set: the RSA key (`shared-key-1`, RS256) that signed every JWT case.
-pub const VECTOR_JWKS: &str = r#"{"keys":[{"kty":"RSA","kid":"shared-key-1","use":"sig","alg":"RS256","n":"q0uuaGsu0z1rHTm_WJn3GOagBsF0jbJS-pvBYL1PNGscDqZRoqO7_toUyZg5DuF_ubquIL_VaLllCg77-YaDBKCZUJWettgJuVV9kmNLcaL1I5nTw-jeq9d5XUrgI3BMDjReVSAVghCFu29KxprYBYbVtePmAFLWkVLT2hZ2EEMWAd_Pjkcya0JwbnRDZ79GZx6DC8QD-oRpQ2yRPWleH1ZSXpNKX4jJZnEc-k_zZ0nB2Y2go78GIHgluoKlfnkudb0XX4ERxDtMTVq95Nf6-ndr-aEobURCoU4orwiVetThfp3DupzJCyPAmiSGx7YBuUmS5Bup8ui8R5kSzj7PsQ","e":"AQAB"}]}"#;
-/// The first Ed25519 vector's private key (a seed of 0x07 bytes), PKCS#8 v1 in standard base64.
-pub const VECTOR_PRIVATE_KEY: &str =
-    "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH";
-/// The first Ed25519 vector's runtime id.
-pub const VECTOR_RUNTIME_ID: &str = "agent-123";
-/// The first Ed25519 vector's task id.
-pub const VECTOR_TASK_ID: &str = "task-123";
-/// The first Ed25519 vector's timestamp, as Unix seconds (2026-04-27T12:00:00Z).
-pub const VECTOR_TIMESTAMP_UNIX: u64 = 1_777_291_200;
+/// The vectors file, embedded so the fuzz binaries need no path at run time.
+const VECTORS_JSON: &str = include_str!("../../test-data/agent-identity-vectors.json");
+
 /// "Now" for the JWT targets: after the `expired` case's `exp` (plus leeway), before the `exp` of
 /// every other case, so each case meets the check it was written for.
 pub const JWT_NOW_UNIX: u64 = 1_800_000_000;
+
+/// The vectors file, parsed once.
+fn vectors() -> &'static serde_json::Value {
+    static VECTORS: OnceLock<serde_json::Value> = OnceLock::new();
+    VECTORS.get_or_init(|| serde_json::from_str(VECTORS_JSON).expect("the vectors file is JSON"))
+}
+
+/// A string field of the vectors, by JSON pointer.
+fn vector_text(pointer: &str) -> &'static str {
+    vectors()
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_else(|| panic!("the vectors have a string at {pointer}"))
+}
+
+/// The first Ed25519 vector's private key, PKCS#8 in standard base64.
+pub fn vector_private_key() -> &'static str {
+    vector_text("/ed25519/0/private_key_pkcs8_base64")
+}
+
+/// The first Ed25519 vector's runtime id.
+pub fn vector_runtime_id() -> &'static str {
+    vector_text("/ed25519/0/agent_runtime_id")
+}
+
+/// The first Ed25519 vector's task id.
+pub fn vector_task_id() -> &'static str {
+    vector_text("/ed25519/0/task_id")
+}
+
+/// The time the first Ed25519 vector was signed at.
+pub fn vector_time() -> SystemTime {
+    Timestamp::parse(vector_text("/ed25519/0/timestamp"))
+        .expect("the vectors' timestamp is RFC 3339")
+        .to_system_time()
+}
+
+/// The vectors' `valid` JWT case: RS256 under the vectors' key set, unexpired at [`JWT_NOW_UNIX`].
+pub fn valid_vector_token() -> &'static str {
+    vectors()
+        .pointer("/jwt/cases")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|cases| {
+            cases
+                .iter()
+                .find(|case| case["name"] == "valid")
+                .and_then(|case| case["jwt"].as_str())
+        })
+        .expect("the vectors have a valid JWT case")
+}
 
 /// A clock stopped at a fixed time, so a target's verdict depends on its input alone.
 #[derive(Debug, Clone, Copy)]
@@ -79,14 +134,17 @@ fn at(unix: u64) -> SystemTime {
 fn vector_key() -> &'static AgentKey {
     static KEY: OnceLock<AgentKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        AgentKey::from_pkcs8_base64(VECTOR_PRIVATE_KEY).expect("the vectors' key parses")
+        AgentKey::from_pkcs8_base64(vector_private_key()).expect("the vectors' key parses")
     })
 }
 
 /// The vectors' JWK Set, parsed once; each verifier built from it starts with an empty cache.
 fn vector_jwks() -> &'static StaticJwksSource {
     static JWKS: OnceLock<StaticJwksSource> = OnceLock::new();
-    JWKS.get_or_init(|| StaticJwksSource::from_json(VECTOR_JWKS).expect("the vectors' JWKS parses"))
+    JWKS.get_or_init(|| {
+        let jwks = serde_json::to_vec(&vectors()["jwt"]["jwks"]).expect("a JSON value serializes");
+        StaticJwksSource::from_json(jwks).expect("the vectors' JWKS parses")
+    })
 }
 
 /// One current-thread runtime for the whole process: verification is async, and building a
@@ -199,11 +257,8 @@ pub fn jwk_set(data: &[u8]) {
     let Ok(source) = StaticJwksSource::from_json(data) else {
         return;
     };
-    let _ = runtime().block_on(verifier(source).verify_str(VALID_VECTOR_TOKEN));
+    let _ = runtime().block_on(verifier(source).verify_str(valid_vector_token()));
 }
-
-/// The vectors' `valid` JWT case: RS256 under `shared-key-1`, unexpired at [`JWT_NOW_UNIX`].
-pub const VALID_VECTOR_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InNoYXJlZC1rZXktMSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2NoYXRncHQuY29tL2NvZGV4LWJhY2tlbmQvYWdlbnQtaWRlbnRpdHkiLCJhdWQiOiJjb2RleC1hcHAtc2VydmVyIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjQwMDAwMDAwMDAsImFnZW50X3J1bnRpbWVfaWQiOiJhZ2VudC0xMjMiLCJhZ2VudF9wcml2YXRlX2tleSI6Ik1DNENBUUF3QlFZREsyVndCQ0lFSUFjSEJ3Y0hCd2NIQndjSEJ3Y0hCd2NIQndjSEJ3Y0hCd2NIQndjSEJ3Y0giLCJhY2NvdW50X2lkIjoiYWNjb3VudC0xIiwiY2hhdGdwdF91c2VyX2lkIjoidXNlci0xIiwiZW1haWwiOiJ1c2VyQGV4YW1wbGUuY29tIiwicGxhbl90eXBlIjoicHJvIiwiY2hhdGdwdF9hY2NvdW50X2lzX2ZlZHJhbXAiOmZhbHNlfQ.ihnXMR5dlCZhivBR4BwdEgv5wv9YwxgST-aHBRxGHxreUZInOAVaqtNQe-2N72iFRcQ80eCD18PldgJOwG2B6o2YEimF5p_pqMbha9JzwrF6dxq055szxk0rp221i4EiRPj-X10hnirjXgIEhk0o3UwjTkrKpAVEbPDmXo_RCxIzCcPsa3sI5Oms4s-az_MLnRqrwiJSGtuvmS2CKdVoYAVBRAE-lzZgTC4C5pg9ZC_lXh90xTT4ygDmrDWBVC7fbEYt7zalb4cvF1TMch9ZzBOfap1_buczmOp6nkciaqYDr2IRuLfiH9_ClUokCVet2kZxvv4isCp_oCay7DEXHw";
 
 /// A 2xx registration response body as the task client reads it (the four task id forms, a sealed
 /// task id opened with the vectors' key), and the same bytes as a sealed box given to
@@ -242,23 +297,23 @@ pub fn registration_response(data: &[u8]) {
 pub fn assertion_header(data: &[u8]) {
     let key = vector_key();
     let public = key.public_key().expect("the vectors' key has a public key");
-    let now = at(VECTOR_TIMESTAMP_UNIX);
+    let now = vector_time();
     let text = String::from_utf8_lossy(data);
     let lookup = (
-        |runtime: &str| (runtime == VECTOR_RUNTIME_ID).then_some(public),
-        |runtime: &str, task: &str| runtime == VECTOR_RUNTIME_ID && task == VECTOR_TASK_ID,
+        |runtime: &str| (runtime == vector_runtime_id()).then_some(public),
+        |runtime: &str, task: &str| runtime == vector_runtime_id() && task == vector_task_id(),
     );
     let _ = verify_assertion(&text, &lookup, now, DEFAULT_SKEW);
-    let _ = verify_registration_request(VECTOR_RUNTIME_ID, data, &public, now, DEFAULT_SKEW);
+    let _ = verify_registration_request(vector_runtime_id(), data, &public, now, DEFAULT_SKEW);
 
-    let signer = AgentSigner::new(key.clone(), VECTOR_RUNTIME_ID);
+    let signer = AgentSigner::new(key.clone(), vector_runtime_id());
     let task = TaskId::new(text.as_ref());
     // A signer may refuse a task id it considers invalid; what it does sign must verify.
     let Ok(header) = signer.authorization_header(&task, now) else {
         return;
     };
     let issued = (
-        |runtime: &str| (runtime == VECTOR_RUNTIME_ID).then_some(public),
+        |runtime: &str| (runtime == vector_runtime_id()).then_some(public),
         |_: &str, issued: &str| issued == text,
     );
     match verify_assertion(&header, &issued, now, DEFAULT_SKEW) {

@@ -8,4 +8,5 @@
 //!   replay test (`tests/e2e/fuzz_corpus.rs`) runs over every committed corpus file.
 
 pub mod bench;
+pub mod env;
 pub mod fuzz_targets;

@@ -8,10 +8,9 @@ use std::io::{self, BufRead, BufReader, Write as _};
 use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
+// The environment variable that asks the bench binaries for shorter measurements.
+use crate::env::BENCH_QUICK as QUICK_ENV;
 use crate::{cargo, failure_code, seconds};
-
-/// The environment variable that asks the bench binaries for shorter measurements.
-const QUICK_ENV: &str = "AGENT_IDENTITY_BENCH_QUICK";
 
 /// How a result line starts; every other line of the benches' stdout is commentary.
 const RESULT_PREFIX: &[u8] = b"{\"bench\"";

@@ -5,6 +5,7 @@ use std::process::{ExitCode, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::env::CARGO_TARGET_DIR;
 use crate::{cargo, failure_code, seconds};
 
 /// One step: a cargo invocation and the environment it needs.
@@ -17,6 +18,9 @@ struct Step {
     /// stderr; CI log readers look on stdout, so the test runner's output is all sent there,
     /// unmodified.
     stderr_to_stdout: bool,
+    /// Builds in the workspace's target directory although its manifest is elsewhere: the
+    /// user's `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
+    shares_target_dir: bool,
 }
 
 impl Step {
@@ -25,6 +29,12 @@ impl Step {
         let mut text = String::new();
         for (key, value) in self.env {
             text.push_str(&format!("{key}=\"{value}\" "));
+        }
+        if self.shares_target_dir {
+            text.push_str(&format!(
+                "{CARGO_TARGET_DIR}=\"{}\" ",
+                crate::target_dir().display()
+            ));
         }
         text.push_str("cargo");
         for arg in self.args {
@@ -39,6 +49,7 @@ const FMT: Step = Step {
     args: &["fmt", "--all", "--check"],
     env: &[],
     stderr_to_stdout: false,
+    shares_target_dir: false,
 };
 
 const CLIPPY: Step = Step {
@@ -53,9 +64,11 @@ const CLIPPY: Step = Step {
     ],
     env: &[],
     stderr_to_stdout: false,
+    shares_target_dir: false,
 };
 
-/// `--no-tests=warn`: a workspace member without tests is not a failure.
+/// `--no-tests=warn`: a workspace member without tests is not a failure. `--no-fail-fast`: one
+/// failing test must not hide the rest of the suite's verdicts.
 const NEXTEST: Step = Step {
     args: &[
         "nextest",
@@ -63,9 +76,11 @@ const NEXTEST: Step = Step {
         "--workspace",
         "--locked",
         "--no-tests=warn",
+        "--no-fail-fast",
     ],
     env: &[],
     stderr_to_stdout: true,
+    shares_target_dir: false,
 };
 
 /// nextest does not run doc tests, so they get their own step after it.
@@ -73,27 +88,41 @@ const DOCTEST: Step = Step {
     args: &["test", "--workspace", "--doc", "--locked"],
     env: &[],
     stderr_to_stdout: true,
+    shares_target_dir: false,
 };
 
 /// The fallback when nextest is not installed; it runs the doc tests too.
 const CARGO_TEST: Step = Step {
-    args: &["test", "--workspace", "--locked"],
+    args: &["test", "--workspace", "--locked", "--no-fail-fast"],
     env: &[],
     stderr_to_stdout: true,
+    shares_target_dir: false,
 };
 
 /// A consumer crate outside the workspace whose dependencies enable jsonwebtoken's `rust_crypto`
-/// beside `aws_lc_rs`, so that the main build keeps one crypto backend. It shares the target
-/// directory, so aws-lc is not built twice. Not `--locked`: its lock file pins what it can, but
-/// our crates are path dependencies whose own dependencies change with the workspace's.
+/// beside `aws_lc_rs`, so that the main build keeps one crypto backend. It shares the
+/// workspace's target directory (the user's `CARGO_TARGET_DIR` when set), so aws-lc is not built
+/// twice. Not `--locked`: its lock file pins what it can, but our crates are path dependencies
+/// whose own dependencies change with the workspace's.
 const CONSUMERS: Step = Step {
     args: &[
         "test",
         "--manifest-path",
         "tests/consumers/rust-crypto/Cargo.toml",
     ],
-    env: &[("CARGO_TARGET_DIR", "target")],
+    env: &[],
     stderr_to_stdout: true,
+    shares_target_dir: true,
+};
+
+/// Every crate's docs with its default features: an intra-doc link that only resolves with an
+/// optional feature on is broken for a reader of the default build. It runs before [`DOC`], so
+/// `target/doc` ends with the complete guide.
+const DOC_DEFAULT_FEATURES: Step = Step {
+    args: &["doc", "--workspace", "--no-deps", "--locked"],
+    env: &[("RUSTDOCFLAGS", "-D warnings")],
+    stderr_to_stdout: false,
+    shares_target_dir: false,
 };
 
 /// The facade's optional features are documented too (docs.rs builds it with all of them), so
@@ -109,23 +138,95 @@ const DOC: Step = Step {
     ],
     env: &[("RUSTDOCFLAGS", "-D warnings")],
     stderr_to_stdout: false,
+    shares_target_dir: false,
 };
 
+/// One stage of `cargo xtask ci`: a cargo step, or a check xtask runs itself.
+enum Stage {
+    /// A cargo invocation.
+    Cargo(&'static Step),
+    /// `cargo xtask tidy`, in process.
+    Tidy,
+    /// The feature matrix: one `cargo check` per feature combination.
+    Features,
+    /// `cargo check` on the MSRV toolchain, or a printed skip.
+    Msrv,
+}
+
+impl Stage {
+    fn name(&self) -> String {
+        match self {
+            Self::Cargo(step) => format!("`{}`", step.banner()),
+            Self::Tidy => "tidy".to_owned(),
+            Self::Features => "the feature matrix".to_owned(),
+            Self::Msrv => "the MSRV check".to_owned(),
+        }
+    }
+
+    fn run(&self, tally: &Arc<Mutex<Tally>>) -> Result<(), ExitCode> {
+        match self {
+            Self::Cargo(step) => run_step(step, tally),
+            Self::Tidy => {
+                println!("==> cargo xtask tidy");
+                let started = Instant::now();
+                let result = crate::tidy::check();
+                let took = seconds(started.elapsed());
+                match result {
+                    Ok(()) => {
+                        println!("<== ok in {took}");
+                        Ok(())
+                    }
+                    Err(()) => {
+                        println!("<== failed in {took}");
+                        Err(ExitCode::FAILURE)
+                    }
+                }
+            }
+            Self::Features => crate::features::check(),
+            Self::Msrv => crate::msrv::check(),
+        }
+    }
+}
+
 /// Runs the CI steps and returns the first failing step's exit code, or success.
+///
+/// Tidy runs first: it takes well under a second, and a broken house rule is cheaper to hear
+/// about before the build.
 pub(crate) fn run() -> ExitCode {
     let started = Instant::now();
-    let steps: Vec<&Step> = if nextest_installed() {
-        vec![&FMT, &CLIPPY, &NEXTEST, &DOCTEST, &CONSUMERS, &DOC]
+    let stages: Vec<Stage> = if nextest_installed() {
+        vec![
+            Stage::Tidy,
+            Stage::Cargo(&FMT),
+            Stage::Cargo(&CLIPPY),
+            Stage::Features,
+            Stage::Cargo(&NEXTEST),
+            Stage::Cargo(&DOCTEST),
+            Stage::Cargo(&CONSUMERS),
+            Stage::Cargo(&DOC_DEFAULT_FEATURES),
+            Stage::Cargo(&DOC),
+            Stage::Msrv,
+        ]
     } else {
         println!("xtask ci: cargo-nextest not found, running the tests with cargo test");
-        vec![&FMT, &CLIPPY, &CARGO_TEST, &CONSUMERS, &DOC]
+        vec![
+            Stage::Tidy,
+            Stage::Cargo(&FMT),
+            Stage::Cargo(&CLIPPY),
+            Stage::Features,
+            Stage::Cargo(&CARGO_TEST),
+            Stage::Cargo(&CONSUMERS),
+            Stage::Cargo(&DOC_DEFAULT_FEATURES),
+            Stage::Cargo(&DOC),
+            Stage::Msrv,
+        ]
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
-    for step in &steps {
-        if let Err(code) = run_step(step, &tally) {
+    for stage in &stages {
+        if let Err(code) = stage.run(&tally) {
             println!(
-                "xtask ci: failed at `{}` after {}",
-                step.banner(),
+                "xtask ci: failed at {} after {}",
+                stage.name(),
                 seconds(started.elapsed())
             );
             return code;
@@ -147,7 +248,7 @@ pub(crate) fn run() -> ExitCode {
     }
     println!(
         "xtask ci: all {} steps passed in {}",
-        steps.len() + 2,
+        stages.len() + 2,
         seconds(started.elapsed())
     );
     // The runners' own summaries are spread over many lines (one per doc-test crate); this
@@ -164,10 +265,10 @@ pub(crate) fn run() -> ExitCode {
 
 /// Test counts read from the runners' summary lines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Tally {
-    passed: u64,
-    failed: u64,
-    skipped: u64,
+pub(crate) struct Tally {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) skipped: u64,
 }
 
 impl Tally {
@@ -202,7 +303,7 @@ impl Tally {
 }
 
 /// Whether `cargo nextest --version` succeeds.
-fn nextest_installed() -> bool {
+pub(crate) fn nextest_installed() -> bool {
     cargo()
         .args(["nextest", "--version"])
         .stdin(Stdio::null())
@@ -227,6 +328,9 @@ fn run_step(step: &Step, tally: &Arc<Mutex<Tally>>) -> Result<(), ExitCode> {
     for (key, value) in step.env {
         command.env(key, value);
     }
+    if step.shares_target_dir {
+        command.env(CARGO_TARGET_DIR, crate::target_dir());
+    }
     let status = if step.stderr_to_stdout {
         run_tallied(command, tally)
     } else {
@@ -249,170 +353,36 @@ fn run_step(step: &Step, tally: &Arc<Mutex<Tally>>) -> Result<(), ExitCode> {
     }
 }
 
-/// `cargo xtask secret-service`: the Secret Service step alone.
-pub(crate) fn run_secret_service() -> ExitCode {
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    if let Err(code) = secret_service_step(&tally) {
-        return code;
-    }
-    let tally = *tally
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    println!(
-        "tests: {} passed, {} failed, {} skipped",
-        tally.passed, tally.failed, tally.skipped
-    );
-    ExitCode::SUCCESS
-}
-
-/// Set to `1` (as `.ci/run` does) to make a missing `dbus-run-session` or `gnome-keyring-daemon`
-/// a failure instead of a skip.
-const REQUIRE_SECRET_SERVICE: &str = "AGENT_IDENTITY_REQUIRE_SECRET_SERVICE";
-
-/// The programs the Secret Service test needs.
-const SECRET_SERVICE_TOOLS: [&str; 2] = ["dbus-run-session", "gnome-keyring-daemon"];
-
-/// Starts a D-Bus session of its own, unlocks a fresh `login` collection in it (the password on
-/// stdin, data in a temporary directory, never the user's own keyring), then runs the rest.
-const SECRET_SERVICE_SCRIPT: &str = "printf %s xtask-ci-keyring \
-    | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"";
-
-/// The ignored real-keyring test of `KeyringStore`, inside `dbus-run-session` with an unlocked
-/// gnome-keyring. Without those programs it is skipped with a line saying so, unless
-/// [`REQUIRE_SECRET_SERVICE`] is `1`. Only its passed and failed counts are tallied: the runner
-/// counts every other test as skipped, and those were counted by the main test step.
-fn secret_service_step(tally: &Arc<Mutex<Tally>>) -> Result<(), ExitCode> {
-    let missing: Vec<&str> = SECRET_SERVICE_TOOLS
-        .into_iter()
-        .filter(|tool| !on_path(tool))
-        .collect();
-    if !missing.is_empty() {
-        let needs = "needs dbus-run-session and gnome-keyring";
-        if std::env::var(REQUIRE_SECRET_SERVICE).is_ok_and(|value| value == "1") {
-            println!(
-                "xtask ci: the Secret Service test {needs}; not on PATH: {} \
-                 ({REQUIRE_SECRET_SERVICE}=1 makes this a failure)",
-                missing.join(", ")
-            );
-            return Err(ExitCode::FAILURE);
-        }
-        println!("xtask ci: skipped: {needs} (the real Secret Service test of KeyringStore)");
-        return Ok(());
-    }
-    let scratch = std::env::temp_dir().join(format!(
-        "agent-identity-secret-service-{}",
-        std::process::id()
-    ));
-    let result = run_secret_service_test(&scratch, tally);
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
-}
-
-fn run_secret_service_test(
-    scratch: &std::path::Path,
-    tally: &Arc<Mutex<Tally>>,
+/// Runs `command` under `banner` as a step of its own, its output passed through, then prints
+/// how it went and how long it took.
+pub(crate) fn run_command(
+    banner: &str,
+    mut command: std::process::Command,
 ) -> Result<(), ExitCode> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let data = scratch.join("data");
-    let runtime = scratch.join("run");
-    for dir in [&data, &runtime] {
-        if let Err(error) = std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        {
-            println!("xtask ci: creating {}: {error}", dir.display());
-            return Err(ExitCode::FAILURE);
-        }
-    }
-    let cargo_program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let test_args: &[&str] = if nextest_installed() {
-        &[
-            "nextest",
-            "run",
-            "-p",
-            "agent-identity-manager",
-            "--test",
-            "it",
-            "--locked",
-            "--run-ignored",
-            "only",
-            "keyring::",
-        ]
-    } else {
-        &[
-            "test",
-            "-p",
-            "agent-identity-manager",
-            "--test",
-            "it",
-            "--locked",
-            "--",
-            "--ignored",
-            "keyring::",
-        ]
-    };
-    let banner = format!(
-        "dbus-run-session -- sh -c '<unlock gnome-keyring>' cargo {}",
-        test_args.join(" ")
-    );
     println!("==> {banner}");
+    // The banner must reach the log before anything the child writes.
     let _ = io::stdout().flush();
     let started = Instant::now();
-    let mut command = std::process::Command::new("dbus-run-session");
-    command
-        .args(["--", "sh", "-c", SECRET_SERVICE_SCRIPT, "sh"])
-        .arg(&cargo_program)
-        .args(test_args)
-        .current_dir(crate::workspace_root())
-        .env("XDG_DATA_HOME", &data)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("AGENT_IDENTITY_SECRET_SERVICE_TEST", "1")
-        .stdin(Stdio::null());
-    let own = Arc::new(Mutex::new(Tally::default()));
-    let status = run_tallied(command, &own);
-    let own = *own
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    {
-        let mut tally = tally
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tally.passed += own.passed;
-        tally.failed += own.failed;
-    }
+    let status = command.stdin(Stdio::null()).status();
     let took = seconds(started.elapsed());
     match status {
-        Ok(status) if status.success() && own.passed > 0 => {
+        Ok(status) if status.success() => {
             println!("<== ok in {took}");
             Ok(())
-        }
-        Ok(status) if status.success() => {
-            println!("<== failed in {took}: the Secret Service test did not run");
-            Err(ExitCode::FAILURE)
         }
         Ok(status) => {
             println!("<== failed in {took} ({status})");
             Err(failure_code(status))
         }
         Err(error) => {
-            println!("<== {banner}: could not start dbus-run-session: {error}");
+            println!("<== {banner}: could not start it: {error}");
             Err(ExitCode::FAILURE)
         }
     }
 }
 
-/// Whether `program` is an executable file in a directory of `PATH`.
-fn on_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(program))
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
 /// Runs `command` with its stdout and stderr both echoed to our stdout, tallying summary lines.
-fn run_tallied(
+pub(crate) fn run_tallied(
     mut command: std::process::Command,
     tally: &Arc<Mutex<Tally>>,
 ) -> io::Result<ExitStatus> {
@@ -457,6 +427,11 @@ fn run_tallied(
     }
     status
 }
+
+mod secret_service;
+
+pub(crate) use secret_service::run_secret_service;
+use secret_service::secret_service_step;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The workspace's task runner: `cargo xtask ci` runs every check CI runs, `cargo xtask bench`
-//! runs the benchmarks and summarises them, and `cargo xtask fuzz` runs the fuzz targets.
+//! runs the benchmarks and summarises them, `cargo xtask fuzz` runs the fuzz targets, and
+//! `tidy`, `features` and `msrv` run single checks of `ci` on their own.
 //!
 //! It has no dependencies, so building it costs a second or two before the real work starts.
 #![allow(
@@ -9,10 +10,13 @@
 
 mod bench;
 mod ci;
+mod env;
+mod features;
 mod fuzz;
+mod msrv;
 mod python;
+mod tidy;
 
-use std::env;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, ExitStatus};
@@ -22,12 +26,21 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              fmt, clippy, tests (nextest when installed), doc tests, the consumer
-                  crates under tests/consumers and docs, the Python package (pytest and
-                  mypy in target/python-venv), then the keyring test against a
-                  real Secret Service (skipped without dbus-run-session and gnome-keyring,
-                  unless AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1), stopping
-                  at the first failure
+  ci              tidy, fmt, clippy, the feature matrix, tests (nextest when installed,
+                  without fail-fast), doc tests, the consumer crates under tests/consumers,
+                  docs (default features, then every feature), the MSRV check, the Python
+                  package (pytest and mypy in target/python-venv), then the keyring test
+                  against a real Secret Service (skipped without dbus-run-session and
+                  gnome-keyring, unless AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1), stopping
+                  at the first failed step
+  tidy            the house rules: `//!` openers, no issue numbers in comments or test
+                  names, every crate in ARCHITECTURE.md, environment variable names only
+                  in env modules, no src/ file over 500 lines without saying why
+  features        `cargo check --lib` of jwt, task, manager and sdk with no default
+                  features, and with each feature alone
+  msrv            `cargo check --lib` with the workspace's rust-version toolchain (installed
+                  through rustup when missing); skipped with a line saying why when rustup
+                  cannot provide it, unless AGENT_IDENTITY_REQUIRE_MSRV=1
   secret-service  only that keyring test (inside its own D-Bus session and gnome-keyring)
   bench [--quick] [BENCH]...
                   run the benchmarks; JSON results on stdout, a summary table on stderr;
@@ -43,10 +56,13 @@ commands:
 const USAGE_EXIT: u8 = 2;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
+        ["tidy"] => tidy::run(),
+        ["features"] => features::check().map_or_else(|code| code, |()| ExitCode::SUCCESS),
+        ["msrv"] => msrv::check().map_or_else(|code| code, |()| ExitCode::SUCCESS),
         ["secret-service"] => ci::run_secret_service(),
         ["bench", rest @ ..] => match bench::Options::parse(rest) {
             Ok(options) => bench::run(&options),
@@ -74,11 +90,27 @@ fn workspace_root() -> PathBuf {
         .map_or_else(|| manifest_dir.clone(), PathBuf::from)
 }
 
+/// The workspace's target directory: the user's `CARGO_TARGET_DIR` when set (made absolute
+/// against the directory xtask started in), else `target/` in the workspace root.
+fn target_dir() -> PathBuf {
+    match std::env::var_os(env::CARGO_TARGET_DIR) {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                std::env::current_dir().map_or(dir.clone(), |cwd| cwd.join(&dir))
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
 /// A `cargo` command in the workspace root.
 ///
 /// Uses the cargo that runs xtask (`$CARGO`), so every step runs on the pinned toolchain.
 fn cargo() -> Command {
-    let program = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(program);
     command.current_dir(workspace_root());
     command

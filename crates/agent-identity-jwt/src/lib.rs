@@ -47,5 +47,5 @@ pub use url::{
 pub use verify::{
     DEFAULT_AUDIENCE, DEFAULT_FETCH_TIMEOUT, DEFAULT_ISSUER, DEFAULT_KEYS_TTL, DEFAULT_LEEWAY,
     DEFAULT_MAX_STALENESS, DEFAULT_REFETCH_INTERVAL, FETCH_FAILURE_COOLDOWN, MAX_TOKEN_BYTES,
-    Verifier, VerifierBuilder, insecure_decode_unverified,
+    SignaturePending, Verifier, VerifierBuilder, insecure_decode_unverified,
 };

@@ -18,6 +18,8 @@
 mod auth;
 mod env;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod manager;
 pub mod metrics;
 mod setup;

@@ -1,3 +1,5 @@
+//! The CI driver's own logic: the summary-line tally.
+
 use super::*;
 
 #[test]

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::{HeaderArgs, HeaderFormat};
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::Output;
+use crate::output::{Output, shell_quote};
 
 pub(crate) async fn run(
     config: &Config<'_>,
@@ -69,11 +69,6 @@ pub(crate) async fn run(
         }
     }
     Ok(Exit::Success)
-}
-
-/// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Nothing is stored: say how to log in. (A rejected identity's `auth()` is its verdict instead.)

@@ -1,3 +1,5 @@
+//! The agent key's own tests: PKCS#8 v1 and v2 parsing, round trips, signatures and the X25519 secret.
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
