@@ -10,7 +10,32 @@
 //! `username` (the account) and `target` (`default`), and a cached copy in the kernel's
 //! keyutils that Codex reads first.
 //!
-//! One piece, though past 500 lines: the entry's naming, the time box around every call and the
+//! How this store meets it:
+//! - **The backend is chosen explicitly**: the Secret Service with Codex's keyutils copy on
+//!   Linux, keyring's own on macOS and Windows. Elsewhere keyring's default would be an in-memory
+//!   mock; this store refuses instead, with [`KeyringProblem::Unsupported`].
+//! - **Keyring 3 without a `crypto-*` feature, and libdbus built from source** (`vendored`: no
+//!   -dev package). The Secret Service session is plain (see [`KeyringStore`] for why that keeps
+//!   the tree's one crypto backend). A save updates Codex's keyutils copy when it exists and a
+//!   clear removes it; reads come from the Secret Service only.
+//! - **Every call is time-boxed** ([`DEFAULT_KEYRING_TIMEOUT`], 5 s) on a thread of its own: past
+//!   the box, [`StoreError::KeyringTimedOut`] (transient), and the thread is abandoned; while it
+//!   is stuck, further calls fail at once rather than pile up threads.
+//! - **Errors are typed**: [`StoreError::Keyring`] with a [`KeyringProblem`] (locked and
+//!   unavailable are transient; unsupported, ambiguous and rejected are not), and a value that is
+//!   not a credentials document is [`StoreError::KeyringCorrupt`], never "logged out". The
+//!   document's rules are `document`'s, shared with the file store.
+//! - **Never a fallback to a file**: the home only names the entry and keeps the runtime cache,
+//!   which holds no secret. Reads may block, so the manager runs them off the async threads
+//!   ([`CredentialStore::load_may_block`] is `true`).
+//!
+//! Tests: the unit tests (`keyring/tests.rs`) run on keyring's `MockCredential`s and on a keyring
+//! that never answers. The real test (`tests/it/keyring.rs`, ignored by default) runs against
+//! gnome-keyring in a private `dbus-run-session`, which `cargo xtask ci` and `cargo xtask
+//! secret-service` set up; without those programs xtask skips it with a line saying so, unless
+//! `AGENT_IDENTITY_REQUIRE_SECRET_SERVICE=1` (which `.ci/run` sets, after installing them).
+//!
+//! One piece: past 500 lines, but the entry's naming, the time box around every call and the
 //! mapping of keyring 3's errors are one adapter, and each part is read against the others.
 
 use std::fmt;

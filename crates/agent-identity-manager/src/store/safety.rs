@@ -1,5 +1,30 @@
 //! The file store's defences: opening without following symlinks, the StrictModes-like ownership
 //! and mode checks, and which I/O errors are permanent.
+//!
+//! Architecture invariant: the file store trusts nothing it did not make. What that means, and
+//! where it is done:
+//! - **No symlinks, no FIFOs.** Every file of a home (`auth.json`, its lock file, the runtime
+//!   cache, temporary files) is opened with `O_NOFOLLOW`, and a read also with `O_NONBLOCK`,
+//!   then `fstat`: a regular file only ([`Insecurity::Symlink`], [`Insecurity::NotRegularFile`]).
+//!   Temporary files are created `0600` with `O_EXCL`, so nothing already there is written
+//!   through. The token file store alone follows symlinks (a Kubernetes volume swaps a `..data`
+//!   link), still without blocking on a FIFO.
+//! - **Ownership and mode, as OpenSSH's StrictModes judges `~/.ssh`.** A home or `auth.json`
+//!   owned by another user (root excepted) or writable by group or others is
+//!   `StoreError::Insecure`; an `auth.json` readable by others is read with a warning, and the
+//!   next login rewrites it `0600`.
+//! - **Atomic writes** (`private_file.rs`): a `0600` temporary file, fsync, rename into place,
+//!   fsync of the directory, under a cross-process lock waited for a bounded time.
+//! - **Dead writers' leftovers.** Their temporary files hold the token, so the next write removes
+//!   them, and so does a read that finds the lock file marked (a writer makes it one byte long
+//!   while it holds the lock and empties it when done: only a write cut short leaves the mark).
+//!   An unmarked lock file costs a read one `lstat`, not a listing of the home; a marked one
+//!   gets the shared lock without waiting, or is left for the next write.
+//! - **Which failures pass** ([`is_permanent`], the store's half of the transient
+//!   classification, `StoreError::is_transient`): errors about the path itself (not a
+//!   directory, a directory, permission denied, a name too long, a symlink loop, a read-only file
+//!   system) are permanent; other I/O errors (a full disk, too many open files) may pass, and so
+//!   may a lock held too long.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
