@@ -15,11 +15,12 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::chatgpt::{self, AGENT_REGISTER_PATH};
 use crate::mint::MintRequest;
 use crate::random::hex_id;
 use crate::state::{RegistrationForm, Shared};
@@ -30,6 +31,8 @@ pub(crate) const JWKS_PATH: &str = "/backend-api/wham/agent-identities/jwks";
 pub(crate) const AUTHAPI_PATH: &str = "/api/accounts";
 /// The protected endpoint.
 pub(crate) const ECHO_PATH: &str = "/echo";
+/// Every path under the protected endpoint, as a route.
+const ECHO_PREFIX_ROUTE: &str = "/echo/{*rest}";
 /// The protected server-sent-events endpoint.
 pub(crate) const EVENTS_PATH: &str = "/echo/events";
 /// Events `/echo/events` sends unless `?count=` says otherwise.
@@ -50,6 +53,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/mint", post(admin_mint))
         .route("/_emulator/faults", post(admin_faults))
         .route("/_emulator/counters", get(admin_counters))
+        .route(
+            "/_emulator/chatgpt-login",
+            post(chatgpt::admin_chatgpt_login),
+        )
         .route_layer(middleware::from_fn(admin_guard));
     Router::new()
         .route(JWKS_PATH, get(jwks))
@@ -57,24 +64,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/accounts/v1/agent/{runtime_id}/task/register",
             post(register),
         )
-        .route(ECHO_PATH, get(echo).post(echo))
+        .route(AGENT_REGISTER_PATH, post(chatgpt::register_agent))
+        // `/echo` and everything under it (`/echo/chat/completions`, `/echo/v1/models`), so an
+        // SDK whose base URL is `/echo` reaches a verifying endpoint whatever path it appends;
+        // `/echo/events`, a static path, wins over the wildcard.
+        .route(ECHO_PATH, any(echo))
+        .route("/echo/", any(echo))
+        .route(ECHO_PREFIX_ROUTE, any(echo))
         .route(EVENTS_PATH, get(events))
         .merge(admin)
         .with_state(shared)
 }
 
 /// A JSON body with a status.
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn error_response(status: StatusCode, kind: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, kind: &str) -> Response {
     json_response(status, json!({ "error": kind }))
 }
 
 /// An injected failure: the configured status (500 if it is not a valid status code) and a small
 /// JSON body saying so.
-fn injected_fault(status: u16) -> Response {
+pub(crate) fn injected_fault(status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(
         status,
@@ -148,6 +161,8 @@ async fn register(
 /// `body_sha256` (lowercase hex).
 async fn echo(
     State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
@@ -167,6 +182,8 @@ async fn echo(
         length += chunk.len() as u64;
         digest.update(&chunk);
     }
+    reply["method"] = json!(method.as_str());
+    reply["path"] = json!(uri.path());
     reply["body_length"] = json!(length);
     reply["body_sha256"] = json!(hex(digest.finish().as_ref()));
     json_response(StatusCode::OK, reply)
@@ -380,7 +397,7 @@ pub(crate) fn is_loopback(peer: &SocketAddr) -> bool {
 }
 
 /// Parses an optional JSON body: empty means all defaults. The error is the message for a 400.
-fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
+pub(crate) fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -388,7 +405,7 @@ fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, 
 }
 
 /// The answer to an admin body that does not parse.
-fn malformed_body(message: String) -> Response {
+pub(crate) fn malformed_body(message: String) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
         json!({ "error": "malformed", "message": message }),
@@ -405,6 +422,8 @@ struct MintBody {
     plan_type: Option<String>,
     fedramp: Option<bool>,
     lifetime_seconds: Option<u64>,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 /// 9999-12-31T23:59:59Z: the latest `exp` the verifier accepts; a later one could only mint a
@@ -440,6 +459,12 @@ async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     }
     if let Some(fedramp) = body.fedramp {
         request = request.fedramp(fedramp);
+    }
+    if let Some(issuer) = body.issuer {
+        request = request.issuer(issuer);
+    }
+    if let Some(audience) = body.audience {
+        request = request.audience(audience);
     }
     if let Some(seconds) = body.lifetime_seconds {
         if !lifetime_fits(seconds, SystemTime::now()) {
@@ -478,6 +503,7 @@ struct FailSpec {
 struct FaultsBody {
     fail_next_registrations: Option<FailSpec>,
     fail_next_jwks: Option<FailSpec>,
+    fail_next_agent_registrations: Option<FailSpec>,
     latency_ms: Option<u64>,
     drop_next_connections: Option<u32>,
     registration_form: Option<RegistrationForm>,
@@ -497,6 +523,9 @@ async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     }
     if let Some(FailSpec { n, status }) = body.fail_next_jwks {
         shared.fail_next_jwks(n, status);
+    }
+    if let Some(FailSpec { n, status }) = body.fail_next_agent_registrations {
+        shared.fail_next_agent_registrations(n, status);
     }
     if let Some(ms) = body.latency_ms {
         shared.set_latency(Duration::from_millis(ms));
