@@ -30,6 +30,7 @@ pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
+pub use setup::{ALGORITHMS_ENV_VAR, parse_algorithms};
 pub use setup::{
     AUDIENCE_ENV_VAR, AuthManagerBuilder, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
     SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
