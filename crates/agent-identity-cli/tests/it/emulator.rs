@@ -258,6 +258,23 @@ async fn an_eddsa_emulator_is_trusted_only_through_the_algorithms_setting() {
     let answer: Value =
         serde_json::from_slice(&refused.stdout).expect("verify --json prints one object");
     assert_eq!(answer["error"], "algorithm_not_allowed", "{answer}");
+    let message = answer["message"].as_str().expect("a message");
+    assert!(
+        message.contains("EdDSA") && message.contains("--algorithms or AGENT_IDENTITY_ALGORITHMS"),
+        "the refusal names the setting that fixes it: {message}"
+    );
+    // `doctor` names the setting and where it came from.
+    let doctor = shell(&fixture, &exports, "\"$BIN\" doctor --json")
+        .output()
+        .await
+        .expect("sh runs");
+    let report: Value = serde_json::from_slice(&doctor.stdout).expect("doctor --json");
+    let algorithms = report["settings"]
+        .as_array()
+        .and_then(|settings| settings.iter().find(|row| row["setting"] == "algorithms"))
+        .unwrap_or_else(|| panic!("an algorithms setting: {report}"));
+    assert_eq!(algorithms["value"], "EdDSA", "{report}");
+    assert_eq!(algorithms["source"], "variable", "{report}");
     // With the exported variable, or the flag, it verifies.
     for script in [
         "\"$BIN\" verify --json --jwt-file \"$TOKEN\"",
