@@ -17,10 +17,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
+use crate::admin::{malformed_body, parse_body};
 use crate::error::EmulatorError;
 use crate::mint::{DEFAULT_ACCOUNT_ID, DEFAULT_CHATGPT_USER_ID, DEFAULT_PLAN_TYPE, unix_seconds};
 use crate::random::hex_id;
-use crate::routes::{error_response, injected_fault, json_response, malformed_body, parse_body};
+use crate::routes::{error_response, injected_fault, json_response};
 use crate::state::{ChatGptAccount, Shared};
 
 /// The agent registration path, under the AuthAPI base `/api/accounts`.

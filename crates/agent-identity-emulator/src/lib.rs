@@ -92,6 +92,7 @@
 //! [`Emulator::rotate_signing_key`] and [`Emulator::set_registration_form`] change the emulator's
 //! behaviour from the next request on, and can be called at any time from any thread.
 
+mod admin;
 mod chatgpt;
 mod emulator;
 mod error;
