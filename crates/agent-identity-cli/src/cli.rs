@@ -42,9 +42,9 @@ pub(crate) fn command_named(args: impl IntoIterator<Item = std::ffi::OsString>) 
 /// Verify agent identity tokens, log in, and sign requests as an agent.
 ///
 /// Tokens are verified against a JWK Set with RS256, what ChatGPT and the local emulator sign with
-/// (--algorithms accepts others, such as EdDSA). Each command's --help lists the flags it takes; its configuration
-/// flags can also be set through the environment variables shown, and a flag wins over any
-/// variable.
+/// (--algorithms accepts others, such as EdDSA). Each command's --help lists the flags it takes;
+/// its configuration flags can also be set through the environment variables shown, and a flag
+/// wins over any variable.
 // The clap definition; [`Cli`] is what parsing it yields, the configuration settled.
 #[derive(Parser)]
 #[command(
