@@ -17,6 +17,7 @@ mod login;
 mod precedence;
 mod proxy;
 mod proxy_limits;
+mod readme_example;
 mod sanitize;
 mod secrets;
 mod status;
