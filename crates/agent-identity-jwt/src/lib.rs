@@ -8,7 +8,8 @@
 //!   on by default) or [`StaticJwksSource`]. The verifier caches them: known keys are read without
 //!   waiting, one fetch is in flight at a time, an unknown `kid` refetches at most once per interval,
 //!   and a stale key set keeps serving through outages up to a maximum staleness.
-//! - [`insecure_decode_unverified`] reads a token without verifying it, for shape checks only.
+//! - [`insecure_decode_unverified`] reads a token without verifying it, for shape checks only, and
+//!   [`insecure_decode_header`] reads the `alg` and `kid` its header claims.
 //! - [`normalize_chatgpt_base_url`] and [`jwks_url_for_base`] find the JWKS endpoint.
 //!
 //! This crate does no network I/O except through a key source, and never prints a token or a key.
@@ -42,5 +43,6 @@ pub use url::{PRODUCTION_JWKS_URL, jwks_url_for_base, normalize_chatgpt_base_url
 pub use verify::{
     DEFAULT_AUDIENCE, DEFAULT_FETCH_TIMEOUT, DEFAULT_ISSUER, DEFAULT_KEYS_TTL, DEFAULT_LEEWAY,
     DEFAULT_MAX_STALENESS, DEFAULT_REFETCH_INTERVAL, FETCH_FAILURE_COOLDOWN, MAX_TOKEN_BYTES,
-    Verifier, VerifierBuilder, insecure_decode_unverified,
+    UnverifiedHeader, Verifier, VerifierBuilder, insecure_decode_header,
+    insecure_decode_unverified,
 };
