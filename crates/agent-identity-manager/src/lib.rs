@@ -34,6 +34,7 @@ pub use setup::{
     AUDIENCE_ENV_VAR, AuthManagerBuilder, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
     SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
 };
+pub use setup::{Setting, SettingSource};
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
 pub use store::{

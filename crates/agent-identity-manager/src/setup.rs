@@ -583,5 +583,8 @@ pub(crate) fn parse_jwks_url(text: &str, insecure: bool) -> Result<Url, &'static
     }
 }
 
+mod provenance;
+pub use provenance::{Setting, SettingSource};
+
 #[cfg(test)]
 mod tests;
