@@ -97,6 +97,12 @@ impl<'a> Config<'a> {
         self.global
     }
 
+    /// Every setting the setup builder resolved, with where it came from (the builder's own
+    /// answer: the environment is not read again).
+    pub(crate) fn provenance(&self) -> Vec<agent_identity_manager::Setting> {
+        self.builder.provenance()
+    }
+
     /// The clock leeway of `--leeway`.
     pub(crate) fn leeway(&self) -> Duration {
         Duration::from_secs(self.global.leeway)

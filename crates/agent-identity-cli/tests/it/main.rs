@@ -6,6 +6,8 @@
 
 mod demo;
 mod doctor;
+mod doctor_limits;
+mod doctor_rows;
 mod emulator;
 mod explain;
 mod header;
