@@ -47,8 +47,11 @@ pub(super) fn rows(config: &Config<'_>) -> Vec<Row> {
             .find(|(name, _)| *name == id)
             .map(|(_, source)| *source)
     };
-    let mut rows: Vec<Row> = config
-        .provenance()
+    let provenance = config.provenance();
+    let token_file = provenance
+        .iter()
+        .any(|setting| setting.name() == "token file" && setting.value().is_some());
+    let mut rows: Vec<Row> = provenance
         .into_iter()
         .map(|setting| {
             let argument = cli_argument(setting.name(), setting.value());
@@ -65,7 +68,10 @@ pub(super) fn rows(config: &Config<'_>) -> Vec<Row> {
                 _ => "default".to_owned(),
             };
             let value = match (setting.name(), setting.value()) {
-                ("token", _) if source == "default" => "(none: from the store)".to_owned(),
+                ("token", _) if source == "default" && token_file => {
+                    "(read from the token file)".to_owned()
+                }
+                ("token", _) if source == "default" => "(read from the store)".to_owned(),
                 ("token", _) => "(never shown)".to_owned(),
                 (_, Some(value)) => redact(value),
                 (_, None) => "(none)".to_owned(),
