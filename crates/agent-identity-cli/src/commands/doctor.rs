@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::{Output, aligned};
+use crate::output::{Output, aligned, redact};
 
 /// A check's verdict. Only `Fail` blocks; `Transient` may pass on its own; `Skipped` is a check
 /// that could not run because an earlier one failed.
@@ -46,7 +46,8 @@ impl Verdict {
     }
 }
 
-/// One line of the report.
+/// One line of the report. Its text is redacted when made: a detail may quote a value the user
+/// gave, and a token pasted there must not come out.
 struct Check {
     name: &'static str,
     verdict: Verdict,
@@ -60,7 +61,7 @@ impl Check {
         Self {
             name,
             verdict: Verdict::Ok,
-            detail: detail.into(),
+            detail: redact(&detail.into()),
             next: None,
         }
     }
@@ -69,7 +70,7 @@ impl Check {
         Self {
             name,
             verdict: Verdict::Skipped,
-            detail: why.into(),
+            detail: redact(&why.into()),
             next: None,
         }
     }
@@ -83,8 +84,8 @@ impl Check {
         Self {
             name,
             verdict,
-            detail: detail.into(),
-            next: Some(next.into()),
+            detail: redact(&detail.into()),
+            next: Some(redact(&next.into())),
         }
     }
 }
