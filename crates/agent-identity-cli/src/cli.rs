@@ -308,6 +308,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The token file, when the token is to be read from one (no `--jwt` or token variable
+    /// given) and it does not exist: a setting that is wrong, not an outage.
+    pub(crate) fn missing_token_file(&self) -> Option<&std::path::Path> {
+        let path = self.token_file.as_deref()?;
+        let missing = std::fs::metadata(path)
+            .is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound);
+        (missing && self.jwt.is_none()).then_some(path)
+    }
+}
+
 /// Picks each setting's value and records where it came from.
 struct Picker<'a> {
     sub: &'a ArgMatches,

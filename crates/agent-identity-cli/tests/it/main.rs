@@ -16,6 +16,7 @@ mod help;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod missing_token_file;
 mod precedence;
 mod proxy;
 mod proxy_limits;
