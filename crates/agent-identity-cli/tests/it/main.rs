@@ -16,6 +16,7 @@ mod help;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod logs;
 mod missing_token_file;
 mod precedence;
 mod proxy;
