@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use agent_identity_jwt::PRODUCTION_JWKS_URL;
-use agent_identity_manager::TOKEN_FILE_ENV_VAR;
+use agent_identity_manager::{AUDIENCE_ENV_VAR, ISSUER_ENV_VAR, TOKEN_FILE_ENV_VAR};
 use agent_identity_task::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl};
 
 use crate::cli::Settings;
@@ -89,20 +89,25 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
         return missing;
     }
     match failure.kind() {
-        "wrong_issuer" => failure.hint(&expectation(
-            settings,
-            "issuer",
-            "--issuer",
-            "AGENT_IDENTITY_ISSUER",
-        )),
+        "wrong_issuer" => {
+            failure.hint(&expectation(settings, "issuer", "--issuer", ISSUER_ENV_VAR))
+        }
         "wrong_audience" => failure.hint(&expectation(
             settings,
             "audience",
             "--audience",
-            "AGENT_IDENTITY_AUDIENCE",
+            AUDIENCE_ENV_VAR,
         )),
-        "expired" => failure
-            .hint("; get a fresh token, and store it with agent-identity login --jwt-file FILE"),
+        "expired" => match settings.token_file.as_deref() {
+            // A token file is written by another program: that is what must act.
+            Some(path) if settings.jwt.is_none() => failure.hint(&format!(
+                "; whatever writes {} must write a new token",
+                path.display()
+            )),
+            _ => failure.hint(
+                "; get a fresh token, and store it with agent-identity login --jwt-file FILE",
+            ),
+        },
         "malformed" => match jwt_path(settings) {
             Some(path) => failure.hint(&format!(
                 "; to read the token from a file, use --jwt-file {path}"

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 use agent_identity_jwt::{
     IdentityJwt, JwtError, Verifier, insecure_decode_header, insecure_decode_unverified,
 };
-use agent_identity_manager::{CredentialStore, SettingSource};
+use agent_identity_manager::{
+    AUDIENCE_ENV_VAR, CredentialStore, HOME_ENV_VAR, ISSUER_ENV_VAR, SettingSource,
+};
 use agent_identity_task::AuthApiProbe;
 
 use super::{Check, Verdict};
@@ -100,7 +102,7 @@ fn store_check(config: &Config<'_>, checks: &mut Vec<Check>) -> Option<(Identity
                 "store",
                 Verdict::Fail,
                 failure.message().to_owned(),
-                "set AGENT_IDENTITY_HOME or --home",
+                format!("set {HOME_ENV_VAR} or --home"),
             ));
             checks.push(Check::skipped("token", "there is no store to read it from"));
             return None;
@@ -272,11 +274,10 @@ fn token_check(
                     "get a new identity token, then `agent-identity login`".to_owned()
                 }
                 (JwtError::WrongAudience { .. }, _) => {
-                    "check --audience (AGENT_IDENTITY_AUDIENCE) against the token's audience"
-                        .to_owned()
+                    format!("check --audience ({AUDIENCE_ENV_VAR}) against the token's audience")
                 }
                 (JwtError::WrongIssuer { .. }, _) => {
-                    "check --issuer (AGENT_IDENTITY_ISSUER) against the token's issuer".to_owned()
+                    format!("check --issuer ({ISSUER_ENV_VAR}) against the token's issuer")
                 }
                 _ => "the token is not usable: get a new one".to_owned(),
             };

@@ -1,7 +1,10 @@
-//! A token file that does not exist is a configuration error (exit 1), not an outage to retry
-//! (exit 75): `status`, `header` and `doctor` say so and name the file.
+//! A token file's failures name what must act: one that does not exist is a configuration error
+//! (exit 1), not an outage to retry (exit 75); an expired one is for its writer to replace.
 
-use crate::support::Fixture;
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::{Duration, SystemTime};
+
+use crate::support::{Fixture, assert_no_secrets};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_file_that_does_not_exist_exits_1_and_is_named() {
@@ -38,4 +41,33 @@ async fn a_token_file_that_does_not_exist_exits_1_and_is_named() {
             assert!(run.stderr.contains("check the path"), "{run:#?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_token_file_is_for_its_writer_to_replace() {
+    let fixture = Fixture::new().await;
+    let expired = fixture
+        .emulator
+        .mint()
+        .expires_at(SystemTime::now() - Duration::from_secs(3600))
+        .issue()
+        .expect("mint");
+    let file = fixture.token_file(&expired);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let run = fixture
+        .cli_with_emulator()
+        .args(["header"])
+        .env("AGENT_IDENTITY_JWT_FILE", &file)
+        .run()
+        .await;
+    run.assert_failure(1);
+    assert_no_secrets(&run, &expired);
+    assert!(
+        run.stderr.contains(&format!(
+            "whatever writes {} must write a new token",
+            file.display()
+        )),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("agent-identity login"), "{run:#?}");
 }
