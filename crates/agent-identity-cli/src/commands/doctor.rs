@@ -38,7 +38,7 @@ impl Verdict {
     fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
-            Self::Skipped => "not checked",
+            Self::Skipped => "skipped",
             Self::Warn => "warn",
             Self::Transient => "transient",
             Self::Fail => "fail",

@@ -57,7 +57,7 @@ async fn a_home_open_to_everyone_fails_the_store_line_and_the_token_is_not_check
     run.assert_code(1);
     let report = run.json();
     assert_eq!(check(&report, "store")["status"], "fail", "{report}");
-    assert_eq!(check(&report, "token")["status"], "not checked", "{report}");
+    assert_eq!(check(&report, "token")["status"], "skipped", "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
