@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, Verifier};
-use agent_identity_manager::JWKS_URL_ENV_VAR;
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
     TaskReuse,
 };
+use agent_identity_manager::{HOME_ENV_VAR, JWKS_URL_ENV_VAR};
 use agent_identity_task::{TaskClient, TaskErrorKind};
 
 use crate::cli::{Settings, StoreKind, TokenArgs};
@@ -93,6 +93,12 @@ impl<'a> Config<'a> {
     /// The settled settings.
     pub(crate) fn global(&self) -> &Settings {
         self.global
+    }
+
+    /// Every setting the setup builder resolved, with where it came from (the builder's own
+    /// answer: the environment is not read again).
+    pub(crate) fn provenance(&self) -> Vec<agent_identity_manager::Setting> {
+        self.builder.provenance()
     }
 
     /// The clock leeway of `--leeway`.
@@ -202,9 +208,9 @@ impl<'a> Config<'a> {
             Some(path) => read_token_file(path),
             None => match non_empty(self.global.jwt.as_deref()) {
                 Some(token) => Ok(IdentityJwt::new(token)),
-                None => Err(Failure::usage(
-                    "no token given: pass --jwt-file FILE (or - for stdin), or set AGENT_IDENTITY_JWT",
-                )),
+                None => Err(Failure::usage(format!(
+                    "no token given: pass --jwt-file FILE (or - for stdin), or set {JWT_ENV_VAR}"
+                ))),
             },
         }
     }
@@ -288,10 +294,9 @@ fn read_token(reader: impl std::io::Read, name: &str) -> Result<IdentityJwt, Fai
 /// No home directory could be found: a usage error, saying how to name one.
 fn no_home(error: AuthError) -> Failure {
     match error {
-        AuthError::Store(error) => Failure::usage(format!(
-            "{}; set --home or AGENT_IDENTITY_HOME",
-            chain(&error)
-        )),
+        AuthError::Store(error) => {
+            Failure::usage(format!("{}; set --home or {HOME_ENV_VAR}", chain(&error)))
+        }
         other => Failure::from(other),
     }
 }

@@ -139,6 +139,16 @@ impl Verifier {
         self.inner.cache.seed(snapshot)
     }
 
+    /// The `kid`s of the usable keys in the key set, sorted: the cached key set, or one
+    /// fetched now when none is cached. For a diagnosis of which keys are trusted.
+    ///
+    /// # Errors
+    /// [`JwtError::KeySourceUnavailable`] when no usable key set can be had (the source failed,
+    /// its answer was over the size cap, or it holds no usable key).
+    pub async fn key_ids(&self) -> Result<Vec<String>, JwtError> {
+        self.inner.cache.key_ids().await
+    }
+
     /// The clock this verifier reads "now" from.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
@@ -385,6 +395,45 @@ pub fn insecure_decode_unverified(token: &IdentityJwt) -> Result<AgentIdentityRe
     let parts = split(token.expose_secret(), MAX_TOKEN_BYTES)?;
     parts.header()?;
     AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)
+}
+
+/// A token's header as written, **not verified**: the `alg` and `kid` it claims.
+///
+/// From [`insecure_decode_header`]; for showing which key a token names before it can be
+/// verified, never for a trust decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+impl UnverifiedHeader {
+    /// The `alg` the header names, if any.
+    pub fn alg(&self) -> Option<&str> {
+        self.alg.as_deref()
+    }
+
+    /// The `kid` the header names, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// Decodes a token's header **without checking anything it says**: the `alg` and `kid` it
+/// claims, for a diagnosis ("the token names key X, the key set holds Y").
+///
+/// Anyone can write any header; never use the result to decide trust. The header holds no
+/// secret, so the result may be shown.
+///
+/// # Errors
+/// [`JwtError::TooLarge`] or [`JwtError::Malformed`] for a token that is not a compact JWS
+/// with a JSON header.
+pub fn insecure_decode_header(token: &IdentityJwt) -> Result<UnverifiedHeader, JwtError> {
+    let header = split(token.expose_secret(), MAX_TOKEN_BYTES)?.header()?;
+    Ok(UnverifiedHeader {
+        alg: header.alg,
+        kid: header.kid,
+    })
 }
 
 /// A token that passed every local check of [`Verifier::check_locally`], its signature not yet

@@ -18,8 +18,8 @@ use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::Url;
 
 use crate::env::{
-    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
-    JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,
+    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
 };
 use crate::error::AuthError;
 use crate::manager::{AuthManager, TaskReuse};
@@ -622,6 +622,9 @@ pub(crate) fn parse_jwks_url(text: &str, insecure: bool) -> Result<Url, &'static
     };
     rule.parse(text).map_err(|refusal| refusal.reason())
 }
+
+mod provenance;
+pub use provenance::{Setting, SettingSource};
 
 #[cfg(test)]
 mod tests;

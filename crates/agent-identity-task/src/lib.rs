@@ -29,6 +29,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+mod probe;
 mod response;
 mod retry;
 mod sealed;
@@ -47,6 +48,7 @@ pub use client::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, MAX_RETRY_AFTER, TaskClient, TaskClientBuilder,
 };
 pub use error::{Operation, TaskError, TaskErrorKind};
+pub use probe::AuthApiProbe;
 pub use response::{RegistrationForm, UnknownRegistrationForm};
 pub use sealed::{open_task_id, seal_task_id, seal_task_id_for_public_key};
 pub use task_id::{MAX_TASK_ID_BYTES, TaskId};

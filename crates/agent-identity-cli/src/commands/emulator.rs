@@ -13,8 +13,8 @@ use agent_identity_task::AUTHAPI_BASE_URL_ENV_VARS;
 use serde_json::json;
 
 use crate::cli::{EmulatorAlgorithm, EmulatorArgs};
-use crate::output::shell_quote;
 use crate::error::{Exit, Failure, chain};
+use crate::output::shell_quote;
 use crate::output::{Output, aligned};
 
 pub(crate) async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, Failure> {

@@ -6,6 +6,8 @@
 
 mod demo;
 mod doctor;
+mod doctor_limits;
+mod doctor_rows;
 mod emulator;
 mod explain;
 mod header;
@@ -14,6 +16,7 @@ mod help;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod logs;
 mod precedence;
 mod proxy;
 mod proxy_limits;
@@ -22,6 +25,7 @@ mod sanitize;
 mod secrets;
 mod status;
 mod support;
+mod token_file_errors;
 mod usage;
 mod verify;
 mod warm;

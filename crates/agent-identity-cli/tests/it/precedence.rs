@@ -278,7 +278,7 @@ async fn the_token_comes_from_jwt_then_jwt_file_then_the_variables_then_the_stor
         flag.runtime_id.as_str()
     );
 
-    // `header` loads from --jwt-file too, and `doctor` names it as the token's source.
+    // `header` loads from --jwt-file too, and `doctor` names it as the token file's source.
     let run = fixture
         .cli_with_emulator()
         .args(["header", "--json", "--jwt-file"])
@@ -295,13 +295,22 @@ async fn the_token_comes_from_jwt_then_jwt_file_then_the_variables_then_the_stor
         .run()
         .await;
     let report = run.json();
-    let token = report["settings"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|row| row["setting"] == "token"))
-        .expect("a token row");
+    let row = |name: &str| {
+        report["settings"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["setting"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} row in {report}"))
+    };
+    assert_eq!(row("token file")["source"], "flag", "{report}");
     assert_eq!(
-        token["source"],
-        format!("flag --jwt-file ({})", file_path.display()),
+        row("token file")["value"],
+        file_path.display().to_string(),
+        "{report}"
+    );
+    assert_eq!(
+        row("token")["value"],
+        "(read from the token file)",
         "{report}"
     );
     for minted in [&stored, &flag, &file, &variable, &file_variable] {

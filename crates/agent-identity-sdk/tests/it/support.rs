@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use agent_identity_sdk::emulator::Emulator;
 use agent_identity_sdk::{
-    AgentIdentityMiddleware, AuthManager, AuthManagerBuilder, CredentialStore, MemoryStore,
-    Origins,
+    AgentIdentityMiddleware, AuthManager, AuthManagerBuilder, CredentialStore, MemoryStore, Origins,
 };
 
 /// A builder pointed at `emulator` through its settings alone.
