@@ -21,6 +21,11 @@ pub(crate) enum Exit {
     /// 75 (`EX_TEMPFAIL` of sysexits.h): a transient failure, such as the AuthAPI or the JWKS
     /// endpoint unreachable after retries. Trying again later may succeed.
     TempFail,
+    /// 126: the command `exec` was given cannot be run (not executable, a directory), as shells
+    /// and `env` answer.
+    CommandNotRunnable,
+    /// 127: the command `exec` was given does not exist, as shells and `env` answer.
+    CommandNotFound,
     /// The exit status of the command `exec` ran (128 + the signal when a signal ended it).
     Child(u8),
 }
@@ -32,6 +37,8 @@ impl Exit {
             Self::Rejected => 1,
             Self::Usage => 2,
             Self::TempFail => 75,
+            Self::CommandNotRunnable => 126,
+            Self::CommandNotFound => 127,
             Self::Child(code) => code,
         }
     }

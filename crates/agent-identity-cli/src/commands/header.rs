@@ -3,7 +3,7 @@
 //! short-lived signed assertion and the account id, not the token: printing them is what this
 //! command is for.
 
-use agent_identity_manager::{AuthError, AuthManager, LogoutReason};
+use agent_identity_manager::{AgentIdentityAuth, AuthError, AuthManager, LogoutReason};
 use serde_json::json;
 
 use crate::cli::{HeaderArgs, HeaderFormat};
@@ -20,16 +20,7 @@ pub(crate) async fn run(
     let tasks = config.task_client()?;
     let store = config.store()?;
     let manager = AuthManager::with_task_reuse(verifier, tasks, store, config.task_reuse()).await?;
-    let auth = match manager.auth() {
-        Ok(auth) => auth,
-        Err(AuthError::NotLoggedIn) => return Err(not_logged_in()),
-        // A rejected identity's verdict: say so, then why.
-        Err(error) if matches!(manager.logout_reason(), Some(LogoutReason::Revoked(_))) => {
-            return Err(Failure::from(error).context("the stored agent identity was rejected"));
-        }
-        // `Unavailable` carries the transient error that kept the runtime from being set up: exit 75.
-        Err(error) => return Err(error.into()),
-    };
+    let auth = loaded(&manager)?;
     let headers = auth.headers()?;
     let format = if out.is_json() {
         HeaderFormat::Json
@@ -69,6 +60,22 @@ pub(crate) async fn run(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The identity `manager` loaded, or why there is none as a failure: not logged in (exit 1, with
+/// how to log in), the verdict on a rejected identity (exit 1), or the transient error that kept
+/// it from loading (exit 75).
+pub(crate) fn loaded(manager: &AuthManager) -> Result<AgentIdentityAuth, Failure> {
+    match manager.auth() {
+        Ok(auth) => Ok(auth),
+        Err(AuthError::NotLoggedIn) => Err(not_logged_in()),
+        // A rejected identity's verdict: say so, then why.
+        Err(error) if matches!(manager.logout_reason(), Some(LogoutReason::Revoked(_))) => {
+            Err(Failure::from(error).context("the stored agent identity was rejected"))
+        }
+        // `Unavailable` carries the transient error that kept the runtime from being set up: exit 75.
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.

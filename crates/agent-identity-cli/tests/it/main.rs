@@ -7,6 +7,7 @@
 mod demo;
 mod doctor;
 mod emulator;
+mod exec;
 mod explain;
 mod header;
 mod help;
