@@ -129,6 +129,13 @@ pub(crate) fn sanitize(text: &str) -> String {
     out
 }
 
+/// `text` as one POSIX shell word: [`sanitize`]d first, then single-quoted, an embedded `'`
+/// written `'\''`. In that order, nothing sanitizing would remove (a control character at the
+/// end, an escape sequence) can reach the closing quote: the word splits back to what it says.
+pub(crate) fn shell_word(text: &str) -> String {
+    format!("'{}'", sanitize(text).replace('\'', "'\\''"))
+}
+
 /// [`sanitize`]s each line of `text`, keeping the line breaks between them.
 fn sanitize_lines(text: &str) -> String {
     text.split('\n')

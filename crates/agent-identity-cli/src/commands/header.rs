@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::cli::{HeaderArgs, HeaderFormat};
 use crate::config::Config;
 use crate::error::{Exit, Failure};
-use crate::output::Output;
+use crate::output::{Output, shell_word};
+
+mod env;
 
 pub(crate) async fn run(
     config: &Config<'_>,
@@ -35,13 +37,7 @@ pub(crate) async fn run(
             "task_id": auth.task_id().as_str(),
         })),
         HeaderFormat::Value => out.line(headers.authorization()),
-        HeaderFormat::Curl => out.line(
-            headers
-                .iter()
-                .map(|(name, value)| format!("-H {}", shell_quote(&format!("{name}: {value}"))))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        HeaderFormat::Curl => out.line(curl_arguments(headers.iter())),
         HeaderFormat::Http => {
             for (name, value) in headers.iter() {
                 out.line(format!("{name}: {value}"));
@@ -49,14 +45,16 @@ pub(crate) async fn run(
         }
         HeaderFormat::Env => {
             out.line(format!(
-                "AGENT_IDENTITY_AUTHORIZATION={}",
-                shell_quote(headers.authorization())
+                "{}={}",
+                env::AUTHORIZATION,
+                shell_word(headers.authorization())
             ));
             out.line(format!(
-                "AGENT_IDENTITY_ACCOUNT_ID={}",
-                shell_quote(headers.chatgpt_account_id())
+                "{}={}",
+                env::ACCOUNT_ID,
+                shell_word(headers.chatgpt_account_id())
             ));
-            out.line(format!("AGENT_IDENTITY_FEDRAMP={}", headers.fedramp()));
+            out.line(format!("{}={}", env::FEDRAMP, headers.fedramp()));
         }
     }
     Ok(Exit::Success)
@@ -78,9 +76,14 @@ pub(crate) fn loaded(manager: &AuthManager) -> Result<AgentIdentityAuth, Failure
     }
 }
 
-/// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
+/// `-H 'name: value'` for each header, for a curl command line: every value sanitized, then
+/// quoted, so that the shell splits the line back into exactly these arguments.
+fn curl_arguments<'a, 'b>(headers: impl IntoIterator<Item = (&'a str, &'b str)>) -> String {
+    headers
+        .into_iter()
+        .map(|(name, value)| format!("-H {}", shell_word(&format!("{name}: {value}"))))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Nothing is stored: say how to log in. (A rejected identity's `auth()` is its verdict instead.)
@@ -91,3 +94,6 @@ fn not_logged_in() -> Failure {
         Exit::Rejected,
     )
 }
+
+#[cfg(test)]
+mod tests;
