@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use agent_identity_jwt::JwtError;
 use agent_identity_manager::{AuthError, StoreError};
-use agent_identity_task::{TaskError, TaskErrorKind};
+use agent_identity_task::TaskError;
 
 use crate::output::redact;
 
@@ -123,8 +123,8 @@ fn exit_for(transient: bool) -> Exit {
     }
 }
 
-/// The message of `error` and its sources, joined with `: ` on one line, skipping a source whose
-/// text the message already contains, and [`redact`]ed: a cause may quote a path the user gave.
+/// The message of `error` and its sources, joined with `: ` on one line, and [`redact`]ed: a
+/// cause may quote a path the user gave. (No error of ours repeats its source in its message.)
 ///
 /// A network failure among the sources ends the chain in plain words ("could not connect to
 /// 127.0.0.1:9 (connection refused)") instead of the HTTP client's layers of wording.
@@ -150,11 +150,8 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
                 break;
             }
         }
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
         source = cause.source();
     }
     redact(&one_line(&message))
@@ -230,21 +227,15 @@ pub(crate) fn one_line(text: &str) -> String {
 
 impl From<JwtError> for Failure {
     fn from(error: JwtError) -> Self {
-        let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
-        failure.network = is_network_failure(&error);
-        failure
+        Self::from(AuthError::from(error))
     }
 }
 
 impl From<AuthError> for Failure {
     fn from(error: AuthError) -> Self {
-        if let AuthError::Task(task) = &error
-            && task.kind() == TaskErrorKind::Config
-        {
-            return Self::from(task.clone());
-        }
+        // A bad setting, whichever layer found it.
         if let AuthError::Config { .. } = &error {
-            return Self::usage(chain(&error));
+            return Self::new("config", chain(&error), Exit::Usage);
         }
         let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
         failure.network = is_network_failure(&error);
@@ -260,10 +251,7 @@ impl From<StoreError> for Failure {
 
 impl From<TaskError> for Failure {
     fn from(error: TaskError) -> Self {
-        if error.kind() == TaskErrorKind::Config {
-            return Self::new("config", chain(&error), Exit::Usage);
-        }
-        Self::from(AuthError::Task(error))
+        Self::from(AuthError::from(error))
     }
 }
 

@@ -25,7 +25,7 @@ mod status;
 mod store;
 
 pub use auth::AgentIdentityAuth;
-pub use error::AuthError;
+pub use error::{AUTHAPI_BASE_URL_SETTING, AuthError, KEY_SET_SETTING};
 pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
