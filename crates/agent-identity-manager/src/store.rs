@@ -214,6 +214,16 @@ pub enum Insecurity {
 }
 
 impl Insecurity {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Symlink => "symlink",
+            Self::NotRegularFile => "not_regular_file",
+            Self::OwnedByAnotherUser { .. } => "owned_by_another_user",
+            Self::WritableByOthers { .. } => "writable_by_others",
+        }
+    }
+
     /// What a person should do about it, naming `path`.
     fn fix(&self, path: &Path) -> String {
         let path = path.display();
