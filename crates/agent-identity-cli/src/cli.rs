@@ -352,7 +352,8 @@ pub(crate) enum Command {
     #[command(after_help = help::PROXY)]
     Proxy(ProxyArgs),
     /// Run a command with a private signing proxy: it gets AGENT_IDENTITY_PROXY_URL and
-    /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env)
+    /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env), and
+    /// none of the identity's variables. Not a sandbox: the command runs as your user
     #[command(after_help = help::EXEC)]
     Exec(ExecArgs),
 }
@@ -523,6 +524,17 @@ pub(crate) struct ExecArgs {
     #[arg(long)]
     pub(crate) openai_env: bool,
 
+    /// Start the command even when the identity cannot be loaded (its requests then get 401 or
+    /// 503 from the proxy) instead of exiting 1 or 75
+    #[arg(long)]
+    pub(crate) allow_not_ready: bool,
+
+    /// Wait up to DURATION (`30s`, `2m`, `1h`; a bare number is seconds) for the credentials to
+    /// appear (a token file, a login) or the key set and AuthAPI to answer, before starting the
+    /// command
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub(crate) wait_for_credentials: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
@@ -658,6 +670,42 @@ pub(crate) struct TokenArgs {
     /// A file holding the JWT, or - for stdin [default: the --jwt value]
     #[arg(long = "jwt-file", value_name = "FILE|-")]
     pub(crate) jwt_file: Option<PathBuf>,
+}
+
+/// A duration as `--wait-for-credentials` takes it: numbers with a unit each (`ms`, `s`, `m`,
+/// `h`), summed (`1m30s`), or a bare number of seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let invalid = || format!("expected a duration such as 30s, 2m or 1h, found {text:?}");
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            _ => return Err(invalid()),
+        };
+        total = total.saturating_add(part);
+        rest = &rest[unit..];
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

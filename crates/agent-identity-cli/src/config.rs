@@ -13,7 +13,7 @@ use agent_identity_manager::{
     TaskReuse,
 };
 use agent_identity_manager::{HOME_ENV_VAR, JWKS_URL_ENV_VAR};
-use agent_identity_task::{TaskClient, TaskErrorKind};
+use agent_identity_task::TaskClient;
 
 use crate::cli::{Settings, StoreKind, TokenArgs};
 use crate::error::{Exit, Failure, chain};
@@ -116,7 +116,10 @@ impl<'a> Config<'a> {
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
         self.builder.build_verifier().map_err(|error| match error {
             AuthError::Token(error) => Failure::from(error),
-            AuthError::Config { reason, .. } if self.global.jwks_url.is_some() => {
+            AuthError::Config { setting, reason }
+                if setting != agent_identity_manager::KEY_SET_SETTING
+                    && self.global.jwks_url.is_some() =>
+            {
                 // Name the value and where it came from: the flag or the variable.
                 let url = self.global.jwks_url.as_deref().unwrap_or_default();
                 let from = explain::origin(self.global, "jwks_url", "--jwks-url", JWKS_URL_ENV_VAR)
@@ -149,12 +152,13 @@ impl<'a> Config<'a> {
         self.builder
             .build_task_client()
             .map_err(|error| match &error {
-                AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
+                AuthError::Config { setting, reason }
+                    if *setting == agent_identity_manager::AUTHAPI_BASE_URL_SETTING =>
+                {
                     let Some((from, url)) = explain::authapi_origin(self.global) else {
                         return Failure::from(error);
                     };
                     // The reason alone: a variable's name may prefix it.
-                    let reason = task.detail().unwrap_or_default();
                     let reason = reason
                         .strip_prefix(&format!("{from}: "))
                         .unwrap_or(reason)

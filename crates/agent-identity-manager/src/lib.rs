@@ -33,7 +33,7 @@ pub use env::{
     JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS, STORE_ENV_VAR,
     TOKEN_FILE_ENV_VAR,
 };
-pub use error::AuthError;
+pub use error::{AUTHAPI_BASE_URL_SETTING, AuthError, KEY_SET_SETTING};
 pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,

@@ -357,9 +357,8 @@ impl AuthManagerBuilder {
     /// The verifier these settings describe. A key set file is read now.
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an unusable key set URL (or one that needs the `http` feature)
-    /// or an `AGENT_IDENTITY_ALGORITHMS` that does not parse;
-    /// [`AuthError::Token`] for a key set file that cannot be read or parsed.
+    /// [`AuthError::Config`] for an unusable key set URL (or one that needs the `http` feature),
+    /// or a key set file that cannot be read or parsed.
     pub fn build_verifier(&self) -> Result<Verifier, AuthError> {
         let algorithms = self.accepted_algorithms()?;
         let mut builder = match &self.key_set {
@@ -396,8 +395,8 @@ impl AuthManagerBuilder {
     /// The AuthAPI client these settings describe, with the task crate's timeouts and backoff.
     ///
     /// # Errors
-    /// [`AuthError::Task`] of kind `Config` when the base URL is not acceptable, naming the
-    /// variable it came from.
+    /// [`AuthError::Config`] when the base URL is not acceptable, its reason naming the variable
+    /// it came from.
     pub fn build_task_client(&self) -> Result<TaskClient, AuthError> {
         let base = match &self.env {
             Some(lookup) => {

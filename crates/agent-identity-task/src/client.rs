@@ -170,7 +170,7 @@ impl TaskClient {
                 };
                 span.record("outcome", outcome);
                 crate::metrics::registration(outcome);
-                span.record("error_kind", tracing::field::debug(error.kind()));
+                span.record("error_kind", error.kind());
                 if let Some(status) = error.status() {
                     span.record("status", status);
                 }

@@ -17,7 +17,8 @@
 //!   [`seal_task_id_for_public_key`] make the encrypted task ids a server returns.
 //!
 //! Client failures are one opaque [`TaskError`] with [`TaskError::is_transient`],
-//! [`TaskError::status`] and [`TaskError::kind`]; verification failures are an [`AssertionError`].
+//! [`TaskError::status`], [`TaskError::kind`] (a stable name) and [`TaskError::reason`] (the cause
+//! to branch on); verification failures are an [`AssertionError`].
 //!
 //! Architecture invariant: this crate verifies no tokens (the JWT crate does), uses the JWT crate
 //! only for the record and key types, and never logs or prints a key, a token or a signature.

@@ -9,6 +9,7 @@ mod doctor;
 mod doctor_limits;
 mod doctor_rows;
 mod emulator;
+mod exec;
 mod explain;
 mod header;
 mod help;

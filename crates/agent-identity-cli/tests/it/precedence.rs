@@ -8,7 +8,7 @@ use crate::support::{Fixture, assert_no_secrets, refusing_port};
 enum Keys {
     /// The token verified: the working source (emulator URL or a copy of its key set) was used.
     Good,
-    /// The missing file was used: `invalid_key_set`, exit 1.
+    /// The missing file was used: a bad setting, `config`, exit 2.
     MissingFile,
     /// The dead URL was used: `key_source_unavailable`, exit 75.
     DeadUrl,
@@ -106,9 +106,9 @@ async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_ur
         let run = cli.run().await;
         let got = match run.code {
             Some(0) => Keys::Good,
+            Some(2) if run.json()["error"] == "config" => Keys::MissingFile,
             Some(2) => Keys::Usage,
             Some(75) => Keys::DeadUrl,
-            Some(1) if run.json()["error"] == "invalid_key_set" => Keys::MissingFile,
             _ => panic!("unexpected outcome for {flags:?} {variables:?}: {run:#?}"),
         };
         assert_eq!(got, expected, "{flags:?} {variables:?}: {run:#?}");
