@@ -183,7 +183,7 @@ pub(crate) struct IdentityArgs {
     /// prefer the variable or --jwt-file to a flag other users can see
     #[arg(
         long,
-        env = "AGENT_IDENTITY_JWT",
+        env = agent_identity_manager::JWT_ENV_VAR,
         hide_env_values = true,
         value_name = "JWT"
     )]
@@ -195,7 +195,7 @@ pub(crate) struct IdentityArgs {
     #[arg(
         id = "token_file",
         long = "jwt-file",
-        env = "AGENT_IDENTITY_JWT_FILE",
+        env = agent_identity_manager::TOKEN_FILE_ENV_VAR,
         value_name = "FILE"
     )]
     token_file: Option<PathBuf>,
@@ -210,7 +210,7 @@ pub(crate) struct JwtArgs {
     /// users can see. `verify` also reads the variable; `login` stores --jwt, never the variable
     #[arg(
         long,
-        env = "AGENT_IDENTITY_JWT",
+        env = agent_identity_manager::JWT_ENV_VAR,
         hide_env_values = true,
         value_name = "JWT"
     )]
@@ -222,14 +222,14 @@ pub(crate) struct JwtArgs {
 #[command(next_help_heading = "Configuration")]
 pub(crate) struct StoreArgs {
     /// The directory holding auth.json and the runtime cache [default: ~/.agent-identity]
-    #[arg(long, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
+    #[arg(long, env = agent_identity_manager::HOME_ENV_VAR, value_name = "DIR")]
     home: Option<PathBuf>,
 
     /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring, in
     /// the entry Codex uses for the home; never a file) [default: file]
     #[arg(
         long,
-        env = "AGENT_IDENTITY_STORE",
+        env = agent_identity_manager::STORE_ENV_VAR,
         value_enum,
         hide_possible_values = true,
         value_name = "STORE"
@@ -253,20 +253,20 @@ pub(crate) enum StoreKind {
 pub(crate) struct VerificationArgs {
     /// The JWK Set URL (https, or http to a loopback host) [default:
     /// https://chatgpt.com/backend-api/wham/agent-identities/jwks]
-    #[arg(long, env = "AGENT_IDENTITY_JWKS_URL", value_name = "URL")]
+    #[arg(long, env = agent_identity_manager::JWKS_URL_ENV_VAR, value_name = "URL")]
     jwks_url: Option<String>,
 
     /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
     /// the two variables, this one wins), at most 1 MiB
-    #[arg(long, env = "AGENT_IDENTITY_JWKS_FILE", value_name = "FILE")]
+    #[arg(long, env = agent_identity_manager::JWKS_FILE_ENV_VAR, value_name = "FILE")]
     jwks_file: Option<PathBuf>,
 
     /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
-    #[arg(long, env = "AGENT_IDENTITY_ISSUER", value_name = "ISSUER")]
+    #[arg(long, env = agent_identity_manager::ISSUER_ENV_VAR, value_name = "ISSUER")]
     issuer: Option<String>,
 
     /// The expected token audience [default: codex-app-server]
-    #[arg(long, env = "AGENT_IDENTITY_AUDIENCE", value_name = "AUDIENCE")]
+    #[arg(long, env = agent_identity_manager::AUDIENCE_ENV_VAR, value_name = "AUDIENCE")]
     audience: Option<String>,
 
     /// The accepted token signature algorithms, comma-separated (`RS256,EdDSA`) [default: RS256,
@@ -300,7 +300,7 @@ pub(crate) struct LeewayArgs {
 pub(crate) struct AuthApiArgs {
     /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
     /// [default: https://auth.openai.com/api/accounts]
-    #[arg(long, env = "AGENT_IDENTITY_AUTHAPI_BASE_URL", value_name = "URL")]
+    #[arg(long, env = agent_identity_task::AUTHAPI_BASE_URL_ENV_VARS[0], value_name = "URL")]
     authapi_base_url: Option<String>,
 }
 

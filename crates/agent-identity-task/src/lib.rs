@@ -26,6 +26,7 @@
 mod assertion;
 mod base_url;
 mod client;
+mod env;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -43,11 +44,12 @@ pub use assertion::{
     AgentSigner, FEDRAMP_HEADER, FEDRAMP_HEADER_NAME, RegistrationRequest, RequestHeaders,
     authorization_header, authorization_header_for, request_headers,
 };
-pub use base_url::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
+pub use base_url::{AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
 pub use client::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, MAX_RETRY_AFTER, TaskClient, TaskClientBuilder,
 };
+pub use env::AUTHAPI_BASE_URL_ENV_VARS;
 pub use error::{Operation, TaskError, TaskErrorKind};
 pub use probe::AuthApiProbe;
 pub use response::{RegistrationForm, UnknownRegistrationForm};

@@ -1,3 +1,5 @@
+//! Tests of `AuthError`: its classification, kinds and messages.
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
