@@ -279,7 +279,7 @@ pub fn registration_response(data: &[u8]) {
             // decode or decrypt what was sealed for this very key.
             Err(error) => assert!(
                 !matches!(
-                    error.kind(),
+                    error.reason(),
                     TaskErrorKind::BadBase64 | TaskErrorKind::Undecryptable
                 ),
                 "a task id sealed for the key does not open: {error}"

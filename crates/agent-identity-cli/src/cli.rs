@@ -1,23 +1,29 @@
 //! The command line, as clap derive types: the output flags every command takes, one variant per
 //! command, and the configuration groups (store, verification, AuthAPI, token, task) each command
 //! flattens for the flags it uses, their variables read by clap. [`Cli::parse_from_iter`] settles
-//! them into one [`Settings`].
+//! them into one [`Settings`] (the `settings` module: which value wins, and where it came from).
+//!
+//! One piece past 500 lines on purpose: it is the whole command line as clap sees it, every
+//! command's flags beside the shared groups they flatten, read together when a flag is added.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use agent_identity_jwt::SigningAlgorithm;
+use agent_identity_manager::ALGORITHMS_ENV_VAR;
 use clap::error::ErrorKind;
-use clap::parser::ValueSource;
-use clap::{
-    ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand,
-};
+use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod help;
+mod settings;
+
+pub(crate) use settings::Settings;
+use settings::Uses;
 
 /// The largest `--leeway`: one day. Larger values only overflow time arithmetic.
 pub(crate) const MAX_LEEWAY_SECS: u64 = 86_400;
 /// The default `--leeway`, in seconds.
-const DEFAULT_LEEWAY_SECS: u16 = 60;
+pub(crate) const DEFAULT_LEEWAY_SECS: u16 = 60;
 
 /// The clap definition, for help rendering and checks.
 pub(crate) fn definition() -> clap::Command {
@@ -39,10 +45,10 @@ pub(crate) fn command_named(args: impl IntoIterator<Item = std::ffi::OsString>) 
 
 /// Verify agent identity tokens, log in, and sign requests as an agent.
 ///
-/// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
-/// local emulator signs with). Each command's --help lists the flags it takes; its configuration
-/// flags can also be set through the environment variables shown, and a flag wins over any
-/// variable.
+/// Tokens are verified against a JWK Set with RS256, what ChatGPT and the local emulator sign with
+/// (--algorithms accepts others, such as EdDSA). Each command's --help lists the flags it takes;
+/// its configuration flags can also be set through the environment variables shown, and a flag
+/// wins over any variable.
 // The clap definition; [`Cli`] is what parsing it yields, the configuration settled.
 #[derive(Parser)]
 #[command(
@@ -151,6 +157,8 @@ struct BeforeCommand {
     issuer: Option<String>,
     #[arg(long, hide = true, value_name = "AUDIENCE")]
     audience: Option<String>,
+    #[arg(long, hide = true, value_name = "LIST", value_parser = algorithm_list)]
+    algorithms: Option<AlgorithmList>,
     #[arg(long, hide = true, value_name = "JWT")]
     jwt: Option<String>,
     #[arg(
@@ -166,193 +174,6 @@ struct BeforeCommand {
     fresh_task: bool,
 }
 
-/// The configuration a command runs with, each value settled from, in order: its flag after
-/// the command name, the same flag before it, its variable, its default. Not `Debug`: it holds
-/// the `--jwt` secret.
-#[derive(Default)]
-pub(crate) struct Settings {
-    pub(crate) home: Option<PathBuf>,
-    pub(crate) store: StoreKind,
-    pub(crate) jwks_url: Option<String>,
-    pub(crate) jwks_file: Option<PathBuf>,
-    pub(crate) authapi_base_url: Option<String>,
-    pub(crate) issuer: Option<String>,
-    pub(crate) audience: Option<String>,
-    /// `--jwt` or `AGENT_IDENTITY_JWT`.
-    pub(crate) jwt: Option<String>,
-    /// Whether `jwt` came from `--jwt` rather than `AGENT_IDENTITY_JWT`: `login` stores a token
-    /// given explicitly, never the variable's.
-    pub(crate) jwt_from_command_line: bool,
-    /// The token file of `header`, `status`, `doctor`, `proxy` and `exec`: `--jwt-file` or
-    /// `AGENT_IDENTITY_JWT_FILE`.
-    pub(crate) token_file: Option<PathBuf>,
-    /// Whether `token_file` came from `--jwt-file`: the flag then wins over the token variables.
-    pub(crate) token_file_from_command_line: bool,
-    pub(crate) leeway: u64,
-    pub(crate) max_attempts: Option<u32>,
-    pub(crate) fresh_task: bool,
-    /// Where each configuration value came from (`flag`, `variable`, `default`), by argument id.
-    pub(crate) sources: Vec<(&'static str, &'static str)>,
-}
-
-/// The configuration groups a command takes (`None`: it takes none of that group's flags).
-#[derive(Default)]
-pub(crate) struct Uses<'a> {
-    store: Option<&'a StoreArgs>,
-    verification: Option<&'a VerificationArgs>,
-    leeway: Option<&'a LeewayArgs>,
-    authapi: Option<&'a AuthApiArgs>,
-    /// `--jwt`: the identity's override, or the token `verify` and `login` take.
-    jwt: Option<&'a Option<String>>,
-    token_file: Option<&'a Option<PathBuf>>,
-    task: Option<&'a TaskArgs>,
-}
-
-impl Settings {
-    /// Settles each setting the command uses; `sub` is the command's own matches.
-    ///
-    /// # Errors
-    /// A message naming a flag written before the command that the command does not use, or
-    /// `--jwks-file` given with `--jwks-url`.
-    fn settle(before: &BeforeCommand, uses: Uses<'_>, sub: &ArgMatches) -> Result<Self, String> {
-        let mut settings = Settings {
-            leeway: u64::from(DEFAULT_LEEWAY_SECS),
-            ..Settings::default()
-        };
-        let mut picker = Picker {
-            sub,
-            sources: Vec::new(),
-        };
-        let verification = uses.verification;
-        settings.home = picker.pick("home", "--home", uses.store.map(|g| &g.home), &before.home)?;
-        settings.store = picker
-            .pick(
-                "store",
-                "--store",
-                uses.store.map(|g| &g.store),
-                &before.store,
-            )?
-            .unwrap_or_default();
-        settings.jwks_url = picker.pick(
-            "jwks_url",
-            "--jwks-url",
-            verification.map(|g| &g.jwks_url),
-            &before.jwks_url,
-        )?;
-        settings.jwks_file = picker.pick(
-            "jwks_file",
-            "--jwks-file",
-            verification.map(|g| &g.jwks_file),
-            &before.jwks_file,
-        )?;
-        settings.issuer = picker.pick(
-            "issuer",
-            "--issuer",
-            verification.map(|g| &g.issuer),
-            &before.issuer,
-        )?;
-        settings.audience = picker.pick(
-            "audience",
-            "--audience",
-            verification.map(|g| &g.audience),
-            &before.audience,
-        )?;
-        let leeway = uses
-            .leeway
-            .or(verification.map(|g| &g.leeway))
-            .map(|g| Some(g.leeway));
-        settings.leeway = picker
-            .pick("leeway", "--leeway", leeway.as_ref(), &before.leeway)?
-            .unwrap_or(settings.leeway);
-        settings.authapi_base_url = picker.pick(
-            "authapi_base_url",
-            "--authapi-base-url",
-            uses.authapi.map(|g| &g.authapi_base_url),
-            &before.authapi_base_url,
-        )?;
-        settings.jwt = picker.pick("jwt", "--jwt", uses.jwt, &before.jwt)?;
-        settings.jwt_from_command_line = picker.given_as_flag("jwt");
-        settings.token_file = picker.pick("token_file", "--jwt-file", uses.token_file, &None)?;
-        settings.token_file_from_command_line = picker.given_as_flag("token_file");
-        settings.max_attempts = picker.pick(
-            "max_attempts",
-            "--max-attempts",
-            uses.task.map(|g| &g.max_attempts),
-            &before.max_attempts,
-        )?;
-        settings.fresh_task = match uses.task {
-            Some(task) => task.fresh_task || before.fresh_task,
-            None if before.fresh_task => return Err(not_used("--fresh-task")),
-            None => false,
-        };
-
-        let file_flag = picker.given_as_flag("jwks_file");
-        let url_flag = picker.given_as_flag("jwks_url");
-        if file_flag && url_flag {
-            return Err(
-                "the argument '--jwks-file <FILE>' cannot be used with '--jwks-url <URL>'"
-                    .to_owned(),
-            );
-        }
-        if url_flag {
-            // The flag beats the variable of the other kind too.
-            settings.jwks_file = None;
-        }
-        if settings.token_file_from_command_line && !settings.jwt_from_command_line {
-            // `--jwt-file` beats `AGENT_IDENTITY_JWT`, as a flag beats any variable.
-            settings.jwt = None;
-            picker.sources.retain(|(id, _)| *id != "jwt");
-        }
-        settings.sources = picker.sources;
-        Ok(settings)
-    }
-}
-
-/// Picks each setting's value and records where it came from.
-struct Picker<'a> {
-    sub: &'a ArgMatches,
-    sources: Vec<(&'static str, &'static str)>,
-}
-
-impl Picker<'_> {
-    /// The command's own flag, else the same flag before the command, else the command's value
-    /// from its variable or default. A flag before a command that does not take it is an error.
-    fn pick<T: Clone>(
-        &mut self,
-        id: &'static str,
-        flag: &str,
-        used: Option<&Option<T>>,
-        before: &Option<T>,
-    ) -> Result<Option<T>, String> {
-        let Some(used) = used else {
-            return match before {
-                Some(_) => Err(not_used(flag)),
-                None => Ok(None),
-            };
-        };
-        let source = self.sub.value_source(id);
-        let (value, source) = match (source, before) {
-            (Some(ValueSource::CommandLine), _) => (used.clone(), "flag"),
-            (_, Some(value)) => (Some(value.clone()), "flag"),
-            (Some(ValueSource::EnvVariable), None) => (used.clone(), "variable"),
-            (Some(ValueSource::DefaultValue), None) => (used.clone(), "default"),
-            (_, None) => (used.clone(), "other"),
-        };
-        if value.is_some() {
-            self.sources.push((id, source));
-        }
-        Ok(value)
-    }
-
-    fn given_as_flag(&self, id: &str) -> bool {
-        self.sources.contains(&(id, "flag"))
-    }
-}
-
-fn not_used(flag: &str) -> String {
-    format!("{flag} is not used by this command")
-}
-
 /// Where the identity's token comes from: `header`, `status`, `doctor`, `proxy` and `exec`.
 // Not `Debug`: it holds the `--jwt` secret.
 #[derive(Args)]
@@ -362,7 +183,7 @@ pub(crate) struct IdentityArgs {
     /// prefer the variable or --jwt-file to a flag other users can see
     #[arg(
         long,
-        env = "AGENT_IDENTITY_JWT",
+        env = agent_identity_manager::JWT_ENV_VAR,
         hide_env_values = true,
         value_name = "JWT"
     )]
@@ -374,7 +195,7 @@ pub(crate) struct IdentityArgs {
     #[arg(
         id = "token_file",
         long = "jwt-file",
-        env = "AGENT_IDENTITY_JWT_FILE",
+        env = agent_identity_manager::TOKEN_FILE_ENV_VAR,
         value_name = "FILE"
     )]
     token_file: Option<PathBuf>,
@@ -389,7 +210,7 @@ pub(crate) struct JwtArgs {
     /// users can see. `verify` also reads the variable; `login` stores --jwt, never the variable
     #[arg(
         long,
-        env = "AGENT_IDENTITY_JWT",
+        env = agent_identity_manager::JWT_ENV_VAR,
         hide_env_values = true,
         value_name = "JWT"
     )]
@@ -401,14 +222,14 @@ pub(crate) struct JwtArgs {
 #[command(next_help_heading = "Configuration")]
 pub(crate) struct StoreArgs {
     /// The directory holding auth.json and the runtime cache [default: ~/.agent-identity]
-    #[arg(long, env = "AGENT_IDENTITY_HOME", value_name = "DIR")]
+    #[arg(long, env = agent_identity_manager::HOME_ENV_VAR, value_name = "DIR")]
     home: Option<PathBuf>,
 
     /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring, in
     /// the entry Codex uses for the home; never a file) [default: file]
     #[arg(
         long,
-        env = "AGENT_IDENTITY_STORE",
+        env = agent_identity_manager::STORE_ENV_VAR,
         value_enum,
         hide_possible_values = true,
         value_name = "STORE"
@@ -432,21 +253,26 @@ pub(crate) enum StoreKind {
 pub(crate) struct VerificationArgs {
     /// The JWK Set URL (https, or http to a loopback host) [default:
     /// https://chatgpt.com/backend-api/wham/agent-identities/jwks]
-    #[arg(long, env = "AGENT_IDENTITY_JWKS_URL", value_name = "URL")]
+    #[arg(long, env = agent_identity_manager::JWKS_URL_ENV_VAR, value_name = "URL")]
     jwks_url: Option<String>,
 
     /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
     /// the two variables, this one wins), at most 1 MiB
-    #[arg(long, env = "AGENT_IDENTITY_JWKS_FILE", value_name = "FILE")]
+    #[arg(long, env = agent_identity_manager::JWKS_FILE_ENV_VAR, value_name = "FILE")]
     jwks_file: Option<PathBuf>,
 
     /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
-    #[arg(long, env = "AGENT_IDENTITY_ISSUER", value_name = "ISSUER")]
+    #[arg(long, env = agent_identity_manager::ISSUER_ENV_VAR, value_name = "ISSUER")]
     issuer: Option<String>,
 
     /// The expected token audience [default: codex-app-server]
-    #[arg(long, env = "AGENT_IDENTITY_AUDIENCE", value_name = "AUDIENCE")]
+    #[arg(long, env = agent_identity_manager::AUDIENCE_ENV_VAR, value_name = "AUDIENCE")]
     audience: Option<String>,
+
+    /// The accepted token signature algorithms, comma-separated (`RS256,EdDSA`) [default: RS256,
+    /// what ChatGPT and the emulator sign with]
+    #[arg(long, env = ALGORITHMS_ENV_VAR, value_name = "LIST", value_parser = algorithm_list)]
+    algorithms: Option<AlgorithmList>,
 
     #[command(flatten)]
     leeway: LeewayArgs,
@@ -474,7 +300,7 @@ pub(crate) struct LeewayArgs {
 pub(crate) struct AuthApiArgs {
     /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
     /// [default: https://auth.openai.com/api/accounts]
-    #[arg(long, env = "AGENT_IDENTITY_AUTHAPI_BASE_URL", value_name = "URL")]
+    #[arg(long, env = agent_identity_task::AUTHAPI_BASE_URL_ENV_VARS[0], value_name = "URL")]
     authapi_base_url: Option<String>,
 }
 
@@ -526,7 +352,8 @@ pub(crate) enum Command {
     #[command(after_help = help::PROXY)]
     Proxy(ProxyArgs),
     /// Run a command with a private signing proxy: it gets AGENT_IDENTITY_PROXY_URL and
-    /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env)
+    /// AGENT_IDENTITY_PROXY_TOKEN (and OPENAI_BASE_URL and OPENAI_API_KEY with --openai-env), and
+    /// none of the identity's variables. Not a sandbox: the command runs as your user
     #[command(after_help = help::EXEC)]
     Exec(ExecArgs),
 }
@@ -697,6 +524,17 @@ pub(crate) struct ExecArgs {
     #[arg(long)]
     pub(crate) openai_env: bool,
 
+    /// Start the command even when the identity cannot be loaded (its requests then get 401 or
+    /// 503 from the proxy) instead of exiting 1 or 75
+    #[arg(long)]
+    pub(crate) allow_not_ready: bool,
+
+    /// Wait up to DURATION (`30s`, `2m`, `1h`; a bare number is seconds) for the credentials to
+    /// appear (a token file, a login) or the key set and AuthAPI to answer, before starting the
+    /// command
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub(crate) wait_for_credentials: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
@@ -774,6 +612,31 @@ pub(crate) struct EmulatorArgs {
     /// The address to listen on: IP:PORT or HOST:PORT (`localhost:8080`); port 0 picks a free one
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = socket_address)]
     pub(crate) listen: SocketAddr,
+
+    /// The token signature algorithm: rs256 (an RSA-2048 key, as ChatGPT signs) or eddsa (an
+    /// Ed25519 key; clients then need --algorithms EdDSA or AGENT_IDENTITY_ALGORITHMS=EdDSA)
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = EmulatorAlgorithm::Rs256,
+        hide_possible_values = true,
+        value_name = "ALG"
+    )]
+    pub(crate) algorithm: EmulatorAlgorithm,
+
+    /// Print `export` lines that point the CLI and `AuthManager::from_env` at the emulator, then
+    /// close stdout and keep serving
+    #[arg(long)]
+    pub(crate) env: bool,
+}
+
+/// The signing algorithms of `emulator --algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EmulatorAlgorithm {
+    /// RS256, an RSA-2048 key.
+    Rs256,
+    /// EdDSA, an Ed25519 key.
+    Eddsa,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved (for `localhost`, the first address, IPv4 first).
@@ -793,12 +656,56 @@ fn socket_address(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text:?} resolves to no address"))
 }
 
+/// The accepted algorithms of `--algorithms`, parsed by the library's one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AlgorithmList(pub(crate) Vec<SigningAlgorithm>);
+
+fn algorithm_list(text: &str) -> Result<AlgorithmList, String> {
+    agent_identity_manager::parse_algorithms(text).map(AlgorithmList)
+}
+
 /// Where `verify` and `login` read the token from.
 #[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
     /// A file holding the JWT, or - for stdin [default: the --jwt value]
     #[arg(long = "jwt-file", value_name = "FILE|-")]
     pub(crate) jwt_file: Option<PathBuf>,
+}
+
+/// A duration as `--wait-for-credentials` takes it: numbers with a unit each (`ms`, `s`, `m`,
+/// `h`), summed (`1m30s`), or a bare number of seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let invalid = || format!("expected a duration such as 30s, 2m or 1h, found {text:?}");
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            _ => return Err(invalid()),
+        };
+        total = total.saturating_add(part);
+        rest = &rest[unit..];
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

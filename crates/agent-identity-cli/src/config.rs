@@ -7,22 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
-use agent_identity_manager::JWKS_URL_ENV_VAR;
+use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, Verifier};
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
     TaskReuse,
 };
-use agent_identity_task::{TaskClient, TaskErrorKind};
+use agent_identity_manager::{HOME_ENV_VAR, JWKS_URL_ENV_VAR};
+use agent_identity_task::TaskClient;
 
 use crate::cli::{Settings, StoreKind, TokenArgs};
 use crate::error::{Exit, Failure, chain};
 use crate::explain;
-
-/// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
-/// and EdDSA, what the local emulator signs with.
-pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
-    [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa];
 
 /// A token file larger than this is not read whole: the verifier refuses anything over
 /// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
@@ -57,7 +52,6 @@ impl<'a> Config<'a> {
         // `--store` (or `AGENT_IDENTITY_STORE`, which clap read for it) is settled already.
         .keyring(global.store == StoreKind::Keyring)
         .leeway(Duration::from_secs(global.leeway))
-        .algorithms(ALGORITHMS)
         .task_reuse(if global.fresh_task {
             TaskReuse::PerProcess
         } else {
@@ -80,6 +74,10 @@ impl<'a> Config<'a> {
         if let Some(audience) = &global.audience {
             builder = builder.audience(audience);
         }
+        // Without the flag or its variable, the library's default (RS256), as `from_env`.
+        if let Some(list) = &global.algorithms {
+            builder = builder.algorithms(list.0.iter().copied());
+        }
         if let Some(jwt) = &global.jwt {
             builder = builder.token(jwt);
         }
@@ -97,12 +95,19 @@ impl<'a> Config<'a> {
         self.global
     }
 
+    /// Every setting the setup builder resolved, with where it came from (the builder's own
+    /// answer: the environment is not read again).
+    pub(crate) fn provenance(&self) -> Vec<agent_identity_manager::Setting> {
+        self.builder.provenance()
+    }
+
     /// The clock leeway of `--leeway`.
     pub(crate) fn leeway(&self) -> Duration {
         Duration::from_secs(self.global.leeway)
     }
 
-    /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
+    /// A verifier for the accepted algorithms (RS256 unless `--algorithms` says otherwise), with
+    /// the configured issuer, audience and leeway, and
     /// keys from `--jwks-file`, else `--jwks-url`, else production.
     ///
     /// # Errors
@@ -111,7 +116,10 @@ impl<'a> Config<'a> {
     pub(crate) fn verifier(&self) -> Result<Verifier, Failure> {
         self.builder.build_verifier().map_err(|error| match error {
             AuthError::Token(error) => Failure::from(error),
-            AuthError::Config { reason, .. } if self.global.jwks_url.is_some() => {
+            AuthError::Config { setting, reason }
+                if setting != agent_identity_manager::KEY_SET_SETTING
+                    && self.global.jwks_url.is_some() =>
+            {
                 // Name the value and where it came from: the flag or the variable.
                 let url = self.global.jwks_url.as_deref().unwrap_or_default();
                 let from = explain::origin(self.global, "jwks_url", "--jwks-url", JWKS_URL_ENV_VAR)
@@ -144,12 +152,13 @@ impl<'a> Config<'a> {
         self.builder
             .build_task_client()
             .map_err(|error| match &error {
-                AuthError::Task(task) if task.kind() == TaskErrorKind::Config => {
+                AuthError::Config { setting, reason }
+                    if *setting == agent_identity_manager::AUTHAPI_BASE_URL_SETTING =>
+                {
                     let Some((from, url)) = explain::authapi_origin(self.global) else {
                         return Failure::from(error);
                     };
                     // The reason alone: a variable's name may prefix it.
-                    let reason = task.detail().unwrap_or_default();
                     let reason = reason
                         .strip_prefix(&format!("{from}: "))
                         .unwrap_or(reason)
@@ -203,9 +212,9 @@ impl<'a> Config<'a> {
             Some(path) => read_token_file(path),
             None => match non_empty(self.global.jwt.as_deref()) {
                 Some(token) => Ok(IdentityJwt::new(token)),
-                None => Err(Failure::usage(
-                    "no token given: pass --jwt-file FILE (or - for stdin), or set AGENT_IDENTITY_JWT",
-                )),
+                None => Err(Failure::usage(format!(
+                    "no token given: pass --jwt-file FILE (or - for stdin), or set {JWT_ENV_VAR}"
+                ))),
             },
         }
     }
@@ -289,10 +298,9 @@ fn read_token(reader: impl std::io::Read, name: &str) -> Result<IdentityJwt, Fai
 /// No home directory could be found: a usage error, saying how to name one.
 fn no_home(error: AuthError) -> Failure {
     match error {
-        AuthError::Store(error) => Failure::usage(format!(
-            "{}; set --home or AGENT_IDENTITY_HOME",
-            chain(&error)
-        )),
+        AuthError::Store(error) => {
+            Failure::usage(format!("{}; set --home or {HOME_ENV_VAR}", chain(&error)))
+        }
         other => Failure::from(other),
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use agent_identity_jwt::JwtError;
 use agent_identity_manager::{AuthError, StoreError};
-use agent_identity_task::{TaskError, TaskErrorKind};
+use agent_identity_task::TaskError;
 
 use crate::output::redact;
 
@@ -21,6 +21,11 @@ pub(crate) enum Exit {
     /// 75 (`EX_TEMPFAIL` of sysexits.h): a transient failure, such as the AuthAPI or the JWKS
     /// endpoint unreachable after retries. Trying again later may succeed.
     TempFail,
+    /// 126: the command `exec` was given cannot be run (not executable, a directory), as shells
+    /// and `env` answer.
+    CommandNotRunnable,
+    /// 127: the command `exec` was given does not exist, as shells and `env` answer.
+    CommandNotFound,
     /// The exit status of the command `exec` ran (128 + the signal when a signal ended it).
     Child(u8),
 }
@@ -32,6 +37,8 @@ impl Exit {
             Self::Rejected => 1,
             Self::Usage => 2,
             Self::TempFail => 75,
+            Self::CommandNotRunnable => 126,
+            Self::CommandNotFound => 127,
             Self::Child(code) => code,
         }
     }
@@ -116,8 +123,8 @@ fn exit_for(transient: bool) -> Exit {
     }
 }
 
-/// The message of `error` and its sources, joined with `: ` on one line, skipping a source whose
-/// text the message already contains, and [`redact`]ed: a cause may quote a path the user gave.
+/// The message of `error` and its sources, joined with `: ` on one line, and [`redact`]ed: a
+/// cause may quote a path the user gave. (No error of ours repeats its source in its message.)
 ///
 /// A network failure among the sources ends the chain in plain words ("could not connect to
 /// 127.0.0.1:9 (connection refused)") instead of the HTTP client's layers of wording.
@@ -143,11 +150,8 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
                 break;
             }
         }
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
         source = cause.source();
     }
     redact(&one_line(&message))
@@ -223,21 +227,15 @@ pub(crate) fn one_line(text: &str) -> String {
 
 impl From<JwtError> for Failure {
     fn from(error: JwtError) -> Self {
-        let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
-        failure.network = is_network_failure(&error);
-        failure
+        Self::from(AuthError::from(error))
     }
 }
 
 impl From<AuthError> for Failure {
     fn from(error: AuthError) -> Self {
-        if let AuthError::Task(task) = &error
-            && task.kind() == TaskErrorKind::Config
-        {
-            return Self::from(task.clone());
-        }
+        // A bad setting, whichever layer found it.
         if let AuthError::Config { .. } = &error {
-            return Self::usage(chain(&error));
+            return Self::new("config", chain(&error), Exit::Usage);
         }
         let mut failure = Self::new(error.kind(), chain(&error), exit_for(error.is_transient()));
         failure.network = is_network_failure(&error);
@@ -253,10 +251,7 @@ impl From<StoreError> for Failure {
 
 impl From<TaskError> for Failure {
     fn from(error: TaskError) -> Self {
-        if error.kind() == TaskErrorKind::Config {
-            return Self::new("config", chain(&error), Exit::Usage);
-        }
-        Self::from(AuthError::Task(error))
+        Self::from(AuthError::from(error))
     }
 }
 

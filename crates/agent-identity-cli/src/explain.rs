@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use agent_identity_jwt::PRODUCTION_JWKS_URL;
+use agent_identity_manager::{AUDIENCE_ENV_VAR, ISSUER_ENV_VAR, TOKEN_FILE_ENV_VAR};
 use agent_identity_task::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl};
 
 use crate::cli::Settings;
-use crate::error::Failure;
+use crate::error::{Exit, Failure};
 
 /// Where a setting's value came from: its flag, its variable, or `None` for the default.
 pub(crate) fn origin(settings: &Settings, id: &str, flag: &str, variable: &str) -> Option<String> {
@@ -84,21 +85,35 @@ pub(crate) fn url_advice(reason: &str) -> &'static str {
 
 /// Completes `failure` with where the offending value came from and what to do next.
 pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
+    if let Some(missing) = missing_token_file(&failure, settings) {
+        return missing;
+    }
     match failure.kind() {
-        "wrong_issuer" => failure.hint(&expectation(
-            settings,
-            "issuer",
-            "--issuer",
-            "AGENT_IDENTITY_ISSUER",
-        )),
+        "wrong_issuer" => {
+            failure.hint(&expectation(settings, "issuer", "--issuer", ISSUER_ENV_VAR))
+        }
         "wrong_audience" => failure.hint(&expectation(
             settings,
             "audience",
             "--audience",
-            "AGENT_IDENTITY_AUDIENCE",
+            AUDIENCE_ENV_VAR,
         )),
-        "expired" => failure
-            .hint("; get a fresh token, and store it with agent-identity login --jwt-file FILE"),
+        "algorithm_not_allowed" => failure.hint(&expectation(
+            settings,
+            "algorithms",
+            "--algorithms",
+            agent_identity_manager::ALGORITHMS_ENV_VAR,
+        )),
+        "expired" => match settings.token_file.as_deref() {
+            // A token file is written by another program: that is what must act.
+            Some(path) if settings.jwt.is_none() => failure.hint(&format!(
+                "; whatever writes {} must write a new token",
+                path.display()
+            )),
+            _ => failure.hint(
+                "; get a fresh token, and store it with agent-identity login --jwt-file FILE",
+            ),
+        },
         "malformed" => match jwt_path(settings) {
             Some(path) => failure.hint(&format!(
                 "; to read the token from a file, use --jwt-file {path}"
@@ -124,6 +139,31 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
         }
         _ => failure,
     }
+}
+
+/// A token file that does not exist is a setting that is wrong, not an outage to wait out: a
+/// configuration failure (exit 1) naming the file and where it was named. (A file that vanishes
+/// while a long-running command uses it is another matter: the command keeps its identity and
+/// never gets here.)
+fn missing_token_file(failure: &Failure, settings: &Settings) -> Option<Failure> {
+    if failure.kind() != "store_io" {
+        return None;
+    }
+    let path = settings.missing_token_file()?;
+    let from = if settings.token_file_from_command_line {
+        "--jwt-file"
+    } else {
+        TOKEN_FILE_ENV_VAR
+    };
+    Some(Failure::new(
+        "config",
+        format!(
+            "the token file {} (from {from}) does not exist: check the path, or whatever is \
+             meant to write it",
+            path.display()
+        ),
+        Exit::Rejected,
+    ))
 }
 
 /// Where the expected issuer or audience came from, and what to change.

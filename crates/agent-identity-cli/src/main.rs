@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Err(error) => return usage_error(&error),
     };
     let out = Output::new(cli.json);
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -142,17 +142,23 @@ fn similar_command(given: &str) -> Option<String> {
         .map(|(_, name)| name)
 }
 
-/// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv. Every
-/// event passes through [`LogWriter`], which sanitizes and redacts it.
-fn init_logging(verbose: u8) {
+/// Logs go to stderr: none by default, then info, debug and trace for -v, -vv and -vvv; with
+/// `--json`, one JSON object per event, so a log pipeline parses them as it parses stdout. Every
+/// event passes through [`LogWriter`], which sanitizes and redacts it (inside a JSON string, a
+/// redacted run stays a string, so the line still parses).
+fn init_logging(verbose: u8, json: bool) {
     let level = match verbose {
         0 => return,
         1 => tracing::Level::INFO,
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(LogWriter)
-        .init();
+        .with_writer(LogWriter);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }

@@ -34,3 +34,17 @@ pub enum EmulatorError {
     #[error("the emulator cannot sign with {0}; use EdDSA or RS256")]
     UnsupportedAlgorithm(agent_identity_jwt::SigningAlgorithm),
 }
+
+impl EmulatorError {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "bind",
+            Self::Random => "random",
+            Self::KeyGeneration(_) => "key_generation",
+            Self::Signing => "signing",
+            Self::LifetimeOverflow => "lifetime_overflow",
+            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+        }
+    }
+}

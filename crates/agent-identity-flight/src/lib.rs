@@ -41,6 +41,16 @@ pub enum Aborted {
     Cancelled,
 }
 
+impl Aborted {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Panicked => "panicked",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A slot for at most one operation in flight. Cheap to create; not `Clone` (share it inside the
 /// owner's `Arc`).
 pub struct SingleFlight<T> {

@@ -111,3 +111,10 @@ impl std::str::FromStr for SigningAlgorithm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not an asymmetric JWS signature algorithm (RS256, PS256, ES256, EdDSA, …)")]
 pub struct UnknownAlgorithm;
+
+impl UnknownAlgorithm {
+    /// A stable snake_case name, for logs and machine-readable output: `unknown_algorithm`.
+    pub fn kind(&self) -> &'static str {
+        "unknown_algorithm"
+    }
+}

@@ -160,6 +160,24 @@ impl KeyCache {
             .ok_or_else(|| JwtError::untrusted_kid(kid))
     }
 
+    /// The kids of the cached key set, else of one fetched now (as a cold [`KeyCache::key`]
+    /// would, sharing its flight and its failure cooldown).
+    pub(crate) async fn key_ids(&self) -> Result<Vec<String>, JwtError> {
+        let now = Instant::now();
+        let snapshot = match self.shared.snapshot.load_full() {
+            Some(snapshot) => snapshot,
+            None => {
+                if let Some((error, _)) = self.shared.failures.active(now) {
+                    return Err(error);
+                }
+                landed(self.flight(now).await)?
+            }
+        };
+        let mut kids: Vec<String> = snapshot.keys.keys().cloned().collect();
+        kids.sort();
+        Ok(kids)
+    }
+
     /// The key set last fetched (or seeded), if any.
     pub(crate) fn snapshot(&self) -> Option<KeySetSnapshot> {
         self.shared

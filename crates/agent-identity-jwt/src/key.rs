@@ -33,6 +33,22 @@ pub enum KeyError {
     /// The embedded public key (PKCS#8 v2) does not belong to the seed.
     #[error("the private key's embedded public key does not match its seed")]
     InconsistentPublicKey,
+    /// The system random source failed while generating a key.
+    #[error("the system random source failed")]
+    Random,
+}
+
+impl KeyError {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotBase64 => "not_base64",
+            Self::NotPkcs8(_) => "not_pkcs8",
+            Self::NotEd25519 => "not_ed25519",
+            Self::InconsistentPublicKey => "inconsistent_public_key",
+            Self::Random => "random",
+        }
+    }
 }
 
 /// An agent's Ed25519 private key.
@@ -85,10 +101,10 @@ impl AgentKey {
     /// Generates a fresh random key (for emulators and tests that mint identities).
     ///
     /// # Errors
-    /// [`KeyError::NotEd25519`] only if the system random source fails.
+    /// [`KeyError::Random`] only if the system random source fails.
     pub fn generate() -> Result<Self, KeyError> {
         let mut seed = Zeroizing::new([0u8; KEY_LEN]);
-        aws_lc_rs::rand::fill(&mut seed[..]).map_err(|_| KeyError::NotEd25519)?;
+        aws_lc_rs::rand::fill(&mut seed[..]).map_err(|_| KeyError::Random)?;
         Ok(Self::from_parts(seed, None))
     }
 

@@ -8,7 +8,8 @@
 //!   on by default) or [`StaticJwksSource`]. The verifier caches them: known keys are read without
 //!   waiting, one fetch is in flight at a time, an unknown `kid` refetches at most once per interval,
 //!   and a stale key set keeps serving through outages up to a maximum staleness.
-//! - [`insecure_decode_unverified`] reads a token without verifying it, for shape checks only.
+//! - [`insecure_decode_unverified`] reads a token without verifying it, for shape checks only, and
+//!   [`insecure_decode_header`] reads the `alg` and `kid` its header claims.
 //! - [`normalize_chatgpt_base_url`] and [`jwks_url_for_base`] find the JWKS endpoint.
 //! - [`UrlRule`] is the workspace's one rule for which URLs are trusted (`https`, or `http` to
 //!   loopback; no credentials; query and fragment refused): the task, manager, proxy and facade
@@ -47,5 +48,6 @@ pub use url::{
 pub use verify::{
     DEFAULT_AUDIENCE, DEFAULT_FETCH_TIMEOUT, DEFAULT_ISSUER, DEFAULT_KEYS_TTL, DEFAULT_LEEWAY,
     DEFAULT_MAX_STALENESS, DEFAULT_REFETCH_INTERVAL, FETCH_FAILURE_COOLDOWN, MAX_TOKEN_BYTES,
-    SignaturePending, Verifier, VerifierBuilder, insecure_decode_unverified,
+    SignaturePending, UnverifiedHeader, Verifier, VerifierBuilder, insecure_decode_header,
+    insecure_decode_unverified,
 };

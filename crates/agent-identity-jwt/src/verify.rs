@@ -17,6 +17,10 @@ use crate::error::JwtError;
 use crate::record::AgentIdentityRecord;
 use crate::types::{Audience, Clock, IdentityJwt, Issuer, SystemClock};
 
+mod insecure;
+
+pub use insecure::{UnverifiedHeader, insecure_decode_header, insecure_decode_unverified};
+
 /// The ChatGPT issuer of agent identity tokens (wire-format §1).
 pub const DEFAULT_ISSUER: &str = "https://chatgpt.com/codex-backend/agent-identity";
 /// The ChatGPT audience of agent identity tokens (wire-format §1).
@@ -137,6 +141,16 @@ impl Verifier {
     /// keys already, or the snapshot is past the maximum staleness or holds no usable key.
     pub fn seed_key_set(&self, snapshot: &KeySetSnapshot) -> bool {
         self.inner.cache.seed(snapshot)
+    }
+
+    /// The `kid`s of the usable keys in the key set, sorted: the cached key set, or one
+    /// fetched now when none is cached. For a diagnosis of which keys are trusted.
+    ///
+    /// # Errors
+    /// [`JwtError::KeySourceUnavailable`] when no usable key set can be had (the source failed,
+    /// its answer was over the size cap, or it holds no usable key).
+    pub async fn key_ids(&self) -> Result<Vec<String>, JwtError> {
+        self.inner.cache.key_ids().await
     }
 
     /// The clock this verifier reads "now" from.
@@ -371,20 +385,6 @@ impl VerifierBuilder {
             }),
         }
     }
-}
-
-/// Decodes a token's record **without checking its signature, issuer, audience or times**.
-///
-/// Anyone can forge a token that passes this. It exists for shape checks and for showing what a
-/// token claims before it can be verified; never use its result to make a trust decision. The
-/// claims' types and the embedded private key are still checked.
-///
-/// # Errors
-/// A [`JwtError`] for a token that is too large, malformed, or whose claims are invalid.
-pub fn insecure_decode_unverified(token: &IdentityJwt) -> Result<AgentIdentityRecord, JwtError> {
-    let parts = split(token.expose_secret(), MAX_TOKEN_BYTES)?;
-    parts.header()?;
-    AgentIdentityRecord::from_payload(token.clone(), &parts.payload()?)
 }
 
 /// A token that passed every local check of [`Verifier::check_locally`], its signature not yet

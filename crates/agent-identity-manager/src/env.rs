@@ -33,9 +33,14 @@ pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
 /// feature, `keyring` (`KeyringStore`, the OS keyring entry for the home).
 pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
 
-/// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the README's configuration table
-/// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 12] = [
+/// The accepted token signature algorithms (the CLI's `--algorithms`): JOSE names separated by
+/// commas, such as `RS256,EdDSA`, any case.
+pub const ALGORITHMS_ENV_VAR: &str = "AGENT_IDENTITY_ALGORITHMS";
+
+/// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the
+/// README's configuration table lists them. Aliases follow their primary name.
+
+pub const SETUP_ENV_VARS: [&str; 13] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
@@ -44,6 +49,7 @@ pub const SETUP_ENV_VARS: [&str; 12] = [
     AUTHAPI_BASE_URL_ENV_VARS[2],
     ISSUER_ENV_VAR,
     AUDIENCE_ENV_VAR,
+    ALGORITHMS_ENV_VAR,
     JWT_ENV_VAR,
     JWT_ENV_VAR_COMPAT,
     TOKEN_FILE_ENV_VAR,

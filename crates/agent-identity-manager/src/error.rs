@@ -18,17 +18,22 @@ pub enum AuthError {
     /// The identity's `exp` (plus leeway) has passed.
     #[error("the agent identity has expired")]
     Expired,
-    /// The token did not verify, or its key set could not be fetched.
-    #[error("agent identity token: {0}")]
-    Token(#[source] JwtError),
-    /// Task registration (or building request headers) failed.
-    #[error("agent task: {0}")]
-    Task(#[source] TaskError),
-    /// The credential store could not be read or written.
-    #[error("credential store: {0}")]
-    Store(#[source] StoreError),
-    /// A setting is not usable: a key set URL that is not `https` off loopback, or one that needs
-    /// a feature this build lacks. Found while setting up, before any network call.
+    /// The token did not verify, or its key set could not be fetched. Shown as the
+    /// [`JwtError`] itself, with the same sources.
+    #[error(transparent)]
+    Token(JwtError),
+    /// Task registration (or building request headers) failed. Shown as the [`TaskError`]
+    /// itself, with the same sources.
+    #[error(transparent)]
+    Task(TaskError),
+    /// The credential store could not be read or written. Shown as the [`StoreError`] itself,
+    /// with the same sources.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A setting is not usable, whichever layer found it: a key set URL that is not `https` off
+    /// loopback, or one that needs a feature this build lacks; a key set file that cannot be read
+    /// or parsed ([`KEY_SET_SETTING`]); an AuthAPI base URL that is not acceptable
+    /// ([`AUTHAPI_BASE_URL_SETTING`]). Found while setting up, before any network call.
     #[error("invalid {setting}: {reason}")]
     Config {
         /// The setting, or the environment variable it came from.
@@ -70,7 +75,7 @@ impl AuthError {
         match self {
             Self::NotLoggedIn | Self::Expired => true,
             Self::Token(error) => !error.is_transient(),
-            Self::Task(error) => task_revokes_identity(error.kind()),
+            Self::Task(error) => task_revokes_identity(error.reason()),
             Self::Store(_) | Self::Config { .. } | Self::Interrupted { .. } => false,
         }
     }
@@ -83,16 +88,7 @@ impl AuthError {
             Self::Token(error) => error.kind(),
             Self::Task(error) if error.is_transient() => "authapi_unavailable",
             Self::Task(_) => "task_registration_failed",
-            Self::Store(StoreError::Corrupt { .. } | StoreError::KeyringCorrupt { .. }) => {
-                "store_corrupt"
-            }
-            Self::Store(StoreError::KeyringTimedOut { .. }) => "keyring_unavailable",
-            #[cfg(feature = "keyring")]
-            Self::Store(StoreError::Keyring { .. }) => "keyring_unavailable",
-            Self::Store(StoreError::ReadOnly(_)) => "store_read_only",
-            Self::Store(StoreError::Locked { .. }) => "store_locked",
-            Self::Store(StoreError::Insecure { .. }) => "store_insecure",
-            Self::Store(_) => "store_io",
+            Self::Store(error) => error.kind(),
             Self::Config { .. } => "config",
             Self::Interrupted { .. } => "interrupted",
         }
@@ -104,17 +100,39 @@ fn task_revokes_identity(kind: TaskErrorKind) -> bool {
     matches!(kind, TaskErrorKind::Status(401 | 403))
 }
 
+/// A bad setting is [`AuthError::Config`], whichever crate found it: a key set file that cannot
+/// be read or parsed is not a verdict on the token.
 impl From<JwtError> for AuthError {
     fn from(error: JwtError) -> Self {
-        Self::Token(error)
+        match error {
+            JwtError::InvalidKeySet(reason) => Self::Config {
+                setting: KEY_SET_SETTING,
+                reason,
+            },
+            error => Self::Token(error),
+        }
     }
 }
 
+/// A bad setting is [`AuthError::Config`], whichever crate found it: an AuthAPI base URL that
+/// is not acceptable is not a failed registration.
 impl From<TaskError> for AuthError {
     fn from(error: TaskError) -> Self {
+        if error.reason() == TaskErrorKind::Config {
+            return Self::Config {
+                setting: AUTHAPI_BASE_URL_SETTING,
+                reason: error.detail().unwrap_or("not acceptable").to_owned(),
+            };
+        }
         Self::Task(error)
     }
 }
+
+/// The [`AuthError::Config`] setting of a key set file (or text) that cannot be used.
+pub const KEY_SET_SETTING: &str = "key set";
+/// The [`AuthError::Config`] setting of an AuthAPI base URL that cannot be used; its reason
+/// starts with the variable it came from, when it came from one.
+pub const AUTHAPI_BASE_URL_SETTING: &str = "authapi base url";
 
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {

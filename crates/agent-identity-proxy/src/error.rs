@@ -17,7 +17,7 @@ pub enum ProxyError {
     #[error("cannot set up tls for the upstream: {0}")]
     Tls(String),
     /// The client token file could not be read or written.
-    #[error("client token file {}: {source}", path.display())]
+    #[error("client token file {}", path.display())]
     TokenFile {
         /// The file.
         path: PathBuf,
@@ -32,7 +32,7 @@ pub enum ProxyError {
         path: PathBuf,
     },
     /// The listening socket could not be set up.
-    #[error("cannot listen on {what}: {source}")]
+    #[error("cannot listen on {what}")]
     Listen {
         /// The address or socket path.
         what: String,
@@ -40,4 +40,18 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl ProxyError {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidUpstream(_) => "invalid_upstream",
+            Self::ClientTokenRequired => "client_token_required",
+            Self::Tls(_) => "tls",
+            Self::TokenFile { .. } => "token_file",
+            Self::BadTokenFile { .. } => "bad_token_file",
+            Self::Listen { .. } => "listen",
+        }
+    }
 }

@@ -5,18 +5,11 @@ use std::fmt;
 use agent_identity_jwt::UrlRule;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::env::AUTHAPI_BASE_URL_ENV_VARS;
 use crate::error::{Operation, TaskError, TaskErrorKind};
 
 /// The production AuthAPI base URL, used when nothing else is configured (wire-format §4).
 pub const PRODUCTION_AUTHAPI_BASE_URL: &str = "https://auth.openai.com/api/accounts";
-
-/// The environment variables consulted, in order, after explicit configuration (wire-format §4).
-/// The last two are read for compatibility with Codex.
-pub const AUTHAPI_BASE_URL_ENV_VARS: [&str; 3] = [
-    "AGENT_IDENTITY_AUTHAPI_BASE_URL",
-    "CODEX_AUTHAPI_BASE_URL",
-    "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL",
-];
 
 /// Everything but RFC 3986's unreserved characters is escaped, so a runtime id is always exactly
 /// one path segment: `/`, `?`, `#`, `%` and spaces included.

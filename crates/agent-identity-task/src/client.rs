@@ -105,6 +105,16 @@ impl TaskClient {
         &self.inner.base
     }
 
+    /// The HTTP client requests go through.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The timeout of one attempt, if any.
+    pub(crate) fn attempt_timeout(&self) -> Option<Duration> {
+        self.inner.attempt_timeout
+    }
+
     /// Registers a task for the identity (wire-format §3) and returns its id, decrypted if the
     /// server sent it sealed.
     ///
@@ -160,7 +170,7 @@ impl TaskClient {
                 };
                 span.record("outcome", outcome);
                 crate::metrics::registration(outcome);
-                span.record("error_kind", tracing::field::debug(error.kind()));
+                span.record("error_kind", error.kind());
                 if let Some(status) = error.status() {
                     span.record("status", status);
                 }

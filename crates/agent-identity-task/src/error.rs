@@ -161,7 +161,8 @@ impl fmt::Display for TaskErrorKind {
 /// A failure of this crate's client side: base URL resolution, task registration, header building.
 ///
 /// Opaque on purpose: ask [`is_transient`](Self::is_transient) whether to retry, [`status`](Self::status)
-/// for the HTTP status, and [`kind`](Self::kind) when you must branch on the exact cause. The
+/// for the HTTP status, [`kind`](Self::kind) for a stable name to log, and
+/// [`reason`](Self::reason) when you must branch on the exact cause. The
 /// message is lowercase, may quote up to 200 characters of a non-2xx response body (with every
 /// long base64 run, such as an echoed signature, replaced by `<redacted>`), and never contains a
 /// key, a token or a signature. Cheap to clone, so one failure can be handed to many waiters.
@@ -208,8 +209,34 @@ impl TaskError {
     }
 
     /// The cause, for callers that branch on it.
-    pub fn kind(&self) -> TaskErrorKind {
+    pub fn reason(&self) -> TaskErrorKind {
         self.kind
+    }
+
+    /// A stable snake_case name of the cause, for logs and machine-readable output (`connect`,
+    /// `status`, `malformed_response`…).
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            TaskErrorKind::Config => "config",
+            TaskErrorKind::InvalidRuntimeId => "invalid_runtime_id",
+            TaskErrorKind::Connect => "connect",
+            TaskErrorKind::Timeout => "timeout",
+            TaskErrorKind::Transport => "transport",
+            TaskErrorKind::Status(_) => "status",
+            TaskErrorKind::BodyTooLarge => "body_too_large",
+            TaskErrorKind::Redirected => "redirected",
+            TaskErrorKind::MalformedResponse => "malformed_response",
+            TaskErrorKind::MissingTaskId => "missing_task_id",
+            TaskErrorKind::BadBase64 => "bad_base64",
+            TaskErrorKind::Undecryptable => "undecryptable",
+            TaskErrorKind::NotUtf8 => "not_utf8",
+            TaskErrorKind::InvalidTaskId => "invalid_task_id",
+            TaskErrorKind::Signing => "signing",
+            TaskErrorKind::InvalidKey => "invalid_key",
+            TaskErrorKind::RuntimeMismatch => "runtime_mismatch",
+            TaskErrorKind::InvalidTimestamp => "invalid_timestamp",
+            TaskErrorKind::InvalidHeaderValue => "invalid_header_value",
+        }
     }
 
     /// What was being done.

@@ -17,7 +17,8 @@
 //!   [`seal_task_id_for_public_key`] make the encrypted task ids a server returns.
 //!
 //! Client failures are one opaque [`TaskError`] with [`TaskError::is_transient`],
-//! [`TaskError::status`] and [`TaskError::kind`]; verification failures are an [`AssertionError`].
+//! [`TaskError::status`], [`TaskError::kind`] (a stable name) and [`TaskError::reason`] (the cause
+//! to branch on); verification failures are an [`AssertionError`].
 //!
 //! Architecture invariant: this crate verifies no tokens (the JWT crate does), uses the JWT crate
 //! only for the record and key types, and never logs or prints a key, a token or a signature.
@@ -25,10 +26,12 @@
 mod assertion;
 mod base_url;
 mod client;
+mod env;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+mod probe;
 mod response;
 mod retry;
 mod sealed;
@@ -41,12 +44,14 @@ pub use assertion::{
     AgentSigner, FEDRAMP_HEADER, FEDRAMP_HEADER_NAME, RegistrationRequest, RequestHeaders,
     authorization_header, authorization_header_for, request_headers,
 };
-pub use base_url::{AUTHAPI_BASE_URL_ENV_VARS, AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
+pub use base_url::{AuthApiBaseUrl, PRODUCTION_AUTHAPI_BASE_URL};
 pub use client::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TOTAL_DEADLINE, MAX_RETRY_AFTER, TaskClient, TaskClientBuilder,
 };
+pub use env::AUTHAPI_BASE_URL_ENV_VARS;
 pub use error::{Operation, TaskError, TaskErrorKind};
+pub use probe::AuthApiProbe;
 pub use response::{RegistrationForm, UnknownRegistrationForm};
 pub use sealed::{open_task_id, seal_task_id, seal_task_id_for_public_key};
 pub use task_id::{MAX_TASK_ID_BYTES, TaskId};

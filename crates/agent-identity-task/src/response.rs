@@ -78,3 +78,11 @@ impl std::fmt::Display for RegistrationForm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a registration form (plain, camel, encrypted, encrypted_camel)")]
 pub struct UnknownRegistrationForm;
+
+impl UnknownRegistrationForm {
+    /// A stable snake_case name, for logs and machine-readable output:
+    /// `unknown_registration_form`.
+    pub fn kind(&self) -> &'static str {
+        "unknown_registration_form"
+    }
+}

@@ -33,8 +33,8 @@ pub fn cli_output(data: &[u8]) {
     let quoted = filter::shell_quote(&text);
     assert_eq!(
         posix_word(&quoted).as_deref(),
-        Some(text.as_ref()),
-        "a shell-quoted word does not read back as its text"
+        Some(clean.as_str()),
+        "a shell-quoted word does not read back as its sanitized text"
     );
 }
 

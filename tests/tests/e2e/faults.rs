@@ -104,7 +104,7 @@ async fn slow_authapi_times_out_and_recovers() {
             error: AuthError::Task(error),
             ..
         } => {
-            assert_eq!(error.kind(), TaskErrorKind::Timeout);
+            assert_eq!(error.reason(), TaskErrorKind::Timeout);
         }
         other => panic!("expected a registration timeout, got {other:?}"),
     }

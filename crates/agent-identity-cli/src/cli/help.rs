@@ -33,6 +33,11 @@ Examples:
   agent-identity emulator
   agent-identity emulator --listen localhost:8080
   agent-identity emulator --json --listen 127.0.0.1:0    the first line names the bound address
+  eval \"$(agent-identity emulator --env &)\"               point this shell's CLI and from_env at it
+  agent-identity emulator --algorithm eddsa               Ed25519 keys (clients: --algorithms EdDSA)
+
+The admin endpoints (/_emulator/mint, /_emulator/faults, /_emulator/chatgpt-login) are described
+in docs/emulator.md.
 
 Exit codes:
   0   stopped by SIGTERM or Ctrl-C
@@ -131,9 +136,20 @@ pub(super) const EXEC: &str = "\
 Examples:
   agent-identity exec -- sh -c 'curl -H \"Authorization: Bearer $AGENT_IDENTITY_PROXY_TOKEN\" \"$AGENT_IDENTITY_PROXY_URL/wham/tasks\"'
   agent-identity exec --openai-env -- python agent.py
+  agent-identity exec --jwt-file /var/run/secrets/agent.jwt --wait-for-credentials 2m -- ./agent
+
+The identity is loaded before the command starts. The command gets none of the identity's
+variables, and this process cannot be read through /proc by other processes. It is not a sandbox:
+the command runs as your user and can read auth.json in the home.
+
+Outside a terminal the command runs in a process group of its own, and SIGINT, SIGTERM, SIGQUIT
+and SIGHUP are passed on to that group once. In a terminal's foreground it shares the terminal
+with us, which sends it Ctrl-C itself; only SIGTERM is passed on.
 
 Exit codes:
-  N   the command's own exit status (128 + the signal when a signal ended it)
-  1   the identity is rejected, or the command cannot be run
-  2   usage error
-  75  the identity cannot be loaded yet (the key set or the AuthAPI unreachable): retry later";
+  N    the command's own exit status (128 + the signal when a signal ended it)
+  1    the identity is rejected, or not logged in (run agent-identity login)
+  2    usage error
+  75   the identity cannot be loaded yet (the key set or the AuthAPI unreachable): retry later
+  126  the command cannot be run (not executable)
+  127  the command was not found";

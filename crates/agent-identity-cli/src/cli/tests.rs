@@ -176,3 +176,21 @@ fn jwt_wins_over_jwt_file() {
     assert_eq!(cli.settings.jwt.as_deref(), Some("j"));
     assert!(cli.settings.jwt_from_command_line);
 }
+
+#[test]
+fn durations_are_read_as_a_person_writes_them() {
+    use std::time::Duration;
+    for (text, expected) in [
+        ("30", Duration::from_secs(30)),
+        ("30s", Duration::from_secs(30)),
+        ("2m", Duration::from_secs(120)),
+        ("1h", Duration::from_secs(3600)),
+        ("1m30s", Duration::from_secs(90)),
+        ("250ms", Duration::from_millis(250)),
+    ] {
+        assert_eq!(super::duration(text), Ok(expected), "{text}");
+    }
+    for text in ["", "s", "30x", "-1s", "1.5s", "m30"] {
+        assert!(super::duration(text).is_err(), "{text:?} was accepted");
+    }
+}

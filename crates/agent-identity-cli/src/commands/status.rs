@@ -16,7 +16,12 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     let status = Status::read(&*store, &SystemClock, config.leeway());
     let exit = match (status.state(), status.error()) {
         (StatusState::Ready, _) => Exit::Success,
-        (_, Some(error)) if error.is_transient() => Exit::TempFail,
+        // A token file that does not exist is a wrong setting: waiting will not fix it.
+        (_, Some(error))
+            if error.is_transient() && config.global().missing_token_file().is_none() =>
+        {
+            Exit::TempFail
+        }
         _ => Exit::Rejected,
     };
     if out.is_json() {

@@ -28,7 +28,7 @@ fn an_unreachable_key_source_exits_75() {
 #[test]
 fn an_unusable_authapi_url_is_a_usage_error() {
     let error = AuthApiBaseUrl::parse("http://example.com").expect_err("http is refused");
-    let failure = Failure::from(AuthError::Task(error));
+    let failure = Failure::from(AuthError::from(error));
     assert_eq!(failure.exit(), Exit::Usage);
     assert_eq!(failure.exit().code(), 2);
     assert_eq!(failure.kind(), "config");

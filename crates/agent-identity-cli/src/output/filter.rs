@@ -192,7 +192,9 @@ fn looks_like_key(run: &str) -> bool {
     run.len() >= MIN_KEY_RUN && (!run.contains('/') || run.bytes().any(|b| b.is_ascii_uppercase()))
 }
 
-/// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.
+/// `text` as one POSIX shell word: [`sanitize`]d first, then single-quoted, an embedded `'`
+/// written `'\''`. In that order, nothing sanitizing would remove (a control character at the
+/// end, an escape sequence) can reach the closing quote: the word splits back to what it says.
 pub(crate) fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
+    format!("'{}'", sanitize(text).replace('\'', "'\\''"))
 }

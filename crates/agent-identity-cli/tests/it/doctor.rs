@@ -5,14 +5,14 @@ use serde_json::Value;
 
 use crate::support::{Fixture, assert_no_secrets, refusing_port};
 
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .and_then(|checks| checks.iter().find(|check| check["check"] == name))
         .unwrap_or_else(|| panic!("no {name} check in {report}"))
 }
 
-fn setting<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn setting<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["settings"]
         .as_array()
         .and_then(|settings| settings.iter().find(|setting| setting["setting"] == name))
@@ -35,7 +35,10 @@ async fn a_healthy_setup_passes_and_names_where_each_setting_came_from() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(setting(&report, "key set")["source"], "flag");
     assert_eq!(setting(&report, "authapi base url")["source"], "flag");
-    assert_eq!(setting(&report, "home")["source"], "variable");
+    assert_eq!(
+        setting(&report, "home")["source"],
+        "variable AGENT_IDENTITY_HOME"
+    );
     assert_eq!(setting(&report, "issuer")["source"], "default");
     assert_eq!(setting(&report, "leeway")["source"], "default");
     for name in ["token", "key set", "authapi", "clock", "store"] {

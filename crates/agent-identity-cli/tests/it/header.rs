@@ -189,7 +189,7 @@ async fn header_names_why_a_stored_identity_was_rejected() {
     run.assert_failure(1);
     let line = run.stderr.trim_end();
     assert!(
-        line.starts_with("error: the stored agent identity was rejected: agent identity token: "),
+        line.starts_with("error: the stored agent identity was rejected: token "),
         "{line}"
     );
     assert!(line.contains("issuer"), "the verdict itself: {line}");

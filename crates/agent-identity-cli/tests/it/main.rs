@@ -6,7 +6,10 @@
 
 mod demo;
 mod doctor;
+mod doctor_limits;
+mod doctor_rows;
 mod emulator;
+mod exec;
 mod explain;
 mod header;
 mod help;
@@ -14,13 +17,16 @@ mod help;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod logs;
 mod precedence;
 mod proxy;
 mod proxy_limits;
+mod readme_example;
 mod sanitize;
 mod secrets;
 mod status;
 mod support;
+mod token_file_errors;
 mod usage;
 mod verify;
 mod warm;

@@ -8,7 +8,7 @@ use crate::support::{Fixture, assert_no_secrets, refusing_port};
 enum Keys {
     /// The token verified: the working source (emulator URL or a copy of its key set) was used.
     Good,
-    /// The missing file was used: `invalid_key_set`, exit 1.
+    /// The missing file was used: a bad setting, `config`, exit 2.
     MissingFile,
     /// The dead URL was used: `key_source_unavailable`, exit 75.
     DeadUrl,
@@ -106,9 +106,9 @@ async fn a_jwks_flag_wins_over_either_variable_and_the_file_variable_over_the_ur
         let run = cli.run().await;
         let got = match run.code {
             Some(0) => Keys::Good,
+            Some(2) if run.json()["error"] == "config" => Keys::MissingFile,
             Some(2) => Keys::Usage,
             Some(75) => Keys::DeadUrl,
-            Some(1) if run.json()["error"] == "invalid_key_set" => Keys::MissingFile,
             _ => panic!("unexpected outcome for {flags:?} {variables:?}: {run:#?}"),
         };
         assert_eq!(got, expected, "{flags:?} {variables:?}: {run:#?}");
@@ -278,7 +278,7 @@ async fn the_token_comes_from_jwt_then_jwt_file_then_the_variables_then_the_stor
         flag.runtime_id.as_str()
     );
 
-    // `header` loads from --jwt-file too, and `doctor` names it as the token's source.
+    // `header` loads from --jwt-file too, and `doctor` names it as the token file's source.
     let run = fixture
         .cli_with_emulator()
         .args(["header", "--json", "--jwt-file"])
@@ -295,13 +295,22 @@ async fn the_token_comes_from_jwt_then_jwt_file_then_the_variables_then_the_stor
         .run()
         .await;
     let report = run.json();
-    let token = report["settings"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|row| row["setting"] == "token"))
-        .expect("a token row");
+    let row = |name: &str| {
+        report["settings"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["setting"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} row in {report}"))
+    };
+    assert_eq!(row("token file")["source"], "flag", "{report}");
     assert_eq!(
-        token["source"],
-        format!("flag --jwt-file ({})", file_path.display()),
+        row("token file")["value"],
+        file_path.display().to_string(),
+        "{report}"
+    );
+    assert_eq!(
+        row("token")["value"],
+        "(read from the token file)",
         "{report}"
     );
     for minted in [&stored, &flag, &file, &variable, &file_variable] {

@@ -143,8 +143,8 @@ async fn a_jwks_file_wins_over_a_jwks_url_from_the_environment() {
         .stdin("a.b.c")
         .run()
         .await;
-    // Not a usage error: the file is used (and the token is refused before keys are needed).
-    assert_eq!(run.assert_failure(1), "invalid_key_set");
+    // Not a refusal of the flags: the file is used, and is a bad setting.
+    assert_eq!(run.assert_failure(2), "config");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,3 +1,5 @@
+//! Tests of the ChatGPT base URL rules and the one URL acceptance rule.
+
 use super::*;
 
 #[test]

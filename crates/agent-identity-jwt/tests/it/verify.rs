@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agent_identity_jwt::{
     IdentityJwt, JwtError, KeyError, PlanType, SigningAlgorithm, StaticJwksSource, Verifier,
-    insecure_decode_unverified,
+    insecure_decode_header, insecure_decode_unverified,
 };
 use serde_json::json;
 
@@ -444,4 +444,40 @@ fn a_fingerprint_is_the_tokens_sha256_in_hex() {
         fingerprint,
         IdentityJwt::new(format!("{token}x")).fingerprint()
     );
+}
+
+#[test]
+fn the_unverified_header_names_the_alg_and_kid_the_token_claims() {
+    let header = insecure_decode_header(&IdentityJwt::new(mint_with_kid(&claims(), Some("k-9"))))
+        .expect("header");
+    assert_eq!(header.alg(), Some("RS256"));
+    assert_eq!(header.kid(), Some("k-9"));
+    let without =
+        insecure_decode_header(&IdentityJwt::new(mint_with_kid(&claims(), None))).expect("header");
+    assert_eq!(without.kid(), None);
+    assert!(matches!(
+        insecure_decode_header(&IdentityJwt::new("not-a-token")),
+        Err(JwtError::Malformed(_))
+    ));
+}
+
+#[tokio::test]
+async fn key_ids_lists_the_usable_keys_of_the_key_set() {
+    let kids = verifier().key_ids().await.expect("kids");
+    assert!(
+        kids.contains(&agent_identity_test_support::mint::KID.to_owned()),
+        "{kids:?}"
+    );
+    let mut sorted = kids.clone();
+    sorted.sort();
+    assert_eq!(kids, sorted);
+    // A set with no usable key gives no kids, but an error saying the keys cannot be had.
+    let empty = Verifier::builder(
+        StaticJwksSource::from_json(r#"{"keys":[{"kty":"oct","kid":"x"}]}"#).expect("JWKS"),
+    )
+    .build();
+    assert!(matches!(
+        empty.key_ids().await,
+        Err(JwtError::KeySourceUnavailable(_))
+    ));
 }

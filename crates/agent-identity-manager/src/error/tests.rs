@@ -1,3 +1,5 @@
+//! Tests of `AuthError`: its classification, kinds and messages.
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -117,4 +119,62 @@ fn store_errors_are_classified_by_the_stores_predicate() {
         assert!(!error.revokes_identity(), "{error:?}");
         assert_eq!(error.kind(), kind);
     }
+}
+
+#[test]
+fn no_message_repeats_its_source() {
+    let errors = [
+        AuthError::Store(StoreError::Io {
+            path: PathBuf::from("/home/agent/auth.json"),
+            operation: "reading",
+            source: Arc::new(std::io::Error::other("disk on fire")),
+        }),
+        AuthError::from(JwtError::InvalidPrivateKey(
+            agent_identity_jwt::KeyError::NotBase64,
+        )),
+        AuthError::from(JwtError::KeySourceUnavailable(Some(Arc::new(
+            std::io::Error::other("connection refused"),
+        )))),
+    ];
+    for error in errors {
+        let mut current: &(dyn std::error::Error + 'static) = &error;
+        while let Some(source) = current.source() {
+            let (text, cause) = (current.to_string(), source.to_string());
+            assert!(!text.contains(&cause), "{text:?} repeats {cause:?}");
+            current = source;
+        }
+    }
+}
+
+#[test]
+fn a_bad_setting_is_config_whichever_crate_found_it() {
+    let key_set = AuthError::from(JwtError::InvalidKeySet("cannot read keys.json".into()));
+    assert!(
+        matches!(&key_set, AuthError::Config { setting, .. } if *setting == KEY_SET_SETTING),
+        "{key_set:?}"
+    );
+    let url = agent_identity_task::AuthApiBaseUrl::parse("http://example.com")
+        .expect_err("http off loopback is refused");
+    let url = AuthError::from(url);
+    assert!(
+        matches!(&url, AuthError::Config { setting, .. } if *setting == AUTHAPI_BASE_URL_SETTING),
+        "{url:?}"
+    );
+    for error in [key_set, url] {
+        assert_eq!(error.kind(), "config");
+        assert!(!error.is_transient() && !error.revokes_identity());
+    }
+}
+
+#[test]
+fn a_store_failure_has_the_store_error_kind() {
+    let locked = StoreError::Locked {
+        path: PathBuf::from("/home/agent/auth.json.lock"),
+        waited: std::time::Duration::from_secs(5),
+    };
+    assert_eq!(locked.kind(), "store_locked");
+    assert_eq!(AuthError::from(locked).kind(), "store_locked");
+    let interrupted = StoreError::Interrupted;
+    assert!(interrupted.is_transient());
+    assert_eq!(AuthError::from(interrupted).kind(), "store_interrupted");
 }

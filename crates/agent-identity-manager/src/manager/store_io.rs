@@ -40,10 +40,6 @@ pub(super) async fn store_call<T: Send + 'static>(
     match tokio::task::spawn_blocking(move || call(&*store)).await {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(_) => Err(StoreError::Io {
-            path: std::path::PathBuf::new(),
-            operation: "running the store call (the runtime is shutting down)",
-            source: Arc::new(std::io::Error::from(std::io::ErrorKind::Interrupted)),
-        }),
+        Err(_) => Err(StoreError::Interrupted),
     }
 }

@@ -74,6 +74,7 @@ pub enum StoreError {
     /// The OS keyring did not answer within the store's time box (`KeyringStore::with_timeout`):
     /// a locked Secret Service waiting on an unlock prompt, or a D-Bus peer that hangs.
     /// Transient.
+    #[cfg(feature = "keyring")]
     #[error(
         "the OS keyring (service \"{service}\", account \"{account}\") did not answer within \
          {seconds:.1} s; unlock it (a locked keyring may be waiting on a password prompt), or use \
@@ -106,6 +107,7 @@ pub enum StoreError {
     },
     /// The keyring entry holds something that is not a credentials document. Like a corrupt
     /// file, never read as "logged out".
+    #[cfg(feature = "keyring")]
     #[error(
         "the OS keyring entry (service \"{service}\", account \"{account}\") is corrupt: {reason}"
     )]
@@ -117,6 +119,10 @@ pub enum StoreError {
         /// What is wrong, never the value.
         reason: &'static str,
     },
+    /// A store call run off the async runtime did not finish: the runtime shut down under it.
+    /// Transient: nothing was decided about the credentials.
+    #[error("the credential store call did not finish: its runtime shut down")]
+    Interrupted,
 }
 
 impl StoreError {
@@ -127,15 +133,35 @@ impl StoreError {
     /// denied, a name too long, a symlink loop, a read-only file system) are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Locked { .. } | Self::KeyringTimedOut { .. } => true,
+            Self::Locked { .. } | Self::Interrupted => true,
             Self::Io { source, .. } => !safety::is_permanent(source),
             #[cfg(feature = "keyring")]
+            Self::KeyringTimedOut { .. } => true,
+            #[cfg(feature = "keyring")]
             Self::Keyring { problem, .. } => problem.is_transient(),
+            #[cfg(feature = "keyring")]
+            Self::KeyringCorrupt { .. } => false,
             Self::Corrupt { .. }
-            | Self::KeyringCorrupt { .. }
             | Self::Insecure { .. }
             | Self::TokenFileMissing { .. }
             | Self::ReadOnly(_) => false,
+        }
+    }
+
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Corrupt { .. } => "store_corrupt",
+            Self::Io { .. } => "store_io",
+            Self::TokenFileMissing { .. } => "token_file_missing",
+            Self::Locked { .. } => "store_locked",
+            Self::Insecure { .. } => "store_insecure",
+            Self::ReadOnly(_) => "store_read_only",
+            Self::Interrupted => "store_interrupted",
+            #[cfg(feature = "keyring")]
+            Self::KeyringCorrupt { .. } => "store_corrupt",
+            #[cfg(feature = "keyring")]
+            Self::KeyringTimedOut { .. } | Self::Keyring { .. } => "keyring_unavailable",
         }
     }
 }
@@ -172,6 +198,16 @@ pub enum Insecurity {
 }
 
 impl Insecurity {
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Symlink => "symlink",
+            Self::NotRegularFile => "not_regular_file",
+            Self::OwnedByAnotherUser { .. } => "owned_by_another_user",
+            Self::WritableByOthers { .. } => "writable_by_others",
+        }
+    }
+
     /// What a person should do about it, naming `path`.
     fn fix(&self, path: &Path) -> String {
         let path = path.display();

@@ -408,6 +408,17 @@ impl KeyringProblem {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Locked(_) | Self::Unavailable(_))
     }
+
+    /// A stable snake_case name, for logs and machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Locked(_) => "keyring_locked",
+            Self::Unavailable(_) => "keyring_unavailable",
+            Self::Unsupported => "keyring_unsupported",
+            Self::Ambiguous => "keyring_ambiguous",
+            Self::Rejected(_) => "keyring_rejected",
+        }
+    }
 }
 
 /// A keyring error as a [`StoreError::Keyring`]. The platform's message (a D-Bus or OS error) is

@@ -119,13 +119,13 @@ async fn reload_keeps_cached_auth_through_every_transient_fault() {
             }
             Fault::ConnectionRefused => {
                 assert!(
-                    matches!(error, AuthError::Task(e) if e.kind() == TaskErrorKind::Connect),
+                    matches!(error, AuthError::Task(e) if e.reason() == TaskErrorKind::Connect),
                     "{fault:?}"
                 );
             }
             Fault::RegistrationTimesOut => {
                 assert!(
-                    matches!(error, AuthError::Task(e) if e.kind() == TaskErrorKind::Timeout),
+                    matches!(error, AuthError::Task(e) if e.reason() == TaskErrorKind::Timeout),
                     "{fault:?}"
                 );
             }
@@ -192,7 +192,7 @@ async fn a_token_rejected_at_load_is_what_auth_returns() {
     );
     assert_eq!(
         error.to_string(),
-        "agent identity token: token algorithm \"RS256\" is not among the accepted algorithms [EdDSA]"
+        "token algorithm \"RS256\" is not among the accepted algorithms [EdDSA]"
     );
     assert_eq!(
         service.register_hits(),

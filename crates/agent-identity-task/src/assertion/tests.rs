@@ -51,7 +51,7 @@ fn a_different_runtime_id_is_a_mismatch() {
         .authorization_header_for(&AgentRuntimeId::new("agent-999"), &TaskId::new("t"), at())
         .err()
         .unwrap_or_else(|| panic!("mismatch must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::RuntimeMismatch);
+    assert_eq!(error.reason(), TaskErrorKind::RuntimeMismatch);
     assert_eq!(error.operation(), Operation::BuildAssertion);
     assert!(!error.is_transient());
     let same =
@@ -69,12 +69,12 @@ fn a_time_beyond_year_9999_is_refused() {
         .authorization_header(&TaskId::new("t"), far)
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::InvalidTimestamp);
+    assert_eq!(error.reason(), TaskErrorKind::InvalidTimestamp);
     let error = signer("a")
         .registration_request(far)
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::InvalidTimestamp);
+    assert_eq!(error.reason(), TaskErrorKind::InvalidTimestamp);
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn an_account_id_with_a_control_character_is_not_a_header_value() {
         fedramp: false,
     };
     let error = headers.to_header_map().expect_err("refused");
-    assert_eq!(error.kind(), TaskErrorKind::InvalidHeaderValue);
+    assert_eq!(error.reason(), TaskErrorKind::InvalidHeaderValue);
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn a_key_that_cannot_sign_is_a_signing_error() {
         .authorization_header(&TaskId::new("t"), at())
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::Signing);
+    assert_eq!(error.reason(), TaskErrorKind::Signing);
 }
 
 proptest! {

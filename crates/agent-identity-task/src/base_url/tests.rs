@@ -81,7 +81,7 @@ fn a_bad_environment_value_is_an_error_naming_the_variable() {
     let error = AuthApiBaseUrl::resolve_with(None, env(&pairs))
         .err()
         .unwrap_or_else(|| panic!("should fail"));
-    assert_eq!(error.kind(), TaskErrorKind::Config);
+    assert_eq!(error.reason(), TaskErrorKind::Config);
     assert_eq!(error.operation(), Operation::ResolveBaseUrl);
     assert!(!error.is_transient());
     assert!(
@@ -122,7 +122,7 @@ fn https_is_required_except_for_loopback_hosts() {
         let error = AuthApiBaseUrl::parse(bad)
             .err()
             .unwrap_or_else(|| panic!("{bad} should be refused"));
-        assert_eq!(error.kind(), TaskErrorKind::Config, "{bad}");
+        assert_eq!(error.reason(), TaskErrorKind::Config, "{bad}");
     }
 }
 
@@ -148,7 +148,7 @@ fn registration_url_encodes_the_runtime_id_as_one_segment() {
             .registration_url(bad)
             .err()
             .unwrap_or_else(|| panic!("{bad:?}"));
-        assert_eq!(error.kind(), TaskErrorKind::InvalidRuntimeId);
+        assert_eq!(error.reason(), TaskErrorKind::InvalidRuntimeId);
     }
     assert!(base.registration_url("...").is_ok());
 }

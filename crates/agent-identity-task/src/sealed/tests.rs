@@ -9,7 +9,7 @@ fn key() -> AgentKey {
 fn kind<T: std::fmt::Debug>(result: Result<T, TaskError>) -> TaskErrorKind {
     match result {
         Ok(value) => panic!("expected an error, got {value:?}"),
-        Err(error) => error.kind(),
+        Err(error) => error.reason(),
     }
 }
 
@@ -44,7 +44,7 @@ fn a_point_off_the_curve_is_an_invalid_key() {
     let error = seal_task_id_for_public_key(&bytes, "t")
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::InvalidKey);
+    assert_eq!(error.reason(), TaskErrorKind::InvalidKey);
     assert_eq!(error.operation(), Operation::SealTaskId);
 }
 

@@ -49,7 +49,7 @@ async fn an_assertion_for_another_runtime_is_refused() {
     )
     .err()
     .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::RuntimeMismatch);
+    assert_eq!(error.reason(), TaskErrorKind::RuntimeMismatch);
     let signer = AgentSigner::from_record(&record);
     assert_eq!(signer.runtime_id(), record.runtime_id());
     let error = signer
@@ -60,7 +60,7 @@ async fn an_assertion_for_another_runtime_is_refused() {
         )
         .err();
     assert_eq!(
-        error.map(|e| e.kind()),
+        error.map(|e| e.reason()),
         Some(TaskErrorKind::RuntimeMismatch)
     );
 }

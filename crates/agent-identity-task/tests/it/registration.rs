@@ -169,7 +169,7 @@ async fn each_malformed_response_is_its_own_permanent_error() {
             .await
             .err()
             .unwrap_or_else(|| panic!("{body} must fail"));
-        assert_eq!(error.kind(), expected, "{body}");
+        assert_eq!(error.reason(), expected, "{body}");
         assert_eq!(error.operation(), Operation::Register);
         assert!(!error.is_transient(), "{body}");
         assert_eq!(error.status(), None);
@@ -235,7 +235,7 @@ async fn an_oversized_body_with_a_content_length_is_refused() {
         .await
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::BodyTooLarge);
+    assert_eq!(error.reason(), TaskErrorKind::BodyTooLarge);
     assert!(!error.is_transient());
     mock.assert_async().await;
 
@@ -289,7 +289,7 @@ async fn an_endless_body_is_refused_without_reading_to_its_end() {
         .await
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::BodyTooLarge);
+    assert_eq!(error.reason(), TaskErrorKind::BodyTooLarge);
     server.abort();
 }
 
@@ -335,7 +335,7 @@ async fn a_redirect_to_another_origin_is_refused_and_not_followed() {
             .register_task(&record)
             .await
             .expect_err("a redirect is an error");
-        assert_eq!(error.kind(), TaskErrorKind::Redirected, "status {status}");
+        assert_eq!(error.reason(), TaskErrorKind::Redirected, "status {status}");
         assert!(!error.is_transient());
         assert!(error.to_string().contains("redirect"), "{error}");
         for mock in stolen {
@@ -354,7 +354,7 @@ async fn the_answer_a_redirect_following_client_got_elsewhere_is_refused() {
         .register_task(&record)
         .await
         .expect_err("the other origin's task id is not taken");
-    assert_eq!(error.kind(), TaskErrorKind::Redirected);
+    assert_eq!(error.reason(), TaskErrorKind::Redirected);
 }
 
 #[tokio::test]
@@ -379,7 +379,7 @@ async fn an_oversized_or_control_character_task_id_is_refused() {
             Ok(task) => assert!(accepted, "{task_id:?} was accepted as {task:?}"),
             Err(error) => {
                 assert!(!accepted, "{task_id:?} was refused: {error}");
-                assert_eq!(error.kind(), TaskErrorKind::InvalidTaskId);
+                assert_eq!(error.reason(), TaskErrorKind::InvalidTaskId);
             }
         }
     }

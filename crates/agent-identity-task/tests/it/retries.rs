@@ -50,7 +50,7 @@ async fn a_401_is_not_retried() {
         .err()
         .unwrap_or_else(|| panic!("must fail"));
     assert_eq!(error.status(), Some(401));
-    assert_eq!(error.kind(), TaskErrorKind::Status(401));
+    assert_eq!(error.reason(), TaskErrorKind::Status(401));
     assert!(!error.is_transient());
     assert!(error.to_string().contains("invalid signature"), "{error}");
     mock.assert_async().await;
@@ -297,7 +297,7 @@ async fn connection_refused_is_a_transient_connect_error() {
         .await
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::Connect);
+    assert_eq!(error.reason(), TaskErrorKind::Connect);
     assert!(error.is_transient());
     assert_eq!(error.status(), None);
 }
@@ -324,7 +324,7 @@ async fn a_silent_server_is_a_transient_timeout() {
         .await
         .err()
         .unwrap_or_else(|| panic!("must fail"));
-    assert_eq!(error.kind(), TaskErrorKind::Timeout);
+    assert_eq!(error.reason(), TaskErrorKind::Timeout);
     assert!(error.is_transient());
     assert!(
         started.elapsed() >= secs(60),
@@ -356,7 +356,7 @@ async fn the_deadline_shortens_the_last_attempt() {
         .register_task(&record)
         .await
         .err();
-    assert_eq!(error.map(|e| e.kind()), Some(TaskErrorKind::Timeout));
+    assert_eq!(error.map(|e| e.reason()), Some(TaskErrorKind::Timeout));
     // 30 s, then the 15 s left; never a third attempt past 45 s.
     assert!(started.elapsed() <= secs(45), "{:?}", started.elapsed());
     server.abort();
