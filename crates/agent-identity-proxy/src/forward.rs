@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::log::AccessRecord;
-use crate::proxy::{Inner, Slot};
+use crate::proxy::{Conn, Inner, Slot};
+use crate::target::{host_is_local, request_head_bytes, unsafe_path};
 
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,18 +66,17 @@ impl Inner {
     pub(crate) async fn handle(
         self: &Arc<Self>,
         request: Request<Incoming>,
-        require_token: bool,
-        slot: &Slot,
+        conn: &Conn,
     ) -> Response<ProxyBody> {
         // The record is built only when someone reads it: its copies and clock reads are most
         // of what the proxy adds to a request when nothing logs.
         if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
-            return self.route(request, require_token, slot).await.response;
+            return self.route(request, conn).await.response;
         }
         let started = Instant::now();
         let method = request.method().to_string();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, require_token, slot).await;
+        let outcome = self.route(request, conn).await;
         let status = outcome.response.status().as_u16();
         tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
         if let Some(log) = &self.access_log {
@@ -91,12 +91,17 @@ impl Inner {
         outcome.response
     }
 
-    async fn route(
-        self: &Arc<Self>,
-        request: Request<Incoming>,
-        require_token: bool,
-        slot: &Slot,
-    ) -> Outcome {
+    async fn route(self: &Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Outcome {
+        // hyper bounds the head by its read buffer only between reads, so a head that arrives in
+        // one large read can exceed it: the limit is checked here, on what was parsed.
+        if request_head_bytes(&request) > self.limits.max_header_bytes {
+            return json_error(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "the request line and headers exceed the proxy's --max-header-bytes",
+            )
+            .into();
+        }
         if request.method() == Method::CONNECT {
             return json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -108,11 +113,24 @@ impl Inner {
         if let Some(refusal) = self.check_target(request.uri()) {
             return refusal.into();
         }
-        let path = request.uri().path();
-        if path == HEALTH_PATH && request.method() == Method::GET {
-            return self.health().into();
+        let authorized = !conn.require_token || self.token_ok(request.headers());
+        if authorized {
+            // A connection that showed the token is a client's: it is never shed to make room.
+            conn.trust();
         }
-        if require_token && !self.token_ok(request.headers()) {
+        let path = request.uri().path();
+        if path.starts_with(LOCAL_PREFIX) && !host_is_local(request.headers(), conn.local_addr) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "host_not_local",
+                "the proxy's own endpoints answer only a loopback Host or the proxy's own address",
+            )
+            .into();
+        }
+        if path == HEALTH_PATH && request.method() == Method::GET {
+            return self.health(authorized).into();
+        }
+        if !authorized {
             return json_error(
                 StatusCode::UNAUTHORIZED,
                 "client_token_required",
@@ -128,10 +146,12 @@ impl Inner {
             }
             .into();
         }
-        self.forward(request, slot).await
+        self.forward(request, &conn.slot).await
     }
 
-    /// Refuses absolute-form targets that name another host, and anything but origin-form.
+    /// Refuses absolute-form targets that name another host, anything but origin-form, and a
+    /// path with a `.` or `..` segment in any spelling (an upstream that normalises it would
+    /// serve, signed, a path outside the upstream URL's base).
     fn check_target(&self, uri: &Uri) -> Option<Response<ProxyBody>> {
         if let Some(authority) = uri.authority() {
             let port = authority.port_u16().or_else(|| match uri.scheme_str() {
@@ -156,6 +176,13 @@ impl Inner {
                 "the request target must be a path",
             ));
         }
+        if unsafe_path(uri.path()) {
+            return Some(json_error(
+                StatusCode::BAD_REQUEST,
+                "dot_segment",
+                "the request path must not contain . or .. segments, in any encoding",
+            ));
+        }
         None
     }
 
@@ -171,9 +198,19 @@ impl Inner {
         })
     }
 
-    fn health(&self) -> Response<ProxyBody> {
+    /// The state, and with the client token (or on the unix socket) the detail: identity, task,
+    /// since when the state holds, the latest error, and whether the manager is degraded.
+    fn health(&self, detail: bool) -> Response<ProxyBody> {
         let state = self.manager.state();
         let auth = state.auth();
+        let status = if auth.is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        if !detail {
+            return json_response(status, &json!({ "state": state.name() }));
+        }
         let since = crate::lock(&self.health.since)
             .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|since| since.as_secs());
@@ -181,19 +218,26 @@ impl Inner {
             AuthState::Unavailable { error, .. } => Some((error.kind(), error.to_string())),
             _ => crate::lock(&self.health.last_error).clone(),
         };
+        let degraded = self.manager.degraded().map(|degraded| {
+            json!({
+                "since_unix": degraded
+                    .since()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|since| since.as_secs()),
+                "error": degraded.error().kind(),
+                "message": degraded.to_string(),
+            })
+        });
         let body = json!({
             "state": state.name(),
             "runtime_id": state.identity().map(|identity| identity.runtime_id().as_str()),
             "task_id": auth.map(|auth| auth.task_id().as_str()),
             "since_unix": since,
             "last_error": last_error.map(|(kind, message)| json!({"error": kind, "message": message})),
+            "degraded": degraded,
             "upstream": self.upstream.url.as_str(),
         });
-        let status = if auth.is_some() {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
         json_response(status, &body)
     }
 
@@ -307,6 +351,12 @@ impl Inner {
                 return self.pass_on(response, upgrade).into();
             }
         };
+        if recovered.task_id() == auth.task_id() {
+            // The recovery was cooled down and no new task exists: a replay would carry the same
+            // task the upstream just refused.
+            tracing::debug!("no new task after the 401; passing it on without a replay");
+            return self.pass_on(response, upgrade).into();
+        }
         let (Some(bytes), Some(headers)) = (replay, for_replay) else {
             tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
             return self.pass_on(response, upgrade).into();
@@ -394,6 +444,7 @@ impl Inner {
     ) -> Response<ProxyBody> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upgrade_value = response.headers().get(header::UPGRADE).cloned();
+        drop_length_beside_transfer_encoding(response.headers_mut());
         strip_hop_by_hop(response.headers_mut());
         if switching && let Some((client_upgrade, slot)) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -442,6 +493,15 @@ fn wants_upgrade(headers: &HeaderMap) -> bool {
             .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
 }
 
+/// RFC 9112 §6.3: when `Transfer-Encoding` is present it decides the framing, and a
+/// `Content-Length` beside it must be dropped. Left in place (the `Transfer-Encoding` itself is
+/// hop-by-hop and goes), it would cut the body off at the stated length.
+pub(crate) fn drop_length_beside_transfer_encoding(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+}
+
 /// Removes the hop-by-hop fields, and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
@@ -465,6 +525,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
     let mut headers = client;
     let upgrade_value = headers.get(header::UPGRADE).cloned();
+    drop_length_beside_transfer_encoding(&mut headers);
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
     headers.remove(ACCOUNT_ID);

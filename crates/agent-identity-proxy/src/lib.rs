@@ -28,6 +28,7 @@ mod forward;
 mod listener;
 mod log;
 mod proxy;
+mod target;
 mod token;
 
 pub use error::ProxyError;

@@ -1,8 +1,11 @@
 //! [`Proxy`] and its builder: the settings, the upstream client, and the accept loop with its
 //! limits and graceful shutdown.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use url::{Host, Url};
 
 use crate::error::ProxyError;
@@ -88,17 +91,23 @@ impl ProxyBuilder {
         self
     }
 
-    /// The most bytes of request line and headers (at least 8 KiB; larger requests get 431).
-    /// Defaults to [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
+    /// The most bytes of request line and headers (at least 8 KiB; larger requests get 431),
+    /// counted as sent: `name: value` and CRLF per field. Defaults to
+    /// [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
         self
     }
 
-    /// The most client connections served at once; more wait in the listen backlog (they are
-    /// not refused) and are served as connections close. An upgraded (WebSocket) connection
-    /// counts until its stream closes; an idle keep-alive connection is closed after the header
-    /// read timeout, which bounds the wait. Defaults to [`DEFAULT_MAX_CONNECTIONS`] (512).
+    /// The most client connections served at once. At the limit, a new connection takes the
+    /// place of the oldest one that has not yet shown the client token (one that has sent
+    /// nothing, half its headers, or only refused requests): whoever lacks the token cannot
+    /// keep a client that has it out. When every connection has shown the token, new ones wait
+    /// in the listen backlog (they are not refused) and are served as connections close. An
+    /// upgraded (WebSocket) connection counts until its stream closes; an idle keep-alive
+    /// connection is closed after the header read timeout, which bounds the wait. On a unix
+    /// socket every peer is the owner and nothing is shed. Defaults to
+    /// [`DEFAULT_MAX_CONNECTIONS`] (512).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.limits.max_connections = connections.max(1);
         self
@@ -338,24 +347,52 @@ impl Proxy {
         // Every connection task holds a sender; `recv` returns `None` once all are gone.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let permits = Arc::new(Semaphore::new(self.inner.limits.max_connections));
+        let untrusted = Untrusted::default();
+        let mut next_id = 0_u64;
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                () = &mut shutdown => break,
-                permit = Arc::clone(&permits).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let accepted = tokio::select! {
-                () = &mut shutdown => break,
-                accepted = accept(&listener) => accepted,
+            // With a slot free, accept. At the limit, a connection that is already waiting is
+            // accepted all the same, and takes the place of the oldest one that never showed the
+            // client token; when there is none, it waits for a slot.
+            let (permit, accepted) = match Arc::clone(&permits).try_acquire_owned() {
+                Ok(permit) => {
+                    let accepted = tokio::select! {
+                        () = &mut shutdown => break,
+                        accepted = accept(&listener) => accepted,
+                    };
+                    (permit, accepted)
+                }
+                Err(_) => {
+                    let accepted = tokio::select! {
+                        () = &mut shutdown => break,
+                        accepted = accept(&listener) => accepted,
+                        // A slot freed before anyone came: accept as usual.
+                        permit = Arc::clone(&permits).acquire_owned() => {
+                            drop(permit);
+                            continue;
+                        }
+                    };
+                    if accepted.is_ok() && untrusted.shed_oldest() {
+                        tracing::debug!(
+                            "at the connection limit: shed a connection without the client token"
+                        );
+                    }
+                    let permit = tokio::select! {
+                        () = &mut shutdown => break,
+                        permit = Arc::clone(&permits).acquire_owned() => match permit {
+                            Ok(permit) => permit,
+                            Err(_) => break,
+                        },
+                    };
+                    (permit, accepted)
+                }
             };
             let connection = match accepted {
                 Ok(connection) => connection,
                 Err(error) => {
                     // Out of file descriptors, most likely: back off rather than spin.
                     tracing::warn!(%error, "accept failed");
+                    drop(permit);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -366,16 +403,33 @@ impl Proxy {
             // The slot outlives the connection task when the connection is upgraded: the
             // upgraded stream still counts against the limit until it closes.
             let slot = Arc::new(permit);
+            next_id += 1;
             match connection {
                 Accepted::Tcp(stream) => {
+                    let conn = Conn {
+                        require_token: true,
+                        local_addr: stream.local_addr().ok(),
+                        trusted: Arc::new(AtomicBool::new(false)),
+                        slot,
+                    };
+                    let shed = untrusted.register(next_id, &conn.trusted);
+                    let untrusted = untrusted.clone();
+                    let id = next_id;
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, true, slot, stop).await;
+                        serve_connection(inner, stream, conn, Some(shed), stop).await;
+                        untrusted.forget(id);
                         drop(alive);
                     });
                 }
                 Accepted::Unix(stream) => {
+                    let conn = Conn {
+                        require_token: false,
+                        local_addr: None,
+                        trusted: Arc::new(AtomicBool::new(true)),
+                        slot,
+                    };
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, false, slot, stop).await;
+                        serve_connection(inner, stream, conn, None, stop).await;
                         drop(alive);
                     });
                 }
@@ -445,20 +499,70 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
 /// connection closes, or its upgraded stream does.
 pub(crate) type Slot = Arc<OwnedSemaphorePermit>;
 
+/// What a request's handler knows of its connection.
+pub(crate) struct Conn {
+    /// TCP: every request must carry the client token. A unix socket's peer is the owner.
+    pub(crate) require_token: bool,
+    /// The address the connection arrived on, which the local endpoints accept as `Host`.
+    pub(crate) local_addr: Option<SocketAddr>,
+    /// Set once a request on it showed the client token: it is then never shed.
+    pub(crate) trusted: Arc<AtomicBool>,
+    pub(crate) slot: Slot,
+}
+
+impl Conn {
+    /// Marks the connection as a client's: it showed the token.
+    pub(crate) fn trust(&self) {
+        self.trusted.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The TCP connections that may be shed at the limit, oldest first (ids grow with age).
+#[derive(Clone, Default)]
+struct Untrusted(Arc<Mutex<BTreeMap<u64, Sheddable>>>);
+
+/// A connection's "showed the token" flag, and the signal that closes it.
+type Sheddable = (Arc<AtomicBool>, Arc<Notify>);
+
+impl Untrusted {
+    fn register(&self, id: u64, trusted: &Arc<AtomicBool>) -> Arc<Notify> {
+        let shed = Arc::new(Notify::new());
+        crate::lock(&self.0).insert(id, (Arc::clone(trusted), Arc::clone(&shed)));
+        shed
+    }
+
+    fn forget(&self, id: u64) {
+        crate::lock(&self.0).remove(&id);
+    }
+
+    /// Tells the oldest connection that never showed the token to close. Whether there was one.
+    fn shed_oldest(&self) -> bool {
+        let mut connections = crate::lock(&self.0);
+        connections.retain(|_, (trusted, _)| !trusted.load(Ordering::Relaxed));
+        let Some((_, (_, shed))) = connections.pop_first() else {
+            return false;
+        };
+        // `notify_one` keeps the wake-up for a task not yet waiting on it.
+        shed.notify_one();
+        true
+    }
+}
+
 async fn serve_connection<I>(
     inner: Arc<Inner>,
     io: I,
-    require_token: bool,
-    slot: Slot,
+    conn: Conn,
+    shed: Option<Arc<Notify>>,
     mut stop: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let handler = Arc::clone(&inner);
+    let conn = Arc::new(conn);
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let handler = Arc::clone(&handler);
-        let slot = Arc::clone(&slot);
-        async move { Ok::<_, Infallible>(handler.handle(request, require_token, &slot).await) }
+        let conn = Arc::clone(&conn);
+        async move { Ok::<_, Infallible>(handler.handle(request, &conn).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -468,12 +572,20 @@ async fn serve_connection<I>(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
+    let shed = async {
+        match shed {
+            Some(shed) => shed.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(error) = result {
                 tracing::debug!(%error, "client connection ended with an error");
             }
         }
+        // Shed at the limit: it never showed the token, so it is closed at once.
+        () = shed => {}
         () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
             // Finish the request in flight, if any, then close; an idle connection closes now.
             connection.as_mut().graceful_shutdown();

@@ -39,6 +39,19 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) async fn start() -> Self {
+        Self::answering(StatusCode::OK).await
+    }
+
+    /// An upstream already listening at `url`, whose requests are not counted here.
+    pub(crate) fn at(url: String) -> Self {
+        Self {
+            url,
+            received: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// An upstream that answers `status` (with the body `ok`) to every request but an upgrade.
+    pub(crate) async fn answering(status: StatusCode) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the upstream");
@@ -50,7 +63,7 @@ impl Upstream {
                 let counter = Arc::clone(&counter);
                 let service = service_fn(move |request: Request<Incoming>| {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    async move { Ok::<_, Infallible>(answer(request)) }
+                    async move { Ok::<_, Infallible>(answer(request, status)) }
                 });
                 tokio::spawn(
                     hyper::server::conn::http1::Builder::new()
@@ -68,9 +81,11 @@ impl Upstream {
     }
 }
 
-fn answer(mut request: Request<Incoming>) -> Response<Full<Bytes>> {
+fn answer(mut request: Request<Incoming>, status: StatusCode) -> Response<Full<Bytes>> {
     if !request.headers().contains_key("upgrade") {
-        return Response::new(Full::new(Bytes::from_static(b"ok")));
+        let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+        *response.status_mut() = status;
+        return response;
     }
     let upgraded = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
@@ -281,4 +296,39 @@ pub(crate) async fn write_ignoring_close(stream: &mut TcpStream, bytes: &[u8]) {
 pub(crate) fn nothing_received_yet(stream: &TcpStream) -> bool {
     let mut buffer = [0_u8; 1];
     matches!(stream.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// An upstream on a loopback port that reads each request's head and answers every one with
+/// `response`, byte for byte, then closes.
+pub(crate) async fn raw_upstream(response: &'static [u8]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the upstream");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0_u8; 4096];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => head.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let _ = stream.write_all(response).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+/// Sends `request` on a new connection to `addr` and reads the answer until the proxy closes.
+pub(crate) async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = step("connect", TcpStream::connect(addr))
+        .await
+        .expect("connect to the proxy");
+    write_ignoring_close(&mut stream, request).await;
+    String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned()
 }
