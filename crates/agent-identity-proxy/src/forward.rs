@@ -2,9 +2,9 @@
 //! 401 recovery and replay, and the access-log record.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use agent_identity_manager::{AgentIdentityAuth, AuthError, AuthState};
+use agent_identity_manager::{AgentIdentityAuth, AuthError};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
@@ -14,17 +14,16 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
+use crate::conn::{Conn, Slot};
+use crate::local::{HEADERS_PATH, HEALTH_PATH};
 use crate::log::AccessRecord;
-use crate::proxy::{Conn, Inner, Slot};
+use crate::proxy::Inner;
 use crate::target::{host_is_local, request_head_bytes, unsafe_path};
 
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every body the proxy sends either way: a stream it passes on, or bytes it holds.
 pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-const HEALTH_PATH: &str = "/_agent-identity/health";
-const HEADERS_PATH: &str = "/_agent-identity/headers";
 
 /// The hop-by-hop fields of RFC 9110 §7.6.1 (and the pre-standard `Keep-Alive` and
 /// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way. Names, not
@@ -198,77 +197,10 @@ impl Inner {
         })
     }
 
-    /// The state, and with the client token (or on the unix socket) the detail: identity, task,
-    /// since when the state holds, the latest error, and whether the manager is degraded.
-    fn health(&self, detail: bool) -> Response<ProxyBody> {
-        let state = self.manager.state();
-        let auth = state.auth();
-        let status = if auth.is_some() {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        if !detail {
-            return json_response(status, &json!({ "state": state.name() }));
-        }
-        let since = crate::lock(&self.health.since)
-            .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|since| since.as_secs());
-        let last_error = match &*state {
-            AuthState::Unavailable { error, .. } => Some((error.kind(), error.to_string())),
-            _ => crate::lock(&self.health.last_error).clone(),
-        };
-        let degraded = self.manager.degraded().map(|degraded| {
-            json!({
-                "since_unix": degraded
-                    .since()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .ok()
-                    .map(|since| since.as_secs()),
-                "error": degraded.error().kind(),
-                "message": degraded.to_string(),
-            })
-        });
-        let body = json!({
-            "state": state.name(),
-            "runtime_id": state.identity().map(|identity| identity.runtime_id().as_str()),
-            "task_id": auth.map(|auth| auth.task_id().as_str()),
-            "since_unix": since,
-            "last_error": last_error.map(|(kind, message)| json!({"error": kind, "message": message})),
-            "degraded": degraded,
-            "upstream": self.upstream.url.as_str(),
-        });
-        json_response(status, &body)
-    }
-
-    async fn headers_endpoint(&self) -> Response<ProxyBody> {
-        let auth = match self.ready_auth().await {
-            Ok(auth) => auth,
-            Err(response) => return response,
-        };
-        match auth.headers() {
-            Ok(headers) => {
-                let mut response = json_response(
-                    StatusCode::OK,
-                    &json!({
-                        "authorization": headers.authorization(),
-                        "chatgpt_account_id": headers.chatgpt_account_id(),
-                        "fedramp": headers.fedramp(),
-                    }),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
-            }
-            Err(error) => not_ready(&error),
-        }
-    }
-
     /// The auth to sign with, or the response saying why there is none. An `Unavailable`
     /// manager gets a reload (the manager's cooldown spaces them out); a logged-out or expired
     /// one does not.
-    async fn ready_auth(&self) -> Result<AgentIdentityAuth, Response<ProxyBody>> {
+    pub(crate) async fn ready_auth(&self) -> Result<AgentIdentityAuth, Response<ProxyBody>> {
         let result = match self.manager.auth() {
             Err(error) if error.is_transient() => self.manager.auth_or_reload().await,
             other => other,
@@ -555,7 +487,7 @@ fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthErr
 }
 
 /// 503 for a transient reason, else 401, with the error's kind.
-fn not_ready(error: &AuthError) -> Response<ProxyBody> {
+pub(crate) fn not_ready(error: &AuthError) -> Response<ProxyBody> {
     let status = if error.is_transient() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -564,11 +496,11 @@ fn not_ready(error: &AuthError) -> Response<ProxyBody> {
     json_error(status, error.kind(), &error.to_string())
 }
 
-fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
+pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
     json_response(status, &json!({ "error": kind, "message": message }))
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
     let mut response = Response::new(full(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -237,6 +237,12 @@ impl Client {
             .body(Empty::new())
             .expect("request");
         step("a response", async {
+            // The previous exchange may still be settling on the connection: sending before it
+            // is ready fails at once with "connection was not ready".
+            self.sender
+                .ready()
+                .await
+                .expect("the connection stays open");
             let response = self.sender.send_request(request).await.expect("a response");
             let status = response.status();
             let body = response
