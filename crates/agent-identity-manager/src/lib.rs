@@ -40,7 +40,7 @@ pub use store::{
     AUTH_FILE_NAME, CacheSnapshot, CachedTask, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT,
     EnvOverride, FileStore, HOME_ENV_VAR, Insecurity, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, MemoryStore,
     RUNTIME_CACHE_FILE_NAME, RegistrationLock, RuntimeCache, StoreError, TaskBinding,
-    TokenFileStore,
+    TokenFileStore, trust_problem,
 };
 #[cfg(feature = "keyring")]
 pub use store::{

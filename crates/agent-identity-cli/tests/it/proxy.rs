@@ -47,8 +47,12 @@ impl RunningProxy {
     }
 
     async fn start_to(fixture: &Fixture, upstream: &str, extra: &[&str]) -> Self {
-        let mut child = fixture
-            .cli_with_emulator()
+        Self::spawn(fixture.cli_with_emulator(), upstream, extra).await
+    }
+
+    /// `cli proxy --json --upstream UPSTREAM EXTRA…`, running.
+    async fn spawn(cli: crate::support::Cli, upstream: &str, extra: &[&str]) -> Self {
+        let mut child = cli
             .args(["proxy", "--json", "--upstream", upstream])
             .args(extra)
             .command()
@@ -137,8 +141,11 @@ impl RunningProxy {
             .expect("client")
     }
 
+    /// The health endpoint's detail, which needs the client token.
     async fn health(&self) -> Value {
-        reqwest::get(format!("{}/_agent-identity/health", self.url))
+        self.client()
+            .get(format!("{}/_agent-identity/health", self.url))
+            .send()
             .await
             .expect("health")
             .json()
@@ -727,7 +734,7 @@ async fn no_token_key_assertion_or_client_token_appears_in_verbose_or_json_logs(
         assert!(!stderr.contains(secret), "{what} in the -vvv log: {stderr}");
     }
     assert!(!stderr.is_empty(), "-vvv logged something");
-    assert!(token_file.exists());
+    assert!(!token_file.exists(), "the token file goes with the proxy");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -911,4 +918,123 @@ async fn an_upgrade_passes_through_dialled_with_a_fresh_assertion() {
         .expect("read echo");
     assert_eq!(&echoed, b"ping over the upgrade");
     let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_home_is_created_0700_and_an_unsafe_home_is_refused_before_anything_is_written() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let fixture = Fixture::new().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    let home = fixture.scratch.path().join("new-home");
+    let proxy = RunningProxy::spawn(
+        fixture.cli_with_emulator().env(HOME_VARIABLE, &home),
+        upstream,
+        &[],
+    )
+    .await;
+    let mode = std::fs::metadata(&home)
+        .expect("the home")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(proxy.token_file.starts_with(&home));
+    let _ = proxy.stop().await;
+
+    // A home others may write is refused, and nothing is written into it.
+    let shared = fixture.scratch.path().join("shared-home");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let run = fixture
+        .cli_with_emulator()
+        .env(HOME_VARIABLE, &shared)
+        .args(["proxy", "--upstream", upstream])
+        .run()
+        .await;
+    assert_ne!(run.code, Some(0), "{run:#?}");
+    assert!(run.stderr.contains("writable"), "{run:#?}");
+    let written: Vec<_> = std::fs::read_dir(&shared).expect("list").collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+/// The home variable, as the fixture sets it.
+const HOME_VARIABLE: &str = agent_identity_manager::HOME_ENV_VAR;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_proxy_has_a_token_file_of_its_own_removed_when_it_exits() {
+    let (fixture, _) = logged_in().await;
+    let first = RunningProxy::start(&fixture, &[]).await;
+    let second = RunningProxy::start(&fixture, &[]).await;
+    assert_ne!(first.token_file, second.token_file);
+    assert_ne!(first.token, second.token);
+    let port = first.url.rsplit(':').next().expect("a port");
+    assert!(
+        first.token_file.ends_with(format!("proxy-{port}.token")),
+        "{}",
+        first.token_file.display()
+    );
+    // The first one's clients still get through after the second started.
+    let status = first
+        .client()
+        .get(format!("{}/_agent-identity/headers", first.url))
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert_eq!(status, 200);
+    let (first_file, second_file) = (first.token_file.clone(), second.token_file.clone());
+    assert_eq!(first.stop().await.0, Some(0));
+    assert!(!first_file.exists(), "removed on a clean exit");
+    assert!(second_file.exists(), "the other proxy's file stays");
+    assert_eq!(second.stop().await.0, Some(0));
+    assert!(!second_file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listen_address_beyond_loopback_needs_listen_public_and_warns() {
+    let (fixture, _) = logged_in().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let run = fixture
+            .cli_with_emulator()
+            .args(["proxy", "--upstream", upstream, "--listen", listen])
+            .run()
+            .await;
+        run.assert_failure(2);
+        assert!(run.stderr.contains("--listen-public"), "{run:#?}");
+    }
+    let mut proxy =
+        RunningProxy::start(&fixture, &["--listen", "0.0.0.0:0", "--listen-public"]).await;
+    let warning = proxy.logged("warning: listening on 0.0.0.0").await;
+    assert!(warning.contains("beyond this machine"), "{warning}");
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_token_file_others_may_write_or_a_fifo_is_refused_at_once() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let (fixture, _) = logged_in().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    let open = fixture.write("open.token", &"A".repeat(43));
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let fifo = fixture.scratch.path().join("fifo.token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for (file, says) in [(&open, "writable"), (&fifo, "not a regular file")] {
+        let run = fixture
+            .cli_with_emulator()
+            .args(["proxy", "--upstream", upstream, "--client-token-file"])
+            .arg(file)
+            .run()
+            .await;
+        run.assert_failure(1);
+        assert!(run.stderr.contains(says), "{run:#?}");
+    }
 }
