@@ -486,14 +486,54 @@ fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthErr
     Ok(())
 }
 
-/// 503 for a transient reason, else 401, with the error's kind.
+/// 503 for a transient reason, else 401: `{"error","message","fix"}`, the message with its
+/// causes (the URL that could not be reached, say) and the fix in a sentence.
 pub(crate) fn not_ready(error: &AuthError) -> Response<ProxyBody> {
     let status = if error.is_transient() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::UNAUTHORIZED
     };
-    json_error(status, error.kind(), &error.to_string())
+    json_response(
+        status,
+        &json!({
+            "error": error.kind(),
+            "message": with_causes(error),
+            "fix": fix_for(error),
+        }),
+    )
+}
+
+/// The error and its causes, `: `-separated (each `Display` leaves its source out). No cause
+/// in this chain carries a token, key or assertion: the library's errors never do.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// What the operator does about `error`, in one sentence.
+fn fix_for(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::NotLoggedIn => {
+            "no identity is stored: run `agent-identity login`, or start the proxy with --jwt-file"
+        }
+        AuthError::Expired => {
+            "the identity has expired: log in with a fresh token (`agent-identity login`), or have whatever writes the token file write a new one"
+        }
+        _ if error.is_transient() => {
+            "a service the proxy needs did not answer (the message names it): check that it is reachable; the proxy retries by itself"
+        }
+        _ => "run `agent-identity doctor` for the cause and the fix",
+    }
 }
 
 pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {

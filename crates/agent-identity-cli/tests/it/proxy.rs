@@ -606,6 +606,12 @@ async fn logged_out_answers_401_without_forwarding() {
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "not_logged_in");
+    assert!(
+        body["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("agent-identity login")),
+        "{body}"
+    );
     let health = reqwest::get(format!("{}/_agent-identity/health", proxy.url))
         .await
         .expect("health");
@@ -1062,4 +1068,36 @@ async fn a_client_token_file_others_may_write_or_a_fifo_is_refused_at_once() {
         run.assert_failure(1);
         assert!(run.stderr.contains(says), "{run:#?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_key_set_answers_503_naming_the_url_and_the_fix() {
+    let (fixture, _) = logged_in().await;
+    let jwks = format!("http://{}/jwks", refusing_port());
+    let upstream = fixture.emulator.base_url();
+    let authapi = fixture.emulator.authapi_base_url();
+    let proxy = RunningProxy::spawn(
+        fixture.cli(),
+        upstream.as_str().trim_end_matches('/'),
+        &["--jwks-url", &jwks, "--authapi-base-url", authapi.as_str()],
+    )
+    .await;
+    let response = proxy
+        .client()
+        .get(format!("{}/echo", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("json");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&jwks), "the url is named: {body}");
+    assert!(
+        body["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("reachable")),
+        "{body}"
+    );
+    assert_eq!(fixture.emulator.assertions_accepted(), 0);
+    let _ = proxy.stop().await;
 }
