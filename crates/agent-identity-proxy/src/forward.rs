@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::conn::{Conn, Slot};
-use crate::local::{HEADERS_PATH, HEALTH_PATH};
+use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, READY_PATH, live};
 use crate::log::AccessRecord;
 use crate::proxy::Inner;
 use crate::target::{host_is_local, request_head_bytes, unsafe_path};
@@ -126,8 +126,13 @@ impl Inner {
             )
             .into();
         }
-        if path == HEALTH_PATH && request.method() == Method::GET {
-            return self.health(authorized).into();
+        if request.method() == Method::GET {
+            match path {
+                HEALTH_PATH => return self.health(authorized).into(),
+                LIVE_PATH => return live().into(),
+                READY_PATH => return self.ready().into(),
+                _ => {}
+            }
         }
         if !authorized {
             return json_error(

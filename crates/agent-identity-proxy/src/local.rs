@@ -1,5 +1,6 @@
-//! The endpoints the proxy answers itself under `/_agent-identity/`: health (the state for
-//! anyone, the detail behind the client token) and the signed headers.
+//! The endpoints the proxy answers itself under `/_agent-identity/`: liveness and readiness
+//! (for anyone, as probes expect), health (the state for anyone, the detail behind the client
+//! token) and the signed headers (behind the token).
 
 use std::time::SystemTime;
 
@@ -13,8 +14,30 @@ use crate::proxy::Inner;
 
 pub(crate) const HEALTH_PATH: &str = "/_agent-identity/health";
 pub(crate) const HEADERS_PATH: &str = "/_agent-identity/headers";
+/// Liveness, as a Kubernetes `livenessProbe` wants it: the process serves.
+pub(crate) const LIVE_PATH: &str = "/_agent-identity/live";
+/// Readiness, as a `readinessProbe` wants it: a request now would be signed.
+pub(crate) const READY_PATH: &str = "/_agent-identity/ready";
+
+/// 200 `{"live":true}` whenever the proxy answers at all; no token needed.
+pub(crate) fn live() -> Response<ProxyBody> {
+    json_response(StatusCode::OK, &json!({ "live": true }))
+}
 
 impl Inner {
+    /// 200 when the manager holds an identity it can sign with now, else 503; with the state's
+    /// name and nothing else, so it needs no token.
+    pub(crate) fn ready(&self) -> Response<ProxyBody> {
+        let state = self.manager.state();
+        let ready = state.auth().is_some();
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        json_response(status, &json!({ "ready": ready, "state": state.name() }))
+    }
+
     /// The state, and with the client token (or on the unix socket) the detail: identity, task,
     /// since when the state holds, the latest error, and whether the manager is degraded.
     pub(crate) fn health(&self, detail: bool) -> Response<ProxyBody> {

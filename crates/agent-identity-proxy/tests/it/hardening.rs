@@ -230,3 +230,27 @@ async fn an_attacker_holding_every_slot_does_not_keep_a_client_with_the_token_ou
     drop((held, half, again));
     proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_and_ready_answer_probes_without_the_token() {
+    let upstream = Upstream::start().await;
+    let proxy = Running::start(&upstream, |builder| builder).await;
+    for (path, body) in [
+        ("/_agent-identity/live", serde_json::json!({"live": true})),
+        (
+            "/_agent-identity/ready",
+            serde_json::json!({"ready": true, "state": "ready"}),
+        ),
+    ] {
+        // A kubelet's probe names the pod's address, which is the proxy's own.
+        let probe = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            proxy.addr
+        );
+        let answer = exchange(proxy.addr, probe.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{path}: {answer}");
+        assert_eq!(body_of(&answer), body, "{path}");
+    }
+    assert_eq!(upstream.received(), 0);
+    proxy.stop().await;
+}
