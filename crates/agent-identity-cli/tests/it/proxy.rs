@@ -1101,3 +1101,37 @@ async fn an_unreachable_key_set_answers_503_naming_the_url_and_the_fix() {
     assert_eq!(fixture.emulator.assertions_accepted(), 0);
     let _ = proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness_after_the_token_file_is_corrupted() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let token_file = fixture.token_file(&minted);
+    let mut proxy = RunningProxy::start(
+        &fixture,
+        &["-v", "--jwt-file", token_file.to_str().expect("utf-8 path")],
+    )
+    .await;
+    assert_eq!(proxy.health().await["degraded"], Value::Null);
+    std::fs::write(&token_file, "{ torn").expect("corrupt the token file");
+    proxy.signal("HUP");
+    let _ = proxy.logged("SIGHUP: reloaded the identity").await;
+    let health = proxy.health().await;
+    // Still signing with the identity it had, and saying so behind the token.
+    assert_eq!(health["state"], "ready", "{health}");
+    assert!(health["degraded"]["since_unix"].is_u64(), "{health}");
+    assert!(health["degraded"]["message"].is_string(), "{health}");
+    let ready = reqwest::get(format!("{}/_agent-identity/ready", proxy.url))
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 200);
+    // Without the token, the state alone.
+    let anonymous: Value = reqwest::get(format!("{}/_agent-identity/health", proxy.url))
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(anonymous, json!({"state": "ready"}));
+    let _ = proxy.stop().await;
+}
