@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::conn::{Conn, Slot};
-use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, READY_PATH, live};
+use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, METRICS_PATH, READY_PATH, live};
 use crate::log::AccessRecord;
 use crate::proxy::Inner;
 use crate::target::{host_is_local, request_head_bytes, unsafe_path};
@@ -67,23 +67,27 @@ impl Inner {
         request: Request<Incoming>,
         conn: &Conn,
     ) -> Response<ProxyBody> {
-        // The record is built only when someone reads it: its copies and clock reads are most
-        // of what the proxy adds to a request when nothing logs.
-        if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
-            return self.route(request, conn).await.response;
-        }
         let started = Instant::now();
+        // The record is built only when someone reads it: its copies are most of what the
+        // proxy adds to a request when nothing logs.
+        if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
+            let response = self.route(request, conn).await.response;
+            crate::metrics::request(response.status().as_u16(), started.elapsed());
+            return response;
+        }
         let method = request.method().to_string();
         let path = request.uri().path().to_owned();
         let outcome = self.route(request, conn).await;
         let status = outcome.response.status().as_u16();
+        let duration = started.elapsed();
+        crate::metrics::request(status, duration);
         tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
         if let Some(log) = &self.access_log {
             log(&AccessRecord {
                 method,
                 path,
                 status,
-                duration: started.elapsed(),
+                duration,
                 recovered: outcome.recovered,
             });
         }
@@ -145,6 +149,8 @@ impl Inner {
         if path.starts_with(LOCAL_PREFIX) {
             return if path == HEADERS_PATH && request.method() == Method::GET {
                 self.headers_endpoint().await
+            } else if path == METRICS_PATH && request.method() == Method::GET {
+                self.metrics_endpoint()
             } else {
                 json_error(StatusCode::NOT_FOUND, "not_found", "no such local endpoint")
             }
@@ -280,6 +286,7 @@ impl Inner {
         let recovered = match self.manager.recover_unauthorized().await {
             Ok(recovered) => recovered,
             Err(error) => {
+                crate::metrics::recovery("failed");
                 tracing::warn!(
                     kind = error.kind(),
                     "recovery after an upstream 401 failed; passing the 401 on"
@@ -291,10 +298,12 @@ impl Inner {
         if recovered.task_id() == auth.task_id() {
             // The recovery was cooled down and no new task exists: a replay would carry the same
             // task the upstream just refused.
+            crate::metrics::recovery("no_new_task");
             tracing::debug!("no new task after the 401; passing it on without a replay");
             return self.pass_on(response, upgrade).into();
         }
         let (Some(bytes), Some(headers)) = (replay, for_replay) else {
+            crate::metrics::recovery("streamed");
             tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
             return self.pass_on(response, upgrade).into();
         };
@@ -303,6 +312,7 @@ impl Inner {
             Ok(again) => again,
             Err(error) => return not_ready(&error).into(),
         };
+        crate::metrics::recovery("replayed");
         match self.send(again).await {
             Ok(response) => Outcome {
                 response: self.pass_on(response, upgrade),
@@ -352,6 +362,11 @@ impl Inner {
         {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
+                crate::metrics::upstream_error(if error.is_connect() {
+                    "connect"
+                } else {
+                    "failed"
+                });
                 let message = if error.is_connect() {
                     "cannot connect to the upstream"
                 } else {
@@ -364,11 +379,14 @@ impl Inner {
                     message,
                 ))
             }
-            Err(_) => Err(json_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream_timeout",
-                "the upstream sent no response headers in time",
-            )),
+            Err(_) => Err({
+                crate::metrics::upstream_error("timeout");
+                json_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "the upstream sent no response headers in time",
+                )
+            }),
         }
     }
 
@@ -413,7 +431,7 @@ enum KeptBody {
     Stream(Incoming),
 }
 
-fn full(bytes: Bytes) -> ProxyBody {
+pub(crate) fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()

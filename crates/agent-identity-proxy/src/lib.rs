@@ -35,6 +35,7 @@ mod forward;
 mod listener;
 mod local;
 mod log;
+pub mod metrics;
 mod proxy;
 mod target;
 mod token;

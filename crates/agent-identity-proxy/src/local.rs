@@ -14,6 +14,8 @@ use crate::proxy::Inner;
 
 pub(crate) const HEALTH_PATH: &str = "/_agent-identity/health";
 pub(crate) const HEADERS_PATH: &str = "/_agent-identity/headers";
+/// The library's and the proxy's metrics in the Prometheus text format, behind the token.
+pub(crate) const METRICS_PATH: &str = "/_agent-identity/metrics";
 /// Liveness, as a Kubernetes `livenessProbe` wants it: the process serves.
 pub(crate) const LIVE_PATH: &str = "/_agent-identity/live";
 /// Readiness, as a `readinessProbe` wants it: a request now would be signed.
@@ -27,6 +29,23 @@ pub(crate) fn live() -> Response<ProxyBody> {
 impl Inner {
     /// 200 when the manager holds an identity it can sign with now, else 503; with the state's
     /// name and nothing else, so it needs no token.
+    /// What the renderer given to [`crate::ProxyBuilder::metrics`] renders, or 404 without one.
+    pub(crate) fn metrics_endpoint(&self) -> Response<ProxyBody> {
+        let Some(render) = &self.metrics else {
+            return crate::forward::json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "this proxy was started without metrics",
+            );
+        };
+        let mut response = Response::new(crate::forward::full(render().into()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        response
+    }
+
     pub(crate) fn ready(&self) -> Response<ProxyBody> {
         let state = self.manager.state();
         let ready = state.auth().is_some();

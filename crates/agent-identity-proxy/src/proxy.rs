@@ -48,6 +48,7 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
+type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// Builds a [`Proxy`]. Every limit has a documented default.
@@ -58,6 +59,7 @@ pub struct ProxyBuilder {
     client_token: Option<ClientToken>,
     limits: Limits,
     access_log: Option<AccessLog>,
+    metrics: Option<MetricsRender>,
 }
 
 /// The limits, copied into the proxy.
@@ -143,6 +145,14 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serves `GET /_agent-identity/metrics` (client token needed) with what `render` returns:
+    /// the Prometheus text of the recorder the application installed, which holds the library's
+    /// metrics and the proxy's own ([`crate::metrics`]). Defaults to none (404).
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Arc::new(render));
+        self
+    }
+
     /// Checks the upstream URL and builds the upstream client.
     ///
     /// # Errors
@@ -174,6 +184,7 @@ impl ProxyBuilder {
                 client_token: self.client_token,
                 limits: self.limits,
                 access_log: self.access_log,
+                metrics: self.metrics,
                 health: Health::default(),
             }),
         })
@@ -261,6 +272,7 @@ pub(crate) struct Inner {
     pub(crate) client_token: Option<ClientToken>,
     pub(crate) limits: Limits,
     pub(crate) access_log: Option<AccessLog>,
+    pub(crate) metrics: Option<MetricsRender>,
     pub(crate) health: Health,
 }
 
@@ -314,6 +326,7 @@ impl Proxy {
                 drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             },
             access_log: None,
+            metrics: None,
         }
     }
 

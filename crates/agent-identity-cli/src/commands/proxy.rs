@@ -24,6 +24,8 @@ pub(crate) async fn run(
     args: &ProxyArgs,
     out: Output,
 ) -> Result<Exit, Failure> {
+    // Before the manager exists, so that its first load's metrics are recorded too.
+    let render_metrics = metrics_recorder();
     let given = match &args.client_token_file {
         Some(path) => Some((
             ClientToken::read_file(path).map_err(proxy_failure)?,
@@ -39,6 +41,9 @@ pub(crate) async fn run(
     };
     let manager = manager(config).await?;
     let mut builder = builder(manager.clone(), &args.upstream, &args.limits);
+    if let Some(render) = render_metrics {
+        builder = builder.metrics(render);
+    }
     if out.is_json() {
         builder = builder.access_log(move |record| out.json_line(&record.to_json()));
     }
@@ -86,6 +91,38 @@ pub(crate) async fn run(
     reloader.abort();
     served.map_err(proxy_failure)?;
     Ok(Exit::Success)
+}
+
+/// Request durations' histogram buckets, in seconds: from a local answer (a millisecond) to a
+/// model's long non-streaming answer (five minutes, the response-header timeout's default).
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0,
+];
+/// How often the recorder folds recent histogram samples in, bounding its memory.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the process's Prometheus recorder, which then holds the library's metrics and the
+/// proxy's own, and returns its renderer. `None` (with a warning in the log) when a recorder was
+/// already installed.
+fn metrics_recorder() -> Option<impl Fn() -> String + Send + Sync + 'static> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(agent_identity_proxy::metrics::REQUEST_DURATION.to_owned()),
+            &DURATION_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .inspect_err(|error| tracing::warn!(%error, "metrics are not served"))
+        .ok()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(move || handle.render())
 }
 
 /// A file of ours that goes when the command ends, however it ends short of a crash.

@@ -1135,3 +1135,66 @@ async fn health_and_readiness_after_the_token_file_is_corrupted() {
     assert_eq!(anonymous, json!({"state": "ready"}));
     let _ = proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_served_behind_the_token_in_the_prometheus_text_format() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    for _ in 0..3 {
+        let status = proxy
+            .client()
+            .get(format!("{}/echo", proxy.url))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        assert_eq!(status, 200);
+    }
+    let url = format!("{}/_agent-identity/metrics", proxy.url);
+    let anonymous = reqwest::get(&url).await.expect("metrics");
+    assert_eq!(anonymous.status(), 401, "the client token is needed");
+    let text = proxy
+        .client()
+        .get(&url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned())))
+        .expect("the Prometheus text format");
+    let sample = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.metric == name
+                    && label.is_none_or(|(key, value)| sample.labels.get(key) == Some(value))
+            })
+            .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"))
+    };
+    let requests = sample(
+        "agent_identity_proxy_requests_total",
+        Some(("class", "2xx")),
+    );
+    assert!(
+        matches!(requests.value, prometheus_parse::Value::Counter(count) if count >= 3.0),
+        "{:?}",
+        requests.value
+    );
+    let durations = sample("agent_identity_proxy_request_duration_seconds", None);
+    assert!(
+        matches!(&durations.value, prometheus_parse::Value::Histogram(buckets) if !buckets.is_empty()),
+        "{:?}",
+        durations.value
+    );
+    // The library's own counters are in the same scrape: the task the proxy signs with.
+    let tasks = sample("agent_identity_tasks_total", None);
+    assert!(
+        matches!(tasks.value, prometheus_parse::Value::Counter(count) if count >= 1.0),
+        "{:?}",
+        tasks.value
+    );
+    let _ = proxy.stop().await;
+}
