@@ -493,18 +493,13 @@ pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: b
     headers
 }
 
-/// Adds a fresh assertion and its companion headers, all marked sensitive.
+/// Adds a fresh assertion and its companion headers, as the task crate maps them
+/// (`RequestHeaders::to_header_map`: lowercase names, the assertion marked sensitive), replacing
+/// any of the same name.
 fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
-    let signed = auth.headers()?;
-    // `RequestHeaders::iter` yields the headers in this order.
-    let names = [header::AUTHORIZATION, ACCOUNT_ID, FEDRAMP];
-    for (name, (canonical, value)) in names.into_iter().zip(signed.iter()) {
-        debug_assert!(name.as_str().eq_ignore_ascii_case(canonical));
-        let Ok(mut value) = HeaderValue::from_str(value) else {
-            continue;
-        };
-        value.set_sensitive(true);
-        headers.insert(name, value);
+    let signed = auth.headers()?.to_header_map()?;
+    for (name, value) in &signed {
+        headers.insert(name.clone(), value.clone());
     }
     Ok(())
 }
