@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
 use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
@@ -20,15 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// 60 s: far more than any step takes; a hang fails the test instead of the suite.
-pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Awaits `future` for at most [`STEP_TIMEOUT`].
-pub(crate) async fn step<F: Future>(what: &'static str, future: F) -> F::Output {
-    tokio::time::timeout(STEP_TIMEOUT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not done in time"))
-}
+pub(crate) use agent_identity_test_support::net::{
+    exchange, nothing_received_yet, read_until_closed, step, write_ignoring_close,
+};
 
 /// An upstream on a loopback port: `200 ok` to any request, and for an upgrade request a `101`
 /// followed by an echo of the upgraded stream. It counts the requests it received.
@@ -277,33 +270,6 @@ impl Client {
     }
 }
 
-/// Reads what the peer sends until it closes the connection (or resets it: what arrived before
-/// is kept).
-pub(crate) async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    step("the proxy closes the connection", async {
-        let mut received = Vec::new();
-        let mut buffer = [0_u8; 4096];
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return received,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
-        }
-    })
-    .await
-}
-
-/// Writes all of `bytes`, ignoring an error: the proxy may close before reading everything.
-pub(crate) async fn write_ignoring_close(stream: &mut TcpStream, bytes: &[u8]) {
-    let _ = step("write", stream.write_all(bytes)).await;
-}
-
-/// Whether nothing at all has arrived on `stream` so far, without waiting.
-pub(crate) fn nothing_received_yet(stream: &TcpStream) -> bool {
-    let mut buffer = [0_u8; 1];
-    matches!(stream.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock)
-}
-
 /// An upstream on a loopback port that reads each request's head and answers every one with
 /// `response`, byte for byte, then closes.
 pub(crate) async fn raw_upstream(response: &'static [u8]) -> String {
@@ -328,13 +294,4 @@ pub(crate) async fn raw_upstream(response: &'static [u8]) -> String {
         }
     });
     url
-}
-
-/// Sends `request` on a new connection to `addr` and reads the answer until the proxy closes.
-pub(crate) async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = step("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect to the proxy");
-    write_ignoring_close(&mut stream, request).await;
-    String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned()
 }
