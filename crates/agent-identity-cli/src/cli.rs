@@ -669,8 +669,8 @@ pub(crate) struct ProxyArgs {
     #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", value_name = "URL")]
     pub(crate) upstream: String,
 
-    /// Where to listen: a TCP address (clients must send the client token) or unix:PATH (a 0600
-    /// socket, no token)
+    /// Where to listen: a loopback TCP address (clients must send the client token) or
+    /// unix:PATH (a 0600 socket, no token: the choice on a host with other users)
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR|unix:PATH")]
     pub(crate) listen: String,
 
