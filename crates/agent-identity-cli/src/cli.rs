@@ -496,15 +496,21 @@ pub(crate) struct ProxyArgs {
     #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", value_name = "URL")]
     pub(crate) upstream: String,
 
-    /// Where to listen: a TCP address (clients must send the client token) or unix:PATH (a 0600
-    /// socket, no token)
+    /// Where to listen: a loopback TCP address (clients must send the client token) or
+    /// unix:PATH (a 0600 socket, no token: the choice on a host with other users)
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR|unix:PATH")]
     pub(crate) listen: String,
 
-    /// Read the client token from this file instead of writing a fresh one to proxy.token in the
-    /// home
+    /// Read the client token from this file (a regular file of ours, not writable by others, at
+    /// least 22 base64url characters) instead of writing a fresh one to proxy-PORT.token in the
+    /// home, removed on exit
     #[arg(long, value_name = "FILE")]
     pub(crate) client_token_file: Option<PathBuf>,
+
+    /// Allow a --listen address that is not loopback (0.0.0.0, [::], a LAN address); a warning
+    /// is printed. On a host with other users, prefer unix:PATH
+    #[arg(long)]
+    pub(crate) listen_public: bool,
 
     #[command(flatten)]
     pub(crate) limits: LimitArgs,

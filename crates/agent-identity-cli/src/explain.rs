@@ -146,7 +146,7 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
 /// while a long-running command uses it is another matter: the command keeps its identity and
 /// never gets here.)
 fn missing_token_file(failure: &Failure, settings: &Settings) -> Option<Failure> {
-    if failure.kind() != "store_io" {
+    if !matches!(failure.kind(), "store_io" | "token_file_missing") {
         return None;
     }
     let path = settings.missing_token_file()?;

@@ -44,7 +44,7 @@ pub use status::{Status, StatusState};
 pub use store::{
     AUTH_FILE_NAME, ClearOutcome, CredentialStore, DEFAULT_LOCK_TIMEOUT, EnvOverride, FileStore,
     Insecurity, MemoryStore, RUNTIME_CACHE_FILE_NAME, RuntimeCache, StoreError, TokenFileStore,
-    prepare_home,
+    prepare_home, trust_problem,
 };
 #[cfg(feature = "keyring")]
 pub use store::{

@@ -152,3 +152,12 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 
 #[cfg(test)]
 mod tests;
+
+/// Why a secret in the file or directory `metadata` describes (from `fstat` on the opened file)
+/// cannot be trusted, by the rule the store holds its own files to: it must belong to us or to
+/// root, and nobody else may write it. `None` when it can be trusted. Callers that read secrets
+/// of their own (the proxy's client token file) apply the same rule.
+#[must_use]
+pub fn trust_problem(metadata: &std::fs::Metadata) -> Option<Insecurity> {
+    safety::trust_problem_of(metadata)
+}

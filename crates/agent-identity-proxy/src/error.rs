@@ -25,8 +25,17 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
-    /// The client token file is empty, too long, or not one line of printable ASCII.
-    #[error("client token file {} does not hold a usable token", path.display())]
+    /// The client token file is not a regular file, or another user owns it or may write it.
+    #[error("client token file {} cannot be trusted: {problem}", path.display())]
+    InsecureTokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: agent_identity_manager::Insecurity,
+    },
+    /// The client token file is empty, too long, or not a token of at least 22 base64url
+    /// characters (128 bits).
+    #[error("client token file {} does not hold a usable token (at least 22 base64url characters)", path.display())]
     BadTokenFile {
         /// The file.
         path: PathBuf,
@@ -51,6 +60,7 @@ impl ProxyError {
             Self::Tls(_) => "tls",
             Self::TokenFile { .. } => "token_file",
             Self::BadTokenFile { .. } => "bad_token_file",
+            Self::InsecureTokenFile { .. } => "insecure_token_file",
             Self::Listen { .. } => "listen",
         }
     }

@@ -2,9 +2,9 @@
 //! 401 recovery and replay, and the access-log record.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use agent_identity_manager::{AgentIdentityAuth, AuthError, AuthState};
+use agent_identity_manager::{AgentIdentityAuth, AuthError};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
@@ -14,16 +14,16 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
+use crate::conn::{Conn, Slot};
+use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, METRICS_PATH, READY_PATH, live};
 use crate::log::AccessRecord;
-use crate::proxy::{Inner, Slot};
+use crate::proxy::Inner;
+use crate::target::{host_is_local, request_head_bytes, unsafe_path};
 
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every body the proxy sends either way: a stream it passes on, or bytes it holds.
 pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-const HEALTH_PATH: &str = "/_agent-identity/health";
-const HEADERS_PATH: &str = "/_agent-identity/headers";
 
 /// The hop-by-hop fields of RFC 9110 §7.6.1 (and the pre-standard `Keep-Alive` and
 /// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way. Names, not
@@ -64,38 +64,46 @@ impl Inner {
     pub(crate) async fn handle(
         self: &Arc<Self>,
         request: Request<Incoming>,
-        require_token: bool,
-        slot: &Slot,
+        conn: &Conn,
     ) -> Response<ProxyBody> {
-        // The record is built only when someone reads it: its copies and clock reads are most
-        // of what the proxy adds to a request when nothing logs.
-        if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
-            return self.route(request, require_token, slot).await.response;
-        }
         let started = Instant::now();
+        // The record is built only when someone reads it: its copies are most of what the
+        // proxy adds to a request when nothing logs.
+        if self.access_log.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
+            let response = self.route(request, conn).await.response;
+            crate::metrics::request(response.status().as_u16(), started.elapsed());
+            return response;
+        }
         let method = request.method().to_string();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, require_token, slot).await;
+        let outcome = self.route(request, conn).await;
         let status = outcome.response.status().as_u16();
+        let duration = started.elapsed();
+        crate::metrics::request(status, duration);
         tracing::debug!(%method, %path, status, recovered = outcome.recovered, "request");
         if let Some(log) = &self.access_log {
             log(&AccessRecord {
                 method,
                 path,
                 status,
-                duration: started.elapsed(),
+                duration,
                 recovered: outcome.recovered,
             });
         }
         outcome.response
     }
 
-    async fn route(
-        self: &Arc<Self>,
-        request: Request<Incoming>,
-        require_token: bool,
-        slot: &Slot,
-    ) -> Outcome {
+    async fn route(self: &Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Outcome {
+        // hyper bounds the head by its read buffer only between reads, so a head that arrives in
+        // one large read can exceed it: the limit is checked here, on what was parsed.
+        if request_head_bytes(&request) > self.limits.max_header_bytes {
+            return json_error(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "the request line and headers exceed the proxy's --max-header-bytes",
+            )
+            .into();
+        }
         if request.method() == Method::CONNECT {
             return json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -107,11 +115,29 @@ impl Inner {
         if let Some(refusal) = self.check_target(request.uri()) {
             return refusal.into();
         }
-        let path = request.uri().path();
-        if path == HEALTH_PATH && request.method() == Method::GET {
-            return self.health().into();
+        let authorized = !conn.require_token || self.token_ok(request.headers());
+        if authorized {
+            // A connection that showed the token is a client's: it is never shed to make room.
+            conn.trust();
         }
-        if require_token && !self.token_ok(request.headers()) {
+        let path = request.uri().path();
+        if path.starts_with(LOCAL_PREFIX) && !host_is_local(request.headers(), conn.local_addr) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "host_not_local",
+                "the proxy's own endpoints answer only a loopback Host or the proxy's own address",
+            )
+            .into();
+        }
+        if request.method() == Method::GET {
+            match path {
+                HEALTH_PATH => return self.health(authorized).into(),
+                LIVE_PATH => return live().into(),
+                READY_PATH => return self.ready().into(),
+                _ => {}
+            }
+        }
+        if !authorized {
             return json_error(
                 StatusCode::UNAUTHORIZED,
                 "client_token_required",
@@ -122,15 +148,19 @@ impl Inner {
         if path.starts_with(LOCAL_PREFIX) {
             return if path == HEADERS_PATH && request.method() == Method::GET {
                 self.headers_endpoint().await
+            } else if path == METRICS_PATH && request.method() == Method::GET {
+                self.metrics_endpoint()
             } else {
                 json_error(StatusCode::NOT_FOUND, "not_found", "no such local endpoint")
             }
             .into();
         }
-        self.forward(request, slot).await
+        self.forward(request, &conn.slot).await
     }
 
-    /// Refuses absolute-form targets that name another host, and anything but origin-form.
+    /// Refuses absolute-form targets that name another host, anything but origin-form, and a
+    /// path with a `.` or `..` segment in any spelling (an upstream that normalises it would
+    /// serve, signed, a path outside the upstream URL's base).
     fn check_target(&self, uri: &Uri) -> Option<Response<ProxyBody>> {
         if let Some(authority) = uri.authority() {
             let port = authority.port_u16().or_else(|| match uri.scheme_str() {
@@ -155,6 +185,13 @@ impl Inner {
                 "the request target must be a path",
             ));
         }
+        if unsafe_path(uri.path()) {
+            return Some(json_error(
+                StatusCode::BAD_REQUEST,
+                "dot_segment",
+                "the request path must not contain . or .. segments, in any encoding",
+            ));
+        }
         None
     }
 
@@ -170,60 +207,10 @@ impl Inner {
         })
     }
 
-    fn health(&self) -> Response<ProxyBody> {
-        let state = self.manager.state();
-        let auth = state.auth();
-        let since = crate::lock(&self.health.since)
-            .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|since| since.as_secs());
-        let last_error = match &*state {
-            AuthState::Unavailable { error, .. } => Some((error.kind(), error.to_string())),
-            _ => crate::lock(&self.health.last_error).clone(),
-        };
-        let body = json!({
-            "state": state.name(),
-            "runtime_id": state.identity().map(|identity| identity.runtime_id().as_str()),
-            "task_id": auth.map(|auth| auth.task_id().as_str()),
-            "since_unix": since,
-            "last_error": last_error.map(|(kind, message)| json!({"error": kind, "message": message})),
-            "upstream": self.upstream.url.as_str(),
-        });
-        let status = if auth.is_some() {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        json_response(status, &body)
-    }
-
-    async fn headers_endpoint(&self) -> Response<ProxyBody> {
-        let auth = match self.ready_auth().await {
-            Ok(auth) => auth,
-            Err(response) => return response,
-        };
-        match auth.headers() {
-            Ok(headers) => {
-                let mut response = json_response(
-                    StatusCode::OK,
-                    &json!({
-                        "authorization": headers.authorization(),
-                        "chatgpt_account_id": headers.chatgpt_account_id(),
-                        "fedramp": headers.fedramp(),
-                    }),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
-            }
-            Err(error) => not_ready(&error),
-        }
-    }
-
     /// The auth to sign with, or the response saying why there is none. An `Unavailable`
     /// manager gets a reload (the manager's cooldown spaces them out); a logged-out or expired
     /// one does not.
-    async fn ready_auth(&self) -> Result<AgentIdentityAuth, Response<ProxyBody>> {
+    pub(crate) async fn ready_auth(&self) -> Result<AgentIdentityAuth, Response<ProxyBody>> {
         let result = match self.manager.auth() {
             Err(error) if error.is_transient() => self.manager.auth_or_reload().await,
             other => other,
@@ -298,6 +285,7 @@ impl Inner {
         let recovered = match self.manager.recover_unauthorized().await {
             Ok(recovered) => recovered,
             Err(error) => {
+                crate::metrics::recovery("failed");
                 tracing::warn!(
                     kind = error.kind(),
                     "recovery after an upstream 401 failed; passing the 401 on"
@@ -306,7 +294,15 @@ impl Inner {
                 return self.pass_on(response, upgrade).into();
             }
         };
+        if recovered.task_id() == auth.task_id() {
+            // The recovery was cooled down and no new task exists: a replay would carry the same
+            // task the upstream just refused.
+            crate::metrics::recovery("no_new_task");
+            tracing::debug!("no new task after the 401; passing it on without a replay");
+            return self.pass_on(response, upgrade).into();
+        }
         let (Some(bytes), Some(headers)) = (replay, for_replay) else {
+            crate::metrics::recovery("streamed");
             tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
             return self.pass_on(response, upgrade).into();
         };
@@ -315,6 +311,7 @@ impl Inner {
             Ok(again) => again,
             Err(error) => return not_ready(&error).into(),
         };
+        crate::metrics::recovery("replayed");
         match self.send(again).await {
             Ok(response) => Outcome {
                 response: self.pass_on(response, upgrade),
@@ -364,6 +361,11 @@ impl Inner {
         {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
+                crate::metrics::upstream_error(if error.is_connect() {
+                    "connect"
+                } else {
+                    "failed"
+                });
                 let message = if error.is_connect() {
                     "cannot connect to the upstream"
                 } else {
@@ -376,11 +378,14 @@ impl Inner {
                     message,
                 ))
             }
-            Err(_) => Err(json_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream_timeout",
-                "the upstream sent no response headers in time",
-            )),
+            Err(_) => Err({
+                crate::metrics::upstream_error("timeout");
+                json_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "the upstream sent no response headers in time",
+                )
+            }),
         }
     }
 
@@ -393,6 +398,7 @@ impl Inner {
     ) -> Response<ProxyBody> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upgrade_value = response.headers().get(header::UPGRADE).cloned();
+        drop_length_beside_transfer_encoding(response.headers_mut());
         strip_hop_by_hop(response.headers_mut());
         if switching && let Some((client_upgrade, slot)) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -424,7 +430,7 @@ enum KeptBody {
     Stream(Incoming),
 }
 
-fn full(bytes: Bytes) -> ProxyBody {
+pub(crate) fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()
@@ -439,6 +445,15 @@ fn wants_upgrade(headers: &HeaderMap) -> bool {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// RFC 9112 §6.3: when `Transfer-Encoding` is present it decides the framing, and a
+/// `Content-Length` beside it must be dropped. Left in place (the `Transfer-Encoding` itself is
+/// hop-by-hop and goes), it would cut the body off at the stated length.
+pub(crate) fn drop_length_beside_transfer_encoding(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
 }
 
 /// Removes the hop-by-hop fields, and those the `Connection` header names.
@@ -464,6 +479,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
     let mut headers = client;
     let upgrade_value = headers.get(header::UPGRADE).cloned();
+    drop_length_beside_transfer_encoding(&mut headers);
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
     headers.remove(ACCOUNT_ID);
@@ -476,37 +492,72 @@ pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: b
     headers
 }
 
-/// Adds a fresh assertion and its companion headers, all marked sensitive.
+/// Adds a fresh assertion and its companion headers, as the task crate maps them
+/// (`RequestHeaders::to_header_map`: lowercase names, the assertion marked sensitive), replacing
+/// any of the same name.
 fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
-    let signed = auth.headers()?;
-    // `RequestHeaders::iter` yields the headers in this order.
-    let names = [header::AUTHORIZATION, ACCOUNT_ID, FEDRAMP];
-    for (name, (canonical, value)) in names.into_iter().zip(signed.iter()) {
-        debug_assert!(name.as_str().eq_ignore_ascii_case(canonical));
-        let Ok(mut value) = HeaderValue::from_str(value) else {
-            continue;
-        };
-        value.set_sensitive(true);
-        headers.insert(name, value);
+    let signed = auth.headers()?.to_header_map()?;
+    for (name, value) in &signed {
+        headers.insert(name.clone(), value.clone());
     }
     Ok(())
 }
 
-/// 503 for a transient reason, else 401, with the error's kind.
-fn not_ready(error: &AuthError) -> Response<ProxyBody> {
+/// 503 for a transient reason, else 401: `{"error","message","fix"}`, the message with its
+/// causes (the URL that could not be reached, say) and the fix in a sentence.
+pub(crate) fn not_ready(error: &AuthError) -> Response<ProxyBody> {
     let status = if error.is_transient() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::UNAUTHORIZED
     };
-    json_error(status, error.kind(), &error.to_string())
+    json_response(
+        status,
+        &json!({
+            "error": error.kind(),
+            "message": with_causes(error),
+            "fix": fix_for(error),
+        }),
+    )
 }
 
-fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
+/// The error and its causes, `: `-separated (each `Display` leaves its source out). No cause
+/// in this chain carries a token, key or assertion: the library's errors never do.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// What the operator does about `error`, in one sentence.
+fn fix_for(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::NotLoggedIn => {
+            "no identity is stored: run `agent-identity login`, or start the proxy with --jwt-file"
+        }
+        AuthError::Expired => {
+            "the identity has expired: log in with a fresh token (`agent-identity login`), or have whatever writes the token file write a new one"
+        }
+        _ if error.is_transient() => {
+            "a service the proxy needs did not answer (the message names it): check that it is reachable; the proxy retries by itself"
+        }
+        _ => "run `agent-identity doctor` for the cause and the fix",
+    }
+}
+
+pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
     json_response(status, &json!({ "error": kind, "message": message }))
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
     let mut response = Response::new(full(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(

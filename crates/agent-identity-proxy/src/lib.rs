@@ -17,17 +17,27 @@
 //! - Not `Ready` → nothing is forwarded: 503 for a transient reason, 401 when logged out or
 //!   expired, as JSON `{"error","message"}`. Upstream unreachable → 502, slow → 504; the
 //!   identity is kept.
-//! - `GET /_agent-identity/health` (no token needed) and `GET /_agent-identity/headers` (token
-//!   needed) answer locally.
+//! - A path with a `.` or `..` segment, in any spelling (`%2e`, `..;`, an encoded separator), is
+//!   refused with 400; a request head larger than the header limit gets 431.
+//! - `GET /_agent-identity/health` answers the state to anyone, and the detail (identity, task,
+//!   last error, `degraded`) only with the client token; `GET /_agent-identity/headers` needs the
+//!   token. Both answer only a loopback `Host` or the proxy's own address.
+//! - At the connection limit, a connection that never showed the client token gives its place
+//!   up to a new one, so another local user cannot keep the token's holder out. On a multi-user
+//!   host, a unix socket (`0600`, owner only) is the stronger answer.
 //!
 //! [`AuthManager::auth`]: agent_identity_manager::AuthManager::auth
 //! [`AuthManager::recover_unauthorized`]: agent_identity_manager::AuthManager::recover_unauthorized
 
+mod conn;
 mod error;
 mod forward;
 mod listener;
+mod local;
 mod log;
+pub mod metrics;
 mod proxy;
+mod target;
 mod token;
 
 pub use error::ProxyError;

@@ -1,24 +1,22 @@
 //! [`Proxy`] and its builder: the settings, the upstream client, and the accept loop with its
 //! limits and graceful shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use agent_identity_jwt::{UrlRefusal, UrlRule};
 use agent_identity_manager::AuthManager;
-use hyper::body::Incoming;
 use hyper::http::HeaderValue;
-use hyper::service::service_fn;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::{Semaphore, mpsc, watch};
 use url::{Host, Url};
 
+use crate::conn::{Accepted, Conn, Untrusted, accept, serve_connection};
 use crate::error::ProxyError;
 use crate::forward::ProxyBody;
 use crate::listener::Listener;
@@ -51,6 +49,7 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
+type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// Builds a [`Proxy`]. Every limit has a documented default.
@@ -61,6 +60,7 @@ pub struct ProxyBuilder {
     client_token: Option<ClientToken>,
     limits: Limits,
     access_log: Option<AccessLog>,
+    metrics: Option<MetricsRender>,
 }
 
 /// The limits, copied into the proxy.
@@ -89,17 +89,23 @@ impl ProxyBuilder {
         self
     }
 
-    /// The most bytes of request line and headers (at least 8 KiB; larger requests get 431).
-    /// Defaults to [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
+    /// The most bytes of request line and headers (at least 8 KiB; larger requests get 431),
+    /// counted as sent: `name: value` and CRLF per field. Defaults to
+    /// [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
         self
     }
 
-    /// The most client connections served at once; more wait in the listen backlog (they are
-    /// not refused) and are served as connections close. An upgraded (WebSocket) connection
-    /// counts until its stream closes; an idle keep-alive connection is closed after the header
-    /// read timeout, which bounds the wait. Defaults to [`DEFAULT_MAX_CONNECTIONS`] (512).
+    /// The most client connections served at once. At the limit, a new connection takes the
+    /// place of the oldest one that has not yet shown the client token (one that has sent
+    /// nothing, half its headers, or only refused requests): whoever lacks the token cannot
+    /// keep a client that has it out. When every connection has shown the token, new ones wait
+    /// in the listen backlog (they are not refused) and are served as connections close. An
+    /// upgraded (WebSocket) connection counts until its stream closes; an idle keep-alive
+    /// connection is closed after the header read timeout, which bounds the wait. On a unix
+    /// socket every peer is the owner and nothing is shed. Defaults to
+    /// [`DEFAULT_MAX_CONNECTIONS`] (512).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.limits.max_connections = connections.max(1);
         self
@@ -140,6 +146,14 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serves `GET /_agent-identity/metrics` (client token needed) with what `render` returns:
+    /// the Prometheus text of the recorder the application installed, which holds the library's
+    /// metrics and the proxy's own ([`crate::metrics`]). Defaults to none (404).
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Arc::new(render));
+        self
+    }
+
     /// Checks the upstream URL and builds the upstream client.
     ///
     /// # Errors
@@ -171,6 +185,7 @@ impl ProxyBuilder {
                 client_token: self.client_token,
                 limits: self.limits,
                 access_log: self.access_log,
+                metrics: self.metrics,
                 health: Health::default(),
             }),
         })
@@ -242,6 +257,7 @@ pub(crate) struct Inner {
     pub(crate) client_token: Option<ClientToken>,
     pub(crate) limits: Limits,
     pub(crate) access_log: Option<AccessLog>,
+    pub(crate) metrics: Option<MetricsRender>,
     pub(crate) health: Health,
 }
 
@@ -295,6 +311,7 @@ impl Proxy {
                 drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             },
             access_log: None,
+            metrics: None,
         }
     }
 
@@ -323,24 +340,52 @@ impl Proxy {
         // Every connection task holds a sender; `recv` returns `None` once all are gone.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let permits = Arc::new(Semaphore::new(self.inner.limits.max_connections));
+        let untrusted = Untrusted::default();
+        let mut next_id = 0_u64;
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                () = &mut shutdown => break,
-                permit = Arc::clone(&permits).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let accepted = tokio::select! {
-                () = &mut shutdown => break,
-                accepted = accept(&listener) => accepted,
+            // With a slot free, accept. At the limit, a connection that is already waiting is
+            // accepted all the same, and takes the place of the oldest one that never showed the
+            // client token; when there is none, it waits for a slot.
+            let (permit, accepted) = match Arc::clone(&permits).try_acquire_owned() {
+                Ok(permit) => {
+                    let accepted = tokio::select! {
+                        () = &mut shutdown => break,
+                        accepted = accept(&listener) => accepted,
+                    };
+                    (permit, accepted)
+                }
+                Err(_) => {
+                    let accepted = tokio::select! {
+                        () = &mut shutdown => break,
+                        accepted = accept(&listener) => accepted,
+                        // A slot freed before anyone came: accept as usual.
+                        permit = Arc::clone(&permits).acquire_owned() => {
+                            drop(permit);
+                            continue;
+                        }
+                    };
+                    if accepted.is_ok() && untrusted.shed_oldest() {
+                        tracing::debug!(
+                            "at the connection limit: shed a connection without the client token"
+                        );
+                    }
+                    let permit = tokio::select! {
+                        () = &mut shutdown => break,
+                        permit = Arc::clone(&permits).acquire_owned() => match permit {
+                            Ok(permit) => permit,
+                            Err(_) => break,
+                        },
+                    };
+                    (permit, accepted)
+                }
             };
             let connection = match accepted {
                 Ok(connection) => connection,
                 Err(error) => {
                     // Out of file descriptors, most likely: back off rather than spin.
                     tracing::warn!(%error, "accept failed");
+                    drop(permit);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -351,16 +396,33 @@ impl Proxy {
             // The slot outlives the connection task when the connection is upgraded: the
             // upgraded stream still counts against the limit until it closes.
             let slot = Arc::new(permit);
+            next_id += 1;
             match connection {
                 Accepted::Tcp(stream) => {
+                    let conn = Conn {
+                        require_token: true,
+                        local_addr: stream.local_addr().ok(),
+                        trusted: Arc::new(AtomicBool::new(false)),
+                        slot,
+                    };
+                    let shed = untrusted.register(next_id, &conn.trusted);
+                    let untrusted = untrusted.clone();
+                    let id = next_id;
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, true, slot, stop).await;
+                        serve_connection(inner, stream, conn, Some(shed), stop).await;
+                        untrusted.forget(id);
                         drop(alive);
                     });
                 }
                 Accepted::Unix(stream) => {
+                    let conn = Conn {
+                        require_token: false,
+                        local_addr: None,
+                        trusted: Arc::new(AtomicBool::new(true)),
+                        slot,
+                    };
                     tokio::spawn(async move {
-                        serve_connection(inner, stream, false, slot, stop).await;
+                        serve_connection(inner, stream, conn, None, stop).await;
                         drop(alive);
                     });
                 }
@@ -394,75 +456,6 @@ async fn watch_state(inner: Arc<Inner>) {
         *crate::lock(&inner.health.since) = Some(SystemTime::now());
         if states.changed().await.is_err() {
             return;
-        }
-    }
-}
-
-enum Accepted {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
-    match listener {
-        Listener::Tcp(listener) => {
-            let (stream, _) = listener.accept().await?;
-            // Small writes (an SSE event, a request's headers) leave at once.
-            let _ = stream.set_nodelay(true);
-            Ok(Accepted::Tcp(stream))
-        }
-        Listener::Unix { listener, .. } => loop {
-            let (stream, _) = listener.accept().await?;
-            // The socket's mode already keeps other users out; the peer's uid says so for sure
-            // (a socket's mode is not checked on every platform, and a directory may be shared).
-            let ours = stream
-                .peer_cred()
-                .is_ok_and(|cred| cred.uid() == rustix::process::geteuid().as_raw());
-            if ours {
-                return Ok(Accepted::Unix(stream));
-            }
-            tracing::warn!("refused a unix socket connection from another user");
-        },
-    }
-}
-
-/// One client connection's place under [`ProxyBuilder::max_connections`], held until the
-/// connection closes, or its upgraded stream does.
-pub(crate) type Slot = Arc<OwnedSemaphorePermit>;
-
-async fn serve_connection<I>(
-    inner: Arc<Inner>,
-    io: I,
-    require_token: bool,
-    slot: Slot,
-    mut stop: watch::Receiver<bool>,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let handler = Arc::clone(&inner);
-    let service = service_fn(move |request: hyper::Request<Incoming>| {
-        let handler = Arc::clone(&handler);
-        let slot = Arc::clone(&slot);
-        async move { Ok::<_, Infallible>(handler.handle(request, require_token, &slot).await) }
-    });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(inner.limits.header_read_timeout)
-        .max_buf_size(inner.limits.max_header_bytes)
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%error, "client connection ended with an error");
-            }
-        }
-        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
-            // Finish the request in flight, if any, then close; an idle connection closes now.
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
         }
     }
 }

@@ -126,3 +126,64 @@ fn the_identity_header_names_are_the_canonical_ones() {
             .eq_ignore_ascii_case(agent_identity_task::FEDRAMP_HEADER)
     );
 }
+
+#[test]
+fn a_client_token_file_must_be_private_regular_and_hold_128_bits() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use crate::error::ProxyError;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("token");
+    let set_mode = |mode| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    let long = "A".repeat(crate::token::MIN_TOKEN_CHARS);
+
+    // Writable by everyone: refused, whatever it holds.
+    std::fs::write(&path, &long).expect("write");
+    set_mode(0o666);
+    assert!(matches!(
+        ClientToken::read_file(&path),
+        Err(ProxyError::InsecureTokenFile { .. })
+    ));
+    // Private, but too short to be hard to guess.
+    std::fs::write(&path, "short\n").expect("write");
+    set_mode(0o600);
+    let short = ClientToken::read_file(&path).expect_err("a short token is refused");
+    assert!(matches!(short, ProxyError::BadTokenFile { .. }));
+    assert!(!short.to_string().contains("short\n"), "{short}");
+    std::fs::write(&path, &long[1..]).expect("write");
+    assert!(ClientToken::read_file(&path).is_err(), "21 characters");
+    std::fs::write(&path, format!("{long}\n")).expect("write");
+    assert_eq!(
+        ClientToken::read_file(&path)
+            .expect("22 characters")
+            .expose_secret(),
+        long
+    );
+
+    // A symlink to a good file is not followed.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).expect("symlink");
+    assert!(matches!(
+        ClientToken::read_file(&link),
+        Err(ProxyError::TokenFile { .. })
+    ));
+
+    // A FIFO is refused at once instead of waiting for a writer.
+    let fifo = dir.path().join("fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
+    assert!(matches!(
+        ClientToken::read_file(&fifo),
+        Err(ProxyError::InsecureTokenFile {
+            problem: agent_identity_manager::Insecurity::NotRegularFile,
+            ..
+        })
+    ));
+}

@@ -6,6 +6,7 @@ use std::io::{Read as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
+use agent_identity_manager::Insecurity;
 use base64::Engine as _;
 
 use crate::error::ProxyError;
@@ -14,6 +15,8 @@ use crate::error::ProxyError;
 const TOKEN_BYTES: usize = 32;
 /// A token file larger than this is refused rather than read: ours are 43 characters.
 const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+/// 22 base64url characters carry 132 bits: the least a token given to us may hold (128 bits).
+pub(crate) const MIN_TOKEN_CHARS: usize = 22;
 
 /// A secret bearer token for local clients. `Debug` prints `ClientToken(<redacted>)`, and the
 /// comparison with what a client presents takes the same time wherever the first difference is.
@@ -37,11 +40,14 @@ impl ClientToken {
     /// A token given by its text, trimmed.
     ///
     /// # Errors
-    /// [`ProxyError::BadTokenFile`] (naming `origin`) when it is empty or not printable ASCII
-    /// without spaces, since it must travel in an `Authorization` header.
+    /// [`ProxyError::BadTokenFile`] (naming `origin`) unless it is at least 22 characters of
+    /// base64 or base64url (128 bits or more), since it must be hard to guess and travel in an
+    /// `Authorization` header.
     pub fn from_text(text: &str, origin: &Path) -> Result<Self, ProxyError> {
         let text = text.trim();
-        if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_graphic()) {
+        let alphabet = |byte: u8| byte.is_ascii_alphanumeric() || b"-_+/=".contains(&byte);
+        let significant = text.bytes().filter(|&byte| byte != b'=').count();
+        if significant < MIN_TOKEN_CHARS || !text.bytes().all(alphabet) {
             return Err(ProxyError::BadTokenFile {
                 path: origin.to_owned(),
             });
@@ -49,20 +55,40 @@ impl ClientToken {
         Ok(Self(text.to_owned()))
     }
 
-    /// Reads a token from a file (at most 4 KiB, surrounding whitespace ignored).
+    /// Reads a token from a file (at most 4 KiB, surrounding whitespace ignored). The file is
+    /// opened without following a symlink and without waiting on a FIFO, must be a regular file,
+    /// and is held to the credential store's rule: owned by us or root, writable by nobody else.
     ///
     /// # Errors
-    /// [`ProxyError::TokenFile`] when it cannot be read, [`ProxyError::BadTokenFile`] when it holds
-    /// no usable token.
+    /// [`ProxyError::TokenFile`] when it cannot be opened or read, [`ProxyError::InsecureTokenFile`]
+    /// when it is not a regular file or others could have written it,
+    /// [`ProxyError::BadTokenFile`] when it holds no usable token.
     pub fn read_file(path: &Path) -> Result<Self, ProxyError> {
         let io = |source| ProxyError::TokenFile {
             path: path.to_owned(),
             source,
         };
+        let insecure = |problem| ProxyError::InsecureTokenFile {
+            path: path.to_owned(),
+            problem,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            // Small positive constants; the casts cannot wrap.
+            .custom_flags(
+                (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+            )
+            .open(path)
+            .map_err(io)?;
+        let metadata = file.metadata().map_err(io)?;
+        if !metadata.is_file() {
+            return Err(insecure(Insecurity::NotRegularFile));
+        }
+        if let Some(problem) = agent_identity_manager::trust_problem(&metadata) {
+            return Err(insecure(problem));
+        }
         let mut text = String::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(MAX_TOKEN_FILE_BYTES + 1)
+        file.take(MAX_TOKEN_FILE_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|_| ProxyError::BadTokenFile {
                 path: path.to_owned(),

@@ -5,7 +5,8 @@
 //!   [`mint::KID`]), which the vectors' JWK Set trusts.
 //! - [`clock`]: [`TestClock`], moved by hand, and [`FixedClock`], stopped.
 //! - [`trace`]: [`capture_traces`], everything a test binary traces at TRACE, for secrets tests.
-//! - [`net`]: [`refusing_port`], a loopback port nothing will ever answer on.
+//! - [`net`]: [`refusing_port`], a loopback port nothing will ever answer on, and raw-TCP steps
+//!   ([`net::exchange`], [`net::read_until_closed`], [`net::step`], …).
 //! - [`fake`]: [`FakeService`], a JWKS and registration endpoint whose answers each test scripts,
 //!   running on the test's own runtime (paused-clock tests rely on that).
 //!

@@ -156,8 +156,12 @@ async fn wait_for_credentials(
         if built.is_none() {
             match manager(config).await {
                 Ok(manager) => built = Some(manager),
-                // A token file not there yet, a server not answering yet.
-                Err(failure) if failure.exit() == Exit::TempFail && Instant::now() < deadline => {}
+                // A token file not mounted yet (asked to wait, a missing one is not a wrong
+                // setting yet), a server not answering yet.
+                Err(failure)
+                    if (failure.exit() == Exit::TempFail
+                        || config.global().missing_token_file().is_some())
+                        && Instant::now() < deadline => {}
                 Err(failure) => return Err(failure),
             }
         }

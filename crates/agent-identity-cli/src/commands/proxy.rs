@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent_identity_manager::{AuthManager, ReloadOutcome};
+use agent_identity_manager::{AuthManager, CredentialStore as _, ReloadOutcome};
 use agent_identity_proxy::{ClientToken, Listener, Proxy, ProxyError};
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
@@ -15,8 +15,6 @@ use crate::config::Config;
 use crate::error::{Exit, Failure, chain};
 use crate::output::{Output, aligned};
 
-/// The client token's file in the home when `--client-token-file` is not given.
-const TOKEN_FILE_NAME: &str = "proxy.token";
 /// How often the credentials are looked at for changes: a login or logout by another process is
 /// picked up within two looks (4 s), for one `stat` call each.
 const STORE_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -26,34 +24,49 @@ pub(crate) async fn run(
     args: &ProxyArgs,
     out: Output,
 ) -> Result<Exit, Failure> {
-    let home = config.file_store()?.path().parent().map(Path::to_owned);
-    let (token, token_file) = match &args.client_token_file {
-        Some(path) => (
+    // Before the manager exists, so that its first load's metrics are recorded too.
+    let render_metrics = metrics_recorder();
+    let given = match &args.client_token_file {
+        Some(path) => Some((
             ClientToken::read_file(path).map_err(proxy_failure)?,
             path.clone(),
-        ),
+        )),
         None => {
-            let home = home.as_deref().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(home).map_err(|error| {
-                Failure::new(
-                    "store_io",
-                    format!("cannot create the home {}: {error}", home.display()),
-                    Exit::Rejected,
-                )
-            })?;
-            let path = home.join(TOKEN_FILE_NAME);
-            let token = ClientToken::generate();
-            token.write_file(&path).map_err(proxy_failure)?;
-            (token, path)
+            // The home is created 0700 and checked by the store's own rule before anything (the
+            // manager's cache, the token file) is written into it.
+            let store = config.file_store()?;
+            store.check_writable()?;
+            None
         }
     };
     let manager = manager(config).await?;
-    let mut builder = builder(manager.clone(), &args.upstream, &args.limits).client_token(token);
+    let mut builder = builder(manager.clone(), &args.upstream, &args.limits);
+    if let Some(render) = render_metrics {
+        builder = builder.metrics(render);
+    }
     if out.is_json() {
         builder = builder.access_log(move |record| out.json_line(&record.to_json()));
     }
-    let proxy = builder.build().map_err(proxy_failure)?;
-    let (listener, url) = bind(&args.listen).await?;
+    let (listener, url) = bind(&args.listen, args.listen_public, out).await?;
+    // A token of its own per proxy, named by its port (or, on a unix socket, its pid), so that
+    // a second proxy on the same home leaves the first one's clients alone; removed on exit.
+    let (token, token_file, _written) = match given {
+        Some((token, path)) => (token, path, None),
+        None => {
+            let store = config.file_store()?;
+            let home = store.path().parent().unwrap_or(Path::new("."));
+            let name = match listener.local_addr() {
+                Some(addr) => format!("proxy-{}.token", addr.port()),
+                None => format!("proxy-pid{}.token", std::process::id()),
+            };
+            let path = home.join(name);
+            let token = ClientToken::generate();
+            token.write_file(&path).map_err(proxy_failure)?;
+            let written = RemoveOnDrop(path.clone());
+            (token, path, Some(written))
+        }
+    };
+    let proxy = builder.client_token(token).build().map_err(proxy_failure)?;
     // Watch the signals before saying where it listens: a parent that stops it (or asks it to
     // reload) as soon as it has read the first line must not meet the default action.
     let shutdown = shutdown_signal()?;
@@ -80,6 +93,47 @@ pub(crate) async fn run(
     Ok(Exit::Success)
 }
 
+/// Request durations' histogram buckets, in seconds: from a local answer (a millisecond) to a
+/// model's long non-streaming answer (five minutes, the response-header timeout's default).
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0,
+];
+/// How often the recorder folds recent histogram samples in, bounding its memory.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the process's Prometheus recorder, which then holds the library's metrics and the
+/// proxy's own, and returns its renderer. `None` (with a warning in the log) when a recorder was
+/// already installed.
+fn metrics_recorder() -> Option<impl Fn() -> String + Send + Sync + 'static> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(agent_identity_proxy::metrics::REQUEST_DURATION.to_owned()),
+            &DURATION_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .inspect_err(|error| tracing::warn!(%error, "metrics are not served"))
+        .ok()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(move || handle.render())
+}
+
+/// A file of ours that goes when the command ends, however it ends short of a crash.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The manager as every command builds it.
 pub(crate) async fn manager(config: &Config<'_>) -> Result<AuthManager, Failure> {
     let verifier = config.verifier()?;
@@ -104,19 +158,30 @@ pub(crate) fn builder(
         .drain_timeout(Duration::from_secs(limits.drain_timeout))
 }
 
-/// Binds `--listen`: `unix:PATH` or a socket address. Returns the listener and the URL (or
-/// `unix:PATH`) clients use.
-async fn bind(listen: &str) -> Result<(Listener, String), Failure> {
+/// Binds `--listen`: `unix:PATH` or a socket address, loopback unless `public` (then with a
+/// warning). Returns the listener and the URL (or `unix:PATH`) clients use.
+async fn bind(listen: &str, public: bool, out: Output) -> Result<(Listener, String), Failure> {
     if let Some(path) = listen.strip_prefix("unix:") {
         let path = PathBuf::from(path);
         let listener = Listener::bind_unix(&path).map_err(proxy_failure)?;
         return Ok((listener, format!("unix:{}", path.display())));
     }
-    let addr = listen.parse().map_err(|_| {
+    let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
         Failure::usage(format!(
             "invalid --listen {listen:?}: expected ADDR:PORT or unix:PATH"
         ))
     })?;
+    if !addr.ip().is_loopback() {
+        if !public {
+            return Err(Failure::usage(format!(
+                "--listen {addr} is not a loopback address: other machines could reach the proxy; \
+                 pass --listen-public if that is meant, or use unix:PATH on a shared host"
+            )));
+        }
+        out.warning(&format!(
+            "listening on {addr}, beyond this machine: anyone who can reach it and holds the client token acts as the agent"
+        ));
+    }
     let listener = Listener::bind_tcp(addr).await.map_err(proxy_failure)?;
     let url = listener.url().unwrap_or_default();
     Ok((listener, url))

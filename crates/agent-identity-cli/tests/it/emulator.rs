@@ -274,7 +274,10 @@ async fn an_eddsa_emulator_is_trusted_only_through_the_algorithms_setting() {
         .and_then(|settings| settings.iter().find(|row| row["setting"] == "algorithms"))
         .unwrap_or_else(|| panic!("an algorithms setting: {report}"));
     assert_eq!(algorithms["value"], "EdDSA", "{report}");
-    assert_eq!(algorithms["source"], "variable", "{report}");
+    assert_eq!(
+        algorithms["source"], "variable AGENT_IDENTITY_ALGORITHMS",
+        "{report}"
+    );
     // With the exported variable, or the flag, it verifies.
     for script in [
         "\"$BIN\" verify --json --jwt-file \"$TOKEN\"",

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use agent_identity_emulator::MintedIdentity;
 use serde_json::{Value, json};
@@ -47,8 +47,12 @@ impl RunningProxy {
     }
 
     async fn start_to(fixture: &Fixture, upstream: &str, extra: &[&str]) -> Self {
-        let mut child = fixture
-            .cli_with_emulator()
+        Self::spawn(fixture.cli_with_emulator(), upstream, extra).await
+    }
+
+    /// `cli proxy --json --upstream UPSTREAM EXTRA…`, running.
+    async fn spawn(cli: crate::support::Cli, upstream: &str, extra: &[&str]) -> Self {
+        let mut child = cli
             .args(["proxy", "--json", "--upstream", upstream])
             .args(extra)
             .command()
@@ -137,8 +141,11 @@ impl RunningProxy {
             .expect("client")
     }
 
+    /// The health endpoint's detail, which needs the client token.
     async fn health(&self) -> Value {
-        reqwest::get(format!("{}/_agent-identity/health", self.url))
+        self.client()
+            .get(format!("{}/_agent-identity/health", self.url))
+            .send()
             .await
             .expect("health")
             .json()
@@ -403,46 +410,71 @@ async fn tasks_revoked_under_64_requests_in_flight_cost_one_recovery_and_every_r
     );
 }
 
+/// An upstream that answers one request with an event stream: its first event, then nothing
+/// until `more` fires, then a second event and the end. A proxy that buffered the body would
+/// hold the first event back until the end, which never comes before the test sees it.
+async fn event_stream_upstream() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (more, go_on) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut stream = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.expect("read head");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut stream = stream.into_inner();
+        let event = |data: &str| format!("{:x}\r\ndata: {data}\n\n\r\n", data.len() + 8);
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        stream
+            .write_all(format!("{head}{}", event("first")).as_bytes())
+            .await
+            .expect("the first event");
+        let _ = go_on.await;
+        let _ = stream
+            .write_all(format!("{}0\r\n\r\n", event("last")).as_bytes())
+            .await;
+    });
+    (url, more)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn server_sent_events_reach_the_client_before_the_upstream_sends_the_last() {
     let (fixture, _) = logged_in().await;
-    let proxy = RunningProxy::start(&fixture, &[]).await;
+    let (upstream, more) = event_stream_upstream().await;
+    let proxy = RunningProxy::start_to(&fixture, &upstream, &[]).await;
     let mut response = proxy
         .client()
-        .get(format!("{}/echo/events?count=4&interval_ms=200", proxy.url))
+        .get(format!("{}/events", proxy.url))
         .send()
         .await
         .expect("events");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // The first event arrives while the upstream still holds the last back: an event, not a
+    // clock, says it was streamed.
     let mut text = String::new();
-    let mut first_received_ms = None;
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(STEP_TIMEOUT, response.chunk())
+            .await
+            .expect("the first event arrives while the upstream waits")
+            .expect("chunk")
+            .expect("the stream is still open");
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+    assert_eq!(text, "data: first\n\n");
+    more.send(()).expect("the upstream waits");
     while let Some(chunk) = response.chunk().await.expect("chunk") {
         text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        if first_received_ms.is_none() && text.contains("\n\n") {
-            first_received_ms = Some(unix_ms());
-        }
     }
-    let events: Vec<Value> = text
-        .split("\n\n")
-        .filter_map(|event| event.strip_prefix("data: "))
-        .map(|data| serde_json::from_str(data).expect("event json"))
-        .collect();
-    assert_eq!(events.len(), 4);
-    let last_sent = events[3]["sent_at_unix_ms"].as_u64().expect("sent_at");
-    let first_received = first_received_ms.expect("a first event");
-    assert!(
-        first_received < u128::from(last_sent),
-        "the first event arrived at {first_received}, after the last was sent at {last_sent}"
-    );
+    assert_eq!(text, "data: first\n\ndata: last\n\n");
     let _ = proxy.stop().await;
-}
-
-fn unix_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis()
 }
 
 /// The proxy's peak resident memory, from `/proc`.
@@ -574,6 +606,12 @@ async fn logged_out_answers_401_without_forwarding() {
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "not_logged_in");
+    assert!(
+        body["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("agent-identity login")),
+        "{body}"
+    );
     let health = reqwest::get(format!("{}/_agent-identity/health", proxy.url))
         .await
         .expect("health");
@@ -727,7 +765,7 @@ async fn no_token_key_assertion_or_client_token_appears_in_verbose_or_json_logs(
         assert!(!stderr.contains(secret), "{what} in the -vvv log: {stderr}");
     }
     assert!(!stderr.is_empty(), "-vvv logged something");
-    assert!(token_file.exists());
+    assert!(!token_file.exists(), "the token file goes with the proxy");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -910,5 +948,253 @@ async fn an_upgrade_passes_through_dialled_with_a_fresh_assertion() {
         .expect("echo in time")
         .expect("read echo");
     assert_eq!(&echoed, b"ping over the upgrade");
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_home_is_created_0700_and_an_unsafe_home_is_refused_before_anything_is_written() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let fixture = Fixture::new().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    let home = fixture.scratch.path().join("new-home");
+    let proxy = RunningProxy::spawn(
+        fixture.cli_with_emulator().env(HOME_VARIABLE, &home),
+        upstream,
+        &[],
+    )
+    .await;
+    let mode = std::fs::metadata(&home)
+        .expect("the home")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(proxy.token_file.starts_with(&home));
+    let _ = proxy.stop().await;
+
+    // A home others may write is refused, and nothing is written into it.
+    let shared = fixture.scratch.path().join("shared-home");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let run = fixture
+        .cli_with_emulator()
+        .env(HOME_VARIABLE, &shared)
+        .args(["proxy", "--upstream", upstream])
+        .run()
+        .await;
+    assert_ne!(run.code, Some(0), "{run:#?}");
+    assert!(run.stderr.contains("writable"), "{run:#?}");
+    let written: Vec<_> = std::fs::read_dir(&shared).expect("list").collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+/// The home variable, as the fixture sets it.
+const HOME_VARIABLE: &str = agent_identity_manager::HOME_ENV_VAR;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_proxy_has_a_token_file_of_its_own_removed_when_it_exits() {
+    let (fixture, _) = logged_in().await;
+    let first = RunningProxy::start(&fixture, &[]).await;
+    let second = RunningProxy::start(&fixture, &[]).await;
+    assert_ne!(first.token_file, second.token_file);
+    assert_ne!(first.token, second.token);
+    let port = first.url.rsplit(':').next().expect("a port");
+    assert!(
+        first.token_file.ends_with(format!("proxy-{port}.token")),
+        "{}",
+        first.token_file.display()
+    );
+    // The first one's clients still get through after the second started.
+    let status = first
+        .client()
+        .get(format!("{}/_agent-identity/headers", first.url))
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert_eq!(status, 200);
+    let (first_file, second_file) = (first.token_file.clone(), second.token_file.clone());
+    assert_eq!(first.stop().await.0, Some(0));
+    assert!(!first_file.exists(), "removed on a clean exit");
+    assert!(second_file.exists(), "the other proxy's file stays");
+    assert_eq!(second.stop().await.0, Some(0));
+    assert!(!second_file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listen_address_beyond_loopback_needs_listen_public_and_warns() {
+    let (fixture, _) = logged_in().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let run = fixture
+            .cli_with_emulator()
+            .args(["proxy", "--upstream", upstream, "--listen", listen])
+            .run()
+            .await;
+        run.assert_failure(2);
+        assert!(run.stderr.contains("--listen-public"), "{run:#?}");
+    }
+    let mut proxy =
+        RunningProxy::start(&fixture, &["--listen", "0.0.0.0:0", "--listen-public"]).await;
+    let warning = proxy.logged("warning: listening on 0.0.0.0").await;
+    assert!(warning.contains("beyond this machine"), "{warning}");
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_token_file_others_may_write_or_a_fifo_is_refused_at_once() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let (fixture, _) = logged_in().await;
+    let upstream = fixture.emulator.base_url();
+    let upstream = upstream.as_str().trim_end_matches('/');
+    let open = fixture.write("open.token", &"A".repeat(43));
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let fifo = fixture.scratch.path().join("fifo.token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for (file, says) in [(&open, "writable"), (&fifo, "not a regular file")] {
+        let run = fixture
+            .cli_with_emulator()
+            .args(["proxy", "--upstream", upstream, "--client-token-file"])
+            .arg(file)
+            .run()
+            .await;
+        run.assert_failure(1);
+        assert!(run.stderr.contains(says), "{run:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_key_set_answers_503_naming_the_url_and_the_fix() {
+    let (fixture, _) = logged_in().await;
+    let jwks = format!("http://{}/jwks", refusing_port());
+    let upstream = fixture.emulator.base_url();
+    let authapi = fixture.emulator.authapi_base_url();
+    let proxy = RunningProxy::spawn(
+        fixture.cli(),
+        upstream.as_str().trim_end_matches('/'),
+        &["--jwks-url", &jwks, "--authapi-base-url", authapi.as_str()],
+    )
+    .await;
+    let response = proxy
+        .client()
+        .get(format!("{}/echo", proxy.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("json");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&jwks), "the url is named: {body}");
+    assert!(
+        body["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("reachable")),
+        "{body}"
+    );
+    assert_eq!(fixture.emulator.assertions_accepted(), 0);
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness_after_the_token_file_is_corrupted() {
+    let fixture = Fixture::new().await;
+    let minted = fixture.mint();
+    let token_file = fixture.token_file(&minted);
+    let mut proxy = RunningProxy::start(
+        &fixture,
+        &["-v", "--jwt-file", token_file.to_str().expect("utf-8 path")],
+    )
+    .await;
+    assert_eq!(proxy.health().await["degraded"], Value::Null);
+    std::fs::write(&token_file, "{ torn").expect("corrupt the token file");
+    proxy.signal("HUP");
+    let _ = proxy.logged("SIGHUP: reloaded the identity").await;
+    let health = proxy.health().await;
+    // Still signing with the identity it had, and saying so behind the token.
+    assert_eq!(health["state"], "ready", "{health}");
+    assert!(health["degraded"]["since_unix"].is_u64(), "{health}");
+    assert!(health["degraded"]["message"].is_string(), "{health}");
+    let ready = reqwest::get(format!("{}/_agent-identity/ready", proxy.url))
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 200);
+    // Without the token, the state alone.
+    let anonymous: Value = reqwest::get(format!("{}/_agent-identity/health", proxy.url))
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(anonymous, json!({"state": "ready"}));
+    let _ = proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_served_behind_the_token_in_the_prometheus_text_format() {
+    let (fixture, _) = logged_in().await;
+    let proxy = RunningProxy::start(&fixture, &[]).await;
+    for _ in 0..3 {
+        let status = proxy
+            .client()
+            .get(format!("{}/echo", proxy.url))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        assert_eq!(status, 200);
+    }
+    let url = format!("{}/_agent-identity/metrics", proxy.url);
+    let anonymous = reqwest::get(&url).await.expect("metrics");
+    assert_eq!(anonymous.status(), 401, "the client token is needed");
+    let text = proxy
+        .client()
+        .get(&url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned())))
+        .expect("the Prometheus text format");
+    let sample = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.metric == name
+                    && label.is_none_or(|(key, value)| sample.labels.get(key) == Some(value))
+            })
+            .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"))
+    };
+    let requests = sample(
+        "agent_identity_proxy_requests_total",
+        Some(("class", "2xx")),
+    );
+    assert!(
+        matches!(requests.value, prometheus_parse::Value::Counter(count) if count >= 3.0),
+        "{:?}",
+        requests.value
+    );
+    let durations = sample("agent_identity_proxy_request_duration_seconds", None);
+    assert!(
+        matches!(&durations.value, prometheus_parse::Value::Histogram(buckets) if !buckets.is_empty()),
+        "{:?}",
+        durations.value
+    );
+    // The library's own counters are in the same scrape: the task the proxy signs with.
+    let tasks = sample("agent_identity_tasks_total", None);
+    assert!(
+        matches!(tasks.value, prometheus_parse::Value::Counter(count) if count >= 1.0),
+        "{:?}",
+        tasks.value
+    );
     let _ = proxy.stop().await;
 }

@@ -3,44 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::support::Fixture;
 
-/// 60 s: far more than any step takes; a hang fails the test instead of the suite.
-const STEP_TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn step<F: Future>(what: &'static str, future: F) -> F::Output {
-    tokio::time::timeout(STEP_TIMEOUT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not done in time"))
-}
-
-/// Sends `request` on a fresh connection and returns what comes back until the proxy closes
-/// the connection. A reset after the answer (the proxy closing with part of the request
-/// unread) keeps what arrived before it.
-async fn exchange(addr: &str, request: &[u8]) -> String {
-    let mut stream = step("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let _ = step("write", stream.write_all(request)).await;
-    let received = step("the proxy closes the connection", async {
-        let mut received = Vec::new();
-        let mut buffer = [0_u8; 4096];
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return received,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&received).into_owned()
-}
+use agent_identity_test_support::net::{exchange, step};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn headers_over_max_header_bytes_get_431_and_the_proxy_goes_on_serving() {

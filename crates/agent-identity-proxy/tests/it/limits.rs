@@ -126,9 +126,12 @@ async fn an_idle_keep_alive_connection_gives_its_place_up_after_the_header_read_
         builder.max_connections(1).header_read_timeout(timeout)
     })
     .await;
+    // Taken before the first request is sent: the proxy can only start timing the idle
+    // connection once it has that request, so however the machine schedules the two sides,
+    // the close cannot come less than `timeout` after this instant (load only makes it later).
+    let before_first_request = Instant::now();
     let mut idle = proxy.connect().await;
     assert_eq!(idle.get("/first").await.0, StatusCode::OK);
-    let idle_since = Instant::now();
     let mut waiting = step("connect", TcpStream::connect(proxy.addr))
         .await
         .expect("connect");
@@ -139,7 +142,10 @@ async fn an_idle_keep_alive_connection_gives_its_place_up_after_the_header_read_
     // The idle connection sends nothing more: the proxy closes it after the timeout, which
     // bounds how long a queued client waits behind idle keep-alive connections.
     idle.closed_by_the_proxy().await;
-    assert!(idle_since.elapsed() >= timeout, "closed before the timeout");
+    assert!(
+        before_first_request.elapsed() >= timeout,
+        "closed before the timeout"
+    );
     let answer = String::from_utf8(read_until_closed(&mut waiting).await).expect("utf-8");
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert_eq!(upstream.received(), 2);
@@ -226,10 +232,14 @@ async fn a_client_that_sends_half_its_headers_is_disconnected_after_the_timeout(
     let upstream = Upstream::start().await;
     let timeout = Duration::from_millis(300);
     let mut proxy = Running::start(&upstream, |builder| builder.header_read_timeout(timeout)).await;
+    // Taken before the connection exists: the proxy's header-read timer starts only once it
+    // has accepted the connection, so the close cannot come less than `timeout` after this
+    // instant, whatever the scheduler does (load only makes it later). Taken after `connect`
+    // returned, as it once was, a loaded machine could accept and start the timer first.
+    let before_connect = Instant::now();
     let mut slow = step("connect", TcpStream::connect(proxy.addr))
         .await
         .expect("connect");
-    let started = Instant::now();
     let head = proxy.head("/slow", "");
     let half = &head.as_bytes()[..head.len() / 2];
     slow.write_all(half).await.expect("write");
@@ -241,7 +251,10 @@ async fn a_client_that_sends_half_its_headers_is_disconnected_after_the_timeout(
 
     // The slow one is closed without an answer, no sooner than the timeout.
     let answer = read_until_closed(&mut slow).await;
-    assert!(started.elapsed() >= timeout, "closed before the timeout");
+    assert!(
+        before_connect.elapsed() >= timeout,
+        "closed before the timeout"
+    );
     assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
     assert_eq!(
         upstream.received(),

@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
 use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
@@ -20,15 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// 60 s: far more than any step takes; a hang fails the test instead of the suite.
-pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Awaits `future` for at most [`STEP_TIMEOUT`].
-pub(crate) async fn step<F: Future>(what: &'static str, future: F) -> F::Output {
-    tokio::time::timeout(STEP_TIMEOUT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not done in time"))
-}
+pub(crate) use agent_identity_test_support::net::{
+    exchange, nothing_received_yet, read_until_closed, step, write_ignoring_close,
+};
 
 /// An upstream on a loopback port: `200 ok` to any request, and for an upgrade request a `101`
 /// followed by an echo of the upgraded stream. It counts the requests it received.
@@ -39,6 +32,19 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) async fn start() -> Self {
+        Self::answering(StatusCode::OK).await
+    }
+
+    /// An upstream already listening at `url`, whose requests are not counted here.
+    pub(crate) fn at(url: String) -> Self {
+        Self {
+            url,
+            received: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// An upstream that answers `status` (with the body `ok`) to every request but an upgrade.
+    pub(crate) async fn answering(status: StatusCode) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the upstream");
@@ -50,7 +56,7 @@ impl Upstream {
                 let counter = Arc::clone(&counter);
                 let service = service_fn(move |request: Request<Incoming>| {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    async move { Ok::<_, Infallible>(answer(request)) }
+                    async move { Ok::<_, Infallible>(answer(request, status)) }
                 });
                 tokio::spawn(
                     hyper::server::conn::http1::Builder::new()
@@ -68,9 +74,11 @@ impl Upstream {
     }
 }
 
-fn answer(mut request: Request<Incoming>) -> Response<Full<Bytes>> {
+fn answer(mut request: Request<Incoming>, status: StatusCode) -> Response<Full<Bytes>> {
     if !request.headers().contains_key("upgrade") {
-        return Response::new(Full::new(Bytes::from_static(b"ok")));
+        let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+        *response.status_mut() = status;
+        return response;
     }
     let upgraded = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
@@ -222,6 +230,12 @@ impl Client {
             .body(Empty::new())
             .expect("request");
         step("a response", async {
+            // The previous exchange may still be settling on the connection: sending before it
+            // is ready fails at once with "connection was not ready".
+            self.sender
+                .ready()
+                .await
+                .expect("the connection stays open");
             let response = self.sender.send_request(request).await.expect("a response");
             let status = response.status();
             let body = response
@@ -256,29 +270,28 @@ impl Client {
     }
 }
 
-/// Reads what the peer sends until it closes the connection (or resets it: what arrived before
-/// is kept).
-pub(crate) async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    step("the proxy closes the connection", async {
-        let mut received = Vec::new();
-        let mut buffer = [0_u8; 4096];
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return received,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
+/// An upstream on a loopback port that reads each request's head and answers every one with
+/// `response`, byte for byte, then closes.
+pub(crate) async fn raw_upstream(response: &'static [u8]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the upstream");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0_u8; 4096];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => head.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let _ = stream.write_all(response).await;
+                let _ = stream.shutdown().await;
+            });
         }
-    })
-    .await
-}
-
-/// Writes all of `bytes`, ignoring an error: the proxy may close before reading everything.
-pub(crate) async fn write_ignoring_close(stream: &mut TcpStream, bytes: &[u8]) {
-    let _ = step("write", stream.write_all(bytes)).await;
-}
-
-/// Whether nothing at all has arrived on `stream` so far, without waiting.
-pub(crate) fn nothing_received_yet(stream: &TcpStream) -> bool {
-    let mut buffer = [0_u8; 1];
-    matches!(stream.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock)
+    });
+    url
 }

@@ -3,8 +3,8 @@
 //! variable the builder read itself (an alias), or the default.
 
 use agent_identity_manager::{
-    AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
-    JWT_ENV_VAR, STORE_ENV_VAR, SettingSource, TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,
+    JWKS_URL_ENV_VAR, JWT_ENV_VAR, STORE_ENV_VAR, SettingSource, TOKEN_FILE_ENV_VAR,
 };
 use agent_identity_task::AUTHAPI_BASE_URL_ENV_VARS;
 
@@ -31,6 +31,7 @@ fn cli_argument(name: &str, value: Option<&str>) -> Option<(&'static str, &'stat
         "authapi base url" => ("authapi_base_url", AUTHAPI_BASE_URL_ENV_VARS[0]),
         "issuer" => ("issuer", ISSUER_ENV_VAR),
         "audience" => ("audience", AUDIENCE_ENV_VAR),
+        "algorithms" => ("algorithms", ALGORITHMS_ENV_VAR),
         "token file" => ("token_file", TOKEN_FILE_ENV_VAR),
         "token" => ("jwt", JWT_ENV_VAR),
         _ => return None,
