@@ -12,7 +12,8 @@
 //! - **Ownership and mode, as OpenSSH's StrictModes judges `~/.ssh`.** A home or `auth.json`
 //!   owned by another user (root excepted) or writable by group or others is
 //!   `StoreError::Insecure`; an `auth.json` readable by others is read with a warning, and the
-//!   next login rewrites it `0600`.
+//!   next login rewrites it `0600`. The crate's `trust_problem` makes this rule public, for
+//!   other secrets held in files (the proxy's client token file).
 //! - **Atomic writes** (`private_file.rs`): a `0600` temporary file, fsync, rename into place,
 //!   fsync of the directory, under a cross-process lock waited for a bounded time.
 //! - **Dead writers' leftovers.** Their temporary files hold the token, so the next write removes
