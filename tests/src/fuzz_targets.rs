@@ -117,9 +117,6 @@ pub fn valid_vector_token() -> &'static str {
 }
 
 /// A clock stopped at a fixed time, so a target's verdict depends on its input alone.
-///
-/// Our own rather than test support's: the fuzz crate builds this library, and a dependency on
-/// `agent-identity-test-support` would pull axum and tracing-subscriber into every fuzz build.
 #[derive(Debug, Clone, Copy)]
 struct FixedClock(SystemTime);
 
