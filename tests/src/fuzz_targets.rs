@@ -7,7 +7,9 @@
 //!
 //! Fixed inputs come from the shared vectors (`test-data/agent-identity-vectors.json`, the one
 //! copy, embedded at build time): the RSA JWK Set that signed the JWT cases, the `valid` case's
-//! token, and the first Ed25519 agent key, runtime, task and time.
+//! token, and the first Ed25519 agent key, runtime, task and time. The stopped clock is this
+//! module's own, not test support's: the fuzz crate builds this library, and a dependency on
+//! `agent-identity-test-support` would pull axum and tracing-subscriber into every fuzz build.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
