@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agent_identity_emulator::MintedIdentity;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::support::{Fixture, refusing_port};
