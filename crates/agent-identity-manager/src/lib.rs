@@ -27,6 +27,7 @@ mod state;
 mod status;
 mod store;
 
+pub use agent_identity_task::{ACCOUNT_ID_HEADER_NAME, FEDRAMP_HEADER_NAME};
 pub use auth::AgentIdentityAuth;
 pub use env::{
     ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,

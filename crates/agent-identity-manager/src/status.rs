@@ -5,7 +5,7 @@ use agent_identity_task::TaskId;
 
 use crate::error::AuthError;
 use crate::state::AuthState;
-use crate::store::{CredentialStore, StoreError};
+use crate::store::CredentialStore;
 
 /// A status report. Building one never touches the network and never registers a task.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl Status {
         let now = clock.now();
         let describe = store.describe();
         let (state, identity, error) = match store.load() {
-            Err(error @ (StoreError::Corrupt { .. } | StoreError::KeyringCorrupt { .. })) => {
+            Err(error) if error.is_corrupt() => {
                 (StatusState::Corrupt, None, Some(AuthError::Store(error)))
             }
             Err(error) => (

@@ -40,9 +40,9 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-/// The identity headers, as the task crate declares them.
-pub(crate) const ACCOUNT_ID: HeaderName = agent_identity_task::ACCOUNT_ID_HEADER_NAME;
-pub(crate) const FEDRAMP: HeaderName = agent_identity_task::FEDRAMP_HEADER_NAME;
+/// The identity headers, as the task crate declares them (re-exported by the manager).
+pub(crate) const ACCOUNT_ID: HeaderName = agent_identity_manager::ACCOUNT_ID_HEADER_NAME;
+pub(crate) const FEDRAMP: HeaderName = agent_identity_manager::FEDRAMP_HEADER_NAME;
 
 /// What the handler learnt, for the access log.
 struct Outcome {

@@ -148,6 +148,17 @@ impl StoreError {
         }
     }
 
+    /// Whether the stored credentials exist but are not a credentials document (a file or a
+    /// keyring entry): never read as "logged out".
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Self::Corrupt { .. } => true,
+            #[cfg(feature = "keyring")]
+            Self::KeyringCorrupt { .. } => true,
+            _ => false,
+        }
+    }
+
     /// A stable snake_case name, for logs and machine-readable output.
     pub fn kind(&self) -> &'static str {
         match self {

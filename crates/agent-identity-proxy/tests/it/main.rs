@@ -1,5 +1,6 @@
 //! The proxy in-process against the emulator.
 
+mod forwarding;
 mod hardening;
 mod limits;
 mod support;

@@ -106,7 +106,51 @@ pub(crate) struct Running {
     pub(crate) log: mpsc::UnboundedReceiver<AccessRecord>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<JoinHandle<Result<(), ProxyError>>>,
-    _emulator: Emulator,
+    /// The emulator that minted the identity and registers its tasks.
+    pub(crate) emulator: Emulator,
+    /// The runtime of the identity in the store, when one is.
+    pub(crate) runtime_id: Option<String>,
+}
+
+/// How [`Running::launch`] starts a proxy.
+pub(crate) struct Launch {
+    emulator: Emulator,
+    upstream: String,
+    logged_in: bool,
+    max_attempts: Option<u32>,
+}
+
+impl Launch {
+    /// A proxy to `upstream`, signing with an identity `emulator` minted.
+    pub(crate) fn new(emulator: Emulator, upstream: String) -> Self {
+        Self {
+            emulator,
+            upstream,
+            logged_in: true,
+            max_attempts: None,
+        }
+    }
+
+    /// With nothing in the store.
+    pub(crate) fn logged_out(mut self) -> Self {
+        self.logged_in = false;
+        self
+    }
+
+    /// With a task client that makes `attempts` registration attempts per call.
+    pub(crate) fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+}
+
+/// The emulator's base URL as an upstream: `/echo` and its siblings are under it.
+pub(crate) fn emulator_url(emulator: &Emulator) -> String {
+    emulator
+        .base_url()
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 impl Running {
@@ -116,11 +160,43 @@ impl Running {
         configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
     ) -> Self {
         let emulator = Emulator::start().await.expect("the emulator starts");
-        let minted = emulator.mint().issue().expect("mint");
-        let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token));
+        Self::launch(Launch::new(emulator, upstream.url.clone()), configure).await
+    }
+
+    /// A proxy whose upstream is the emulator itself: its `/echo` checks each request's
+    /// assertion as a resource server would and answers with the identity it names.
+    pub(crate) async fn to_emulator(configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder) -> Self {
+        let emulator = Emulator::start().await.expect("the emulator starts");
+        let upstream = emulator_url(&emulator);
+        Self::launch(Launch::new(emulator, upstream), configure).await
+    }
+
+    /// A proxy started as `launch` says, with the limits `configure` sets.
+    pub(crate) async fn launch(
+        launch: Launch,
+        configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
+    ) -> Self {
+        let Launch {
+            emulator,
+            upstream,
+            logged_in,
+            max_attempts,
+        } = launch;
+        let (store, runtime_id) = if logged_in {
+            let minted = emulator.mint().issue().expect("mint");
+            let runtime_id = minted.runtime_id.as_str().to_owned();
+            (MemoryStore::with_token(minted.token), Some(runtime_id))
+        } else {
+            (MemoryStore::new(), None)
+        };
+        let store: Arc<dyn CredentialStore> = Arc::new(store);
+        let mut task_client = emulator.task_client_builder();
+        if let Some(attempts) = max_attempts {
+            task_client = task_client.max_attempts(attempts);
+        }
         let manager = AuthManager::with_task_reuse(
             emulator.verifier(),
-            emulator.task_client(),
+            task_client.build(),
             store,
             TaskReuse::PerProcess,
         )
@@ -129,7 +205,7 @@ impl Running {
         let token = ClientToken::generate();
         let (log_tx, log) = mpsc::unbounded_channel();
         let proxy = configure(
-            Proxy::builder(manager, upstream.url.as_str())
+            Proxy::builder(manager, upstream.as_str())
                 .client_token(token.clone())
                 .access_log(move |record| {
                     let _ = log_tx.send(record.clone());
@@ -155,7 +231,8 @@ impl Running {
             log,
             stop: Some(stop),
             served: Some(served),
-            _emulator: emulator,
+            emulator,
+            runtime_id,
         }
     }
 
@@ -166,6 +243,17 @@ impl Running {
             self.addr,
             self.token.expose_secret()
         )
+    }
+
+    /// The proxy's answer to `GET path` with the client token, on a connection of its own: the
+    /// status and the JSON body.
+    pub(crate) async fn get_json(&self, path: &str) -> (StatusCode, serde_json::Value) {
+        let answer = exchange(
+            self.addr,
+            self.head(path, "connection: close\r\n").as_bytes(),
+        )
+        .await;
+        json_answer(&answer)
     }
 
     /// A keep-alive client connection.
@@ -268,6 +356,42 @@ impl Client {
             .await
             .expect("the connection task");
     }
+}
+
+/// The status and JSON body of a raw HTTP/1.1 answer.
+pub(crate) fn json_answer(answer: &str) -> (StatusCode, serde_json::Value) {
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or_else(|| panic!("a status line: {answer:?}"));
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunked(body)
+    } else {
+        body.to_owned()
+    };
+    let body = serde_json::from_str(&body).unwrap_or_else(|_| panic!("a json body: {answer:?}"));
+    (status, body)
+}
+
+/// A chunked body's data, its chunks joined.
+pub(crate) fn dechunked(mut body: &str) -> String {
+    let mut data = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or_default().trim(), 16)
+            .unwrap_or_else(|_| panic!("a chunk size: {body:?}"));
+        if size == 0 {
+            break;
+        }
+        data.push_str(&rest[..size]);
+        body = rest[size..].strip_prefix("\r\n").unwrap_or_default();
+    }
+    data
 }
 
 /// An upstream on a loopback port that reads each request's head and answers every one with
