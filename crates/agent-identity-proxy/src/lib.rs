@@ -52,7 +52,7 @@ pub use proxy::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REPLAY_LIMIT,
     DEFAULT_RESPONSE_HEADER_TIMEOUT, Proxy, ProxyBuilder,
 };
-pub use standby::{METRICS_LISTENER_PATH, Waiting, serve_metrics};
+pub use standby::{METRICS_LISTENER_PATH, Waiting, check_upstream, serve_metrics};
 pub use token::ClientToken;
 
 /// The path prefix the proxy answers itself and never forwards.

@@ -72,6 +72,12 @@ impl Waiting {
         }
     }
 
+    /// The reason requests are answered with.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        crate::lock(&self.inner.reason).clone()
+    }
+
     /// Replaces the reason requests are answered with, from the next request on.
     pub fn set_reason(&self, reason: impl Into<String>) {
         *crate::lock(&self.inner.reason) = reason.into();
@@ -195,6 +201,15 @@ impl Waiting {
         );
         response
     }
+}
+
+/// Checks `upstream` as [`crate::ProxyBuilder::build`] does, before there is a manager to build
+/// the proxy with, and returns it parsed.
+///
+/// # Errors
+/// [`ProxyError::InvalidUpstream`], as `build` says.
+pub fn check_upstream(upstream: &str) -> Result<url::Url, ProxyError> {
+    crate::proxy::Upstream::parse(upstream).map(|upstream| upstream.url)
 }
 
 /// Serves `GET /metrics` on `listener` with what `render` returns (the Prometheus text of the
