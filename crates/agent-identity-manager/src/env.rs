@@ -39,7 +39,6 @@ pub const ALGORITHMS_ENV_VAR: &str = "AGENT_IDENTITY_ALGORITHMS";
 
 /// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the
 /// README's configuration table lists them. Aliases follow their primary name.
-
 pub const SETUP_ENV_VARS: [&str; 13] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
