@@ -61,15 +61,12 @@ struct Line {
     #[command(flatten)]
     output: OutputFlags,
 
-    #[command(flatten)]
-    before: BeforeCommand,
-
     #[command(subcommand)]
     command: Command,
 }
 
-/// The parsed command line: output flags, the command, and its configuration settled from the
-/// flags (after or before the command name), the variables and the defaults.
+/// The parsed command line: output flags, the command, and its configuration settled from its
+/// flags, the variables and the defaults.
 // Not `Debug`: the settings hold the `--jwt` secret.
 pub(crate) struct Cli {
     pub(crate) json: bool,
@@ -97,8 +94,7 @@ impl Cli {
     /// `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
     ///
     /// # Errors
-    /// clap's error for a usage error, `--help` or `--version`, and a usage error for a
-    /// configuration flag written before a command that does not use it.
+    /// clap's error for a usage error, `--help` or `--version`.
     pub(crate) fn parse_from_iter(
         args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
     ) -> Result<Self, clap::Error> {
@@ -106,16 +102,11 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(args)?;
         let line = Line::from_arg_matches_mut(&mut matches.clone())
             .map_err(|error| error.format(&mut command))?;
-        let (name, sub) = matches
+        let (_, sub) = matches
             .subcommand()
             .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "no command given"))?;
-        let settings =
-            Settings::settle(&line.before, line.command.uses(), sub).map_err(|message| {
-                command.error(
-                    ErrorKind::ArgumentConflict,
-                    message.replace("this command", &format!("`{name}`")),
-                )
-            })?;
+        let settings = Settings::settle(line.command.uses(), sub)
+            .map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
         Ok(Self {
             json: line.output.json,
             verbose: line.output.verbose,
@@ -125,7 +116,7 @@ impl Cli {
     }
 }
 
-/// Flags every command accepts, before or after the command name.
+/// Flags every command accepts, before or after the command name (clap's `global`).
 #[derive(Args)]
 struct OutputFlags {
     /// Machine-readable output: JSON objects on stdout, one per line
@@ -135,43 +126,6 @@ struct OutputFlags {
     /// Log to stderr: -v info (retries, reloads), -vv debug, -vvv trace (no logs by default)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
-}
-
-/// Configuration flags written before the command name (`agent-identity --home DIR status`), as
-/// earlier versions took every flag: still accepted, hidden from help, and a usage error when the
-/// command does not use the flag. Their variables are read by the command's own flags.
-// Not `Debug`: it holds the `--jwt` secret.
-#[derive(Args)]
-struct BeforeCommand {
-    #[arg(long, hide = true, value_name = "DIR")]
-    home: Option<PathBuf>,
-    #[arg(long, hide = true, value_enum, value_name = "STORE")]
-    store: Option<StoreKind>,
-    #[arg(long, hide = true, value_name = "URL")]
-    jwks_url: Option<String>,
-    #[arg(long, hide = true, value_name = "FILE")]
-    jwks_file: Option<PathBuf>,
-    #[arg(long, hide = true, value_name = "URL")]
-    authapi_base_url: Option<String>,
-    #[arg(long, hide = true, value_name = "ISSUER")]
-    issuer: Option<String>,
-    #[arg(long, hide = true, value_name = "AUDIENCE")]
-    audience: Option<String>,
-    #[arg(long, hide = true, value_name = "LIST", value_parser = algorithm_list)]
-    algorithms: Option<AlgorithmList>,
-    #[arg(long, hide = true, value_name = "JWT")]
-    jwt: Option<String>,
-    #[arg(
-        long,
-        hide = true,
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
-    )]
-    leeway: Option<u64>,
-    #[arg(long, hide = true, value_name = "N")]
-    max_attempts: Option<u32>,
-    #[arg(long, hide = true)]
-    fresh_task: bool,
 }
 
 /// Where the identity's token comes from: `header`, `status`, `doctor`, `proxy` and `exec`.
