@@ -1,6 +1,7 @@
 //! Unit tests of the clap definition.
 
-use super::{Cli, Command, MAX_LEEWAY_SECS};
+use super::configuration::MAX_LEEWAY_SECS;
+use super::{Cli, Command};
 
 #[test]
 fn command_line_definition_is_consistent() {
@@ -161,9 +162,12 @@ fn durations_are_read_as_a_person_writes_them() {
         ("1m30s", Duration::from_secs(90)),
         ("250ms", Duration::from_millis(250)),
     ] {
-        assert_eq!(super::duration(text), Ok(expected), "{text}");
+        assert_eq!(super::values::duration(text), Ok(expected), "{text}");
     }
     for text in ["", "s", "30x", "-1s", "1.5s", "m30"] {
-        assert!(super::duration(text).is_err(), "{text:?} was accepted");
+        assert!(
+            super::values::duration(text).is_err(),
+            "{text:?} was accepted"
+        );
     }
 }
