@@ -324,7 +324,7 @@ pub(crate) struct ProxyArgs {
     /// Give up after DURATION (`30s`, `2m`, `1h`; a bare number is seconds) when the credentials
     /// (a token file not mounted yet) are still missing, exiting 75. Without it the proxy waits
     /// as long as it runs; meanwhile it answers 503 saying what it waits for
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
     pub(crate) wait_for_credentials: Option<std::time::Duration>,
 
     /// Also serve GET /metrics (the Prometheus text of /_agent-identity/metrics) without the
