@@ -1,29 +1,27 @@
 //! The command line, as clap derive types: the output flags every command takes, one variant per
-//! command, and the configuration groups (store, verification, AuthAPI, token, task) each command
-//! flattens for the flags it uses, their variables read by clap. [`Cli::parse_from_iter`] settles
-//! them into one [`Settings`] (the `settings` module: which value wins, and where it came from).
-//!
-//! One piece past 500 lines on purpose: it is the whole command line as clap sees it, every
-//! command's flags beside the shared groups they flatten, read together when a flag is added.
+//! command and its arguments. Each command flattens the configuration groups it uses (the
+//! `configuration` module), their variables read by clap; [`Cli::parse_from_iter`] settles them
+//! into one [`Settings`] (the `settings` module: which value wins, and where it came from).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use agent_identity_jwt::SigningAlgorithm;
-use agent_identity_manager::ALGORITHMS_ENV_VAR;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+mod configuration;
+mod env;
 mod help;
 mod settings;
+mod values;
 
+pub(crate) use configuration::StoreKind;
+use configuration::{
+    AlgorithmList, AuthApiArgs, DEFAULT_LEEWAY_SECS, IdentityArgs, JwtArgs, LeewayArgs, StoreArgs,
+    TaskArgs, VerificationArgs,
+};
 pub(crate) use settings::Settings;
 use settings::Uses;
-
-/// The largest `--leeway`: one day. Larger values only overflow time arithmetic.
-pub(crate) const MAX_LEEWAY_SECS: u64 = 86_400;
-/// The default `--leeway`, in seconds.
-pub(crate) const DEFAULT_LEEWAY_SECS: u16 = 60;
 
 /// The clap definition, for help rendering and checks.
 pub(crate) fn definition() -> clap::Command {
@@ -61,15 +59,12 @@ struct Line {
     #[command(flatten)]
     output: OutputFlags,
 
-    #[command(flatten)]
-    before: BeforeCommand,
-
     #[command(subcommand)]
     command: Command,
 }
 
-/// The parsed command line: output flags, the command, and its configuration settled from the
-/// flags (after or before the command name), the variables and the defaults.
+/// The parsed command line: output flags, the command, and its configuration settled from its
+/// flags, the variables and the defaults.
 // Not `Debug`: the settings hold the `--jwt` secret.
 pub(crate) struct Cli {
     pub(crate) json: bool,
@@ -97,8 +92,7 @@ impl Cli {
     /// `AGENT_IDENTITY_JWKS_URL` would forbid `--jwks-file`.)
     ///
     /// # Errors
-    /// clap's error for a usage error, `--help` or `--version`, and a usage error for a
-    /// configuration flag written before a command that does not use it.
+    /// clap's error for a usage error, `--help` or `--version`.
     pub(crate) fn parse_from_iter(
         args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
     ) -> Result<Self, clap::Error> {
@@ -106,16 +100,11 @@ impl Cli {
         let matches = command.try_get_matches_from_mut(args)?;
         let line = Line::from_arg_matches_mut(&mut matches.clone())
             .map_err(|error| error.format(&mut command))?;
-        let (name, sub) = matches
+        let (_, sub) = matches
             .subcommand()
             .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "no command given"))?;
-        let settings =
-            Settings::settle(&line.before, line.command.uses(), sub).map_err(|message| {
-                command.error(
-                    ErrorKind::ArgumentConflict,
-                    message.replace("this command", &format!("`{name}`")),
-                )
-            })?;
+        let settings = Settings::settle(line.command.uses(), sub)
+            .map_err(|message| command.error(ErrorKind::ArgumentConflict, message))?;
         Ok(Self {
             json: line.output.json,
             verbose: line.output.verbose,
@@ -125,7 +114,7 @@ impl Cli {
     }
 }
 
-/// Flags every command accepts, before or after the command name.
+/// Flags every command accepts, before or after the command name (clap's `global`).
 #[derive(Args)]
 struct OutputFlags {
     /// Machine-readable output: JSON objects on stdout, one per line
@@ -135,186 +124,6 @@ struct OutputFlags {
     /// Log to stderr: -v info (retries, reloads), -vv debug, -vvv trace (no logs by default)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
-}
-
-/// Configuration flags written before the command name (`agent-identity --home DIR status`), as
-/// earlier versions took every flag: still accepted, hidden from help, and a usage error when the
-/// command does not use the flag. Their variables are read by the command's own flags.
-// Not `Debug`: it holds the `--jwt` secret.
-#[derive(Args)]
-struct BeforeCommand {
-    #[arg(long, hide = true, value_name = "DIR")]
-    home: Option<PathBuf>,
-    #[arg(long, hide = true, value_enum, value_name = "STORE")]
-    store: Option<StoreKind>,
-    #[arg(long, hide = true, value_name = "URL")]
-    jwks_url: Option<String>,
-    #[arg(long, hide = true, value_name = "FILE")]
-    jwks_file: Option<PathBuf>,
-    #[arg(long, hide = true, value_name = "URL")]
-    authapi_base_url: Option<String>,
-    #[arg(long, hide = true, value_name = "ISSUER")]
-    issuer: Option<String>,
-    #[arg(long, hide = true, value_name = "AUDIENCE")]
-    audience: Option<String>,
-    #[arg(long, hide = true, value_name = "LIST", value_parser = algorithm_list)]
-    algorithms: Option<AlgorithmList>,
-    #[arg(long, hide = true, value_name = "JWT")]
-    jwt: Option<String>,
-    #[arg(
-        long,
-        hide = true,
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
-    )]
-    leeway: Option<u64>,
-    #[arg(long, hide = true, value_name = "N")]
-    max_attempts: Option<u32>,
-    #[arg(long, hide = true)]
-    fresh_task: bool,
-}
-
-/// Where the identity's token comes from: `header`, `status`, `doctor`, `proxy` and `exec`.
-// Not `Debug`: it holds the `--jwt` secret.
-#[derive(Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct IdentityArgs {
-    /// The agent identity JWT itself, overriding every other source (see --jwt-file). A secret:
-    /// prefer the variable or --jwt-file to a flag other users can see
-    #[arg(
-        long,
-        env = agent_identity_manager::JWT_ENV_VAR,
-        hide_env_values = true,
-        value_name = "JWT"
-    )]
-    jwt: Option<String>,
-
-    /// A token file another program writes and rotates (a mounted secret), read instead of
-    /// auth.json and re-read when it changes. The token comes from --jwt, else --jwt-file, else
-    /// AGENT_IDENTITY_JWT (then CODEX_ACCESS_TOKEN), else AGENT_IDENTITY_JWT_FILE, else auth.json
-    #[arg(
-        id = "token_file",
-        long = "jwt-file",
-        env = agent_identity_manager::TOKEN_FILE_ENV_VAR,
-        value_name = "FILE"
-    )]
-    token_file: Option<PathBuf>,
-}
-
-/// The token `verify` checks and `login` stores, given inline.
-// Not `Debug`: it holds the `--jwt` secret.
-#[derive(Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct JwtArgs {
-    /// The JWT itself, when --jwt-file is not given. A secret: prefer --jwt-file to a flag other
-    /// users can see. `verify` also reads the variable; `login` stores --jwt, never the variable
-    #[arg(
-        long,
-        env = agent_identity_manager::JWT_ENV_VAR,
-        hide_env_values = true,
-        value_name = "JWT"
-    )]
-    jwt: Option<String>,
-}
-
-/// The home, and where the credentials are stored.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct StoreArgs {
-    /// The directory holding auth.json and the runtime cache [default: ~/.agent-identity]
-    #[arg(long, env = agent_identity_manager::HOME_ENV_VAR, value_name = "DIR")]
-    home: Option<PathBuf>,
-
-    /// Where credentials are stored: file (auth.json in the home) or keyring (the OS keyring, in
-    /// the entry Codex uses for the home; never a file) [default: file]
-    #[arg(
-        long,
-        env = agent_identity_manager::STORE_ENV_VAR,
-        value_enum,
-        hide_possible_values = true,
-        value_name = "STORE"
-    )]
-    store: Option<StoreKind>,
-}
-
-/// The durable credential store of `--store`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum StoreKind {
-    /// `auth.json` in the home.
-    #[default]
-    File,
-    /// The OS keyring.
-    Keyring,
-}
-
-/// How a token is verified: the key set, the expected issuer and audience, the clock leeway.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct VerificationArgs {
-    /// The JWK Set URL (https, or http to a loopback host) [default:
-    /// https://chatgpt.com/backend-api/wham/agent-identities/jwks]
-    #[arg(long, env = agent_identity_manager::JWKS_URL_ENV_VAR, value_name = "URL")]
-    jwks_url: Option<String>,
-
-    /// A JWK Set file, for machines that cannot reach the JWKS endpoint (instead of --jwks-url; of
-    /// the two variables, this one wins), at most 1 MiB
-    #[arg(long, env = agent_identity_manager::JWKS_FILE_ENV_VAR, value_name = "FILE")]
-    jwks_file: Option<PathBuf>,
-
-    /// The expected token issuer [default: https://chatgpt.com/codex-backend/agent-identity]
-    #[arg(long, env = agent_identity_manager::ISSUER_ENV_VAR, value_name = "ISSUER")]
-    issuer: Option<String>,
-
-    /// The expected token audience [default: codex-app-server]
-    #[arg(long, env = agent_identity_manager::AUDIENCE_ENV_VAR, value_name = "AUDIENCE")]
-    audience: Option<String>,
-
-    /// The accepted token signature algorithms, comma-separated (`RS256,EdDSA`) [default: RS256,
-    /// what ChatGPT and the emulator sign with]
-    #[arg(long, env = ALGORITHMS_ENV_VAR, value_name = "LIST", value_parser = algorithm_list)]
-    algorithms: Option<AlgorithmList>,
-
-    #[command(flatten)]
-    leeway: LeewayArgs,
-}
-
-/// The clock leeway for `exp` and `nbf`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct LeewayArgs {
-    /// Clock leeway for exp and nbf, in seconds (at most 86400, one day)
-    // Bounded so that adding it to a time cannot overflow `SystemTime` (a huge value panicked);
-    // a clock a day off is broken, not skewed.
-    #[arg(
-        long,
-        default_value_t = u64::from(DEFAULT_LEEWAY_SECS),
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS)
-    )]
-    leeway: u64,
-}
-
-/// The AuthAPI, where tasks are registered.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct AuthApiArgs {
-    /// The AuthAPI base URL (also read: CODEX_AUTHAPI_BASE_URL, CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL)
-    /// [default: https://auth.openai.com/api/accounts]
-    #[arg(long, env = agent_identity_task::AUTHAPI_BASE_URL_ENV_VARS[0], value_name = "URL")]
-    authapi_base_url: Option<String>,
-}
-
-/// Task registration: the commands that may register one.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub(crate) struct TaskArgs {
-    /// Register a task of this process's own instead of reusing the one cached in the home
-    #[arg(long)]
-    fresh_task: bool,
-
-    /// Task registration attempts (the first and its retries)
-    #[arg(long, hide = true, value_name = "N")]
-    max_attempts: Option<u32>,
 }
 
 /// The commands.
@@ -493,7 +302,7 @@ pub(crate) const DEFAULT_UPSTREAM: &str = "https://chatgpt.com/backend-api";
 pub(crate) struct ProxyArgs {
     /// The upstream every request goes to (https, or http to a loopback host); its path prefixes
     /// request paths
-    #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", value_name = "URL")]
+    #[arg(long, env = env::UPSTREAM_ENV_VAR, value_name = "URL")]
     pub(crate) upstream: String,
 
     /// Where to listen: a loopback TCP address (clients must send the client token) or
@@ -512,6 +321,17 @@ pub(crate) struct ProxyArgs {
     #[arg(long)]
     pub(crate) listen_public: bool,
 
+    /// Give up after DURATION (`30s`, `2m`, `1h`; a bare number is seconds) when the credentials
+    /// (a token file not mounted yet) are still missing, exiting 75. Without it the proxy waits
+    /// as long as it runs; meanwhile it answers 503 saying what it waits for
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) wait_for_credentials: Option<std::time::Duration>,
+
+    /// Also serve GET /metrics (the Prometheus text of /_agent-identity/metrics) without the
+    /// client token on this loopback address, for a scraper
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
@@ -523,7 +343,7 @@ pub(crate) struct ProxyArgs {
 #[derive(Args)]
 pub(crate) struct ExecArgs {
     /// The upstream every request goes to
-    #[arg(long, env = "AGENT_IDENTITY_UPSTREAM", default_value = DEFAULT_UPSTREAM, value_name = "URL")]
+    #[arg(long, env = env::UPSTREAM_ENV_VAR, default_value = DEFAULT_UPSTREAM, value_name = "URL")]
     pub(crate) upstream: String,
 
     /// Also set OPENAI_BASE_URL to the proxy and OPENAI_API_KEY to its client token
@@ -538,7 +358,7 @@ pub(crate) struct ExecArgs {
     /// Wait up to DURATION (`30s`, `2m`, `1h`; a bare number is seconds) for the credentials to
     /// appear (a token file, a login) or the key set and AuthAPI to answer, before starting the
     /// command
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
     pub(crate) wait_for_credentials: Option<std::time::Duration>,
 
     #[command(flatten)]
@@ -616,7 +436,7 @@ pub(crate) enum HeaderFormat {
 #[derive(Debug, Args)]
 pub(crate) struct EmulatorArgs {
     /// The address to listen on: IP:PORT or HOST:PORT (`localhost:8080`); port 0 picks a free one
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = socket_address)]
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = values::socket_address)]
     pub(crate) listen: SocketAddr,
 
     /// The token signature algorithm: rs256 (an RSA-2048 key, as ChatGPT signs) or eddsa (an
@@ -645,73 +465,12 @@ pub(crate) enum EmulatorAlgorithm {
     Eddsa,
 }
 
-/// `IP:PORT`, or `HOST:PORT` resolved (for `localhost`, the first address, IPv4 first).
-fn socket_address(text: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs as _;
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    let mut addrs: Vec<SocketAddr> = text
-        .to_socket_addrs()
-        .map_err(|_| format!("expected IP:PORT or HOST:PORT, found {text:?}"))?
-        .collect();
-    addrs.sort_by_key(|addr| !addr.is_ipv4());
-    addrs
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("{text:?} resolves to no address"))
-}
-
-/// The accepted algorithms of `--algorithms`, parsed by the library's one rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AlgorithmList(pub(crate) Vec<SigningAlgorithm>);
-
-fn algorithm_list(text: &str) -> Result<AlgorithmList, String> {
-    agent_identity_manager::parse_algorithms(text).map(AlgorithmList)
-}
-
 /// Where `verify` and `login` read the token from.
 #[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
     /// A file holding the JWT, or - for stdin [default: the --jwt value]
     #[arg(long = "jwt-file", value_name = "FILE|-")]
     pub(crate) jwt_file: Option<PathBuf>,
-}
-
-/// A duration as `--wait-for-credentials` takes it: numbers with a unit each (`ms`, `s`, `m`,
-/// `h`), summed (`1m30s`), or a bare number of seconds.
-fn duration(text: &str) -> Result<std::time::Duration, String> {
-    use std::time::Duration;
-    let invalid = || format!("expected a duration such as 30s, 2m or 1h, found {text:?}");
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let part = match &rest[..unit] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.saturating_mul(60)),
-            "h" => Duration::from_secs(number.saturating_mul(3600)),
-            _ => return Err(invalid()),
-        };
-        total = total.saturating_add(part);
-        rest = &rest[unit..];
-    }
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

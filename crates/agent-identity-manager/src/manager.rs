@@ -88,7 +88,7 @@ pub const RECOVERY_COOLDOWN: Duration = Duration::from_secs(10);
 /// let jwks = HttpJwksSource::new(PRODUCTION_JWKS_URL.parse().expect("valid URL")).expect("https");
 /// let verifier = Verifier::builder(jwks).build();
 /// let tasks = TaskClient::new(AuthApiBaseUrl::resolve(None)?);
-/// let store = Arc::new(FileStore::from_environment()?);
+/// let store = Arc::new(FileStore::from_env()?);
 /// let manager = AuthManager::new(verifier, tasks, store).await?;
 /// let auth = manager.auth()?;
 /// for (name, value) in auth.headers()?.iter() {

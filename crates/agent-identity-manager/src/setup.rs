@@ -503,7 +503,7 @@ impl AuthManagerBuilder {
         };
         let token = self.token.clone();
         let env = self.env.clone();
-        Ok(Arc::new(EnvOverride::from_lookup(
+        Ok(Arc::new(EnvOverride::from_env_lookup(
             base,
             move |name| match (&token, name) {
                 (Some(token), JWT_ENV_VAR) => Some(token.clone()),

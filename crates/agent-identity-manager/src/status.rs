@@ -160,7 +160,7 @@ pub enum StatusState {
 impl StatusState {
     /// The stable snake_case name (`logged_out`, `ready`, `expired`, `unavailable`, `corrupt`),
     /// as the CLI's JSON prints it.
-    pub fn as_str(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Self::LoggedOut => "logged_out",
             Self::Ready => "ready",
@@ -182,20 +182,20 @@ impl StatusState {
 
 impl std::fmt::Display for StatusState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name())
     }
 }
 
 /// Compares with the snake_case name, so `status.state() == "ready"` reads as it says.
 impl PartialEq<str> for StatusState {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.name() == other
     }
 }
 
 impl PartialEq<&str> for StatusState {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.name() == *other
     }
 }
 

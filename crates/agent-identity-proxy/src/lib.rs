@@ -25,6 +25,9 @@
 //! - At the connection limit, a connection that never showed the client token gives its place
 //!   up to a new one, so another local user cannot keep the token's holder out. On a multi-user
 //!   host, a unix socket (`0600`, owner only) is the stronger answer.
+//! - Before there is a manager to sign with (a token file not mounted yet), [`Waiting`] holds
+//!   the listener and answers 503 with the reason; [`serve_metrics`] serves `/metrics` without
+//!   the token on a listener of its own.
 //!
 //! [`AuthManager::auth`]: agent_identity_manager::AuthManager::auth
 //! [`AuthManager::recover_unauthorized`]: agent_identity_manager::AuthManager::recover_unauthorized
@@ -37,6 +40,7 @@ mod local;
 mod log;
 pub mod metrics;
 mod proxy;
+mod standby;
 mod target;
 mod token;
 
@@ -48,6 +52,7 @@ pub use proxy::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REPLAY_LIMIT,
     DEFAULT_RESPONSE_HEADER_TIMEOUT, Proxy, ProxyBuilder,
 };
+pub use standby::{METRICS_LISTENER_PATH, Waiting, check_upstream, serve_metrics};
 pub use token::ClientToken;
 
 /// The path prefix the proxy answers itself and never forwards.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use agent_identity_manager::Insecurity;
 use base64::Engine as _;
+use hyper::http::header::{self, HeaderMap};
 
 use crate::error::ProxyError;
 
@@ -146,6 +147,18 @@ impl ClientToken {
         let equal =
             aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), presented).is_ok();
         equal
+    }
+}
+
+impl ClientToken {
+    /// Whether `headers` carry this token as `Authorization: Bearer …`.
+    pub(crate) fn matches_bearer(&self, headers: &HeaderMap) -> bool {
+        headers.get_all(header::AUTHORIZATION).iter().any(|value| {
+            let bytes = value.as_bytes();
+            bytes.len() > 7
+                && bytes[..7].eq_ignore_ascii_case(b"bearer ")
+                && self.matches(bytes[7..].trim_ascii())
+        })
     }
 }
 

@@ -297,7 +297,7 @@ impl Identity {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let status = py.detach(|| self.manager.status());
-        format!("Identity(state={:?})", status.state().as_str())
+        format!("Identity(state={:?})", status.state().name())
     }
 }
 

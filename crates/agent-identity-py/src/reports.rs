@@ -39,7 +39,7 @@ impl IdentityStatus {
     pub(crate) fn of(py: Python<'_>, status: &Status) -> Self {
         let identity = status.identity();
         Self {
-            state: status.state().as_str().to_owned(),
+            state: status.state().name().to_owned(),
             account_id: identity.map(|record| record.account_id().as_str().to_owned()),
             runtime_id: identity.map(|record| record.runtime_id().as_str().to_owned()),
             task_id: status.task_id().map(|task| task.as_str().to_owned()),

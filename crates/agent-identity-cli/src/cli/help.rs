@@ -9,8 +9,8 @@ Examples:
   agent-identity header --format curl           fresh request headers, as curl -H arguments
   agent-identity doctor                         check the setup and say what to do next
 
-Each command's --help lists the flags it takes. A configuration flag may also be written before
-the command name (agent-identity --home DIR status) when the command takes it.
+Each command's --help lists the flags it takes, written after the command name
+(agent-identity status --home DIR); --json and -v go anywhere.
 
 Exit codes:
   0   success

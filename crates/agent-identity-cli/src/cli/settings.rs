@@ -1,6 +1,6 @@
 //! Settling the parsed command line into one [`Settings`]: each value from the command's flag,
-//! else the same flag written before the command, else its variable, else its default, with
-//! where it came from; and the checks that span flags (a key set file and URL together).
+//! else its variable, else its default, with where it came from; and the checks that span flags
+//! (a key set file and URL together).
 
 use std::path::PathBuf;
 
@@ -8,13 +8,12 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 
 use super::{
-    AlgorithmList, AuthApiArgs, BeforeCommand, DEFAULT_LEEWAY_SECS, LeewayArgs, StoreArgs,
-    StoreKind, TaskArgs, VerificationArgs,
+    AlgorithmList, AuthApiArgs, DEFAULT_LEEWAY_SECS, LeewayArgs, StoreArgs, StoreKind, TaskArgs,
+    VerificationArgs,
 };
 
-/// The configuration a command runs with, each value settled from, in order: its flag after
-/// the command name, the same flag before it, its variable, its default. Not `Debug`: it holds
-/// the `--jwt` secret.
+/// The configuration a command runs with, each value settled from, in order: its flag, its
+/// variable, its default. Not `Debug`: it holds the `--jwt` secret.
 #[derive(Default)]
 pub(crate) struct Settings {
     pub(crate) home: Option<PathBuf>,
@@ -60,88 +59,41 @@ impl Settings {
     /// Settles each setting the command uses; `sub` is the command's own matches.
     ///
     /// # Errors
-    /// A message naming a flag written before the command that the command does not use, or
-    /// `--jwks-file` given with `--jwks-url`.
-    pub(super) fn settle(
-        before: &BeforeCommand,
-        uses: Uses<'_>,
-        sub: &ArgMatches,
-    ) -> Result<Self, String> {
-        let mut settings = Settings {
-            leeway: u64::from(DEFAULT_LEEWAY_SECS),
-            ..Settings::default()
-        };
+    /// A message for `--jwks-file` given with `--jwks-url`.
+    pub(super) fn settle(uses: Uses<'_>, sub: &ArgMatches) -> Result<Self, String> {
         let mut picker = Picker {
             sub,
             sources: Vec::new(),
         };
         let verification = uses.verification;
-        settings.home = picker.pick("home", "--home", uses.store.map(|g| &g.home), &before.home)?;
-        settings.store = picker
-            .pick(
-                "store",
-                "--store",
-                uses.store.map(|g| &g.store),
-                &before.store,
-            )?
-            .unwrap_or_default();
-        settings.jwks_url = picker.pick(
-            "jwks_url",
-            "--jwks-url",
-            verification.map(|g| &g.jwks_url),
-            &before.jwks_url,
-        )?;
-        settings.jwks_file = picker.pick(
-            "jwks_file",
-            "--jwks-file",
-            verification.map(|g| &g.jwks_file),
-            &before.jwks_file,
-        )?;
-        settings.issuer = picker.pick(
-            "issuer",
-            "--issuer",
-            verification.map(|g| &g.issuer),
-            &before.issuer,
-        )?;
-        settings.audience = picker.pick(
-            "audience",
-            "--audience",
-            verification.map(|g| &g.audience),
-            &before.audience,
-        )?;
-        settings.algorithms = picker.pick(
-            "algorithms",
-            "--algorithms",
-            verification.map(|g| &g.algorithms),
-            &before.algorithms,
-        )?;
         let leeway = uses
             .leeway
             .or(verification.map(|g| &g.leeway))
             .map(|g| Some(g.leeway));
-        settings.leeway = picker
-            .pick("leeway", "--leeway", leeway.as_ref(), &before.leeway)?
-            .unwrap_or(settings.leeway);
-        settings.authapi_base_url = picker.pick(
-            "authapi_base_url",
-            "--authapi-base-url",
-            uses.authapi.map(|g| &g.authapi_base_url),
-            &before.authapi_base_url,
-        )?;
-        settings.jwt = picker.pick("jwt", "--jwt", uses.jwt, &before.jwt)?;
-        settings.jwt_from_command_line = picker.given_as_flag("jwt");
-        settings.token_file = picker.pick("token_file", "--jwt-file", uses.token_file, &None)?;
-        settings.token_file_from_command_line = picker.given_as_flag("token_file");
-        settings.max_attempts = picker.pick(
-            "max_attempts",
-            "--max-attempts",
-            uses.task.map(|g| &g.max_attempts),
-            &before.max_attempts,
-        )?;
-        settings.fresh_task = match uses.task {
-            Some(task) => task.fresh_task || before.fresh_task,
-            None if before.fresh_task => return Err(not_used("--fresh-task")),
-            None => false,
+        let mut settings = Settings {
+            home: picker.pick("home", uses.store.map(|g| &g.home)),
+            store: picker
+                .pick("store", uses.store.map(|g| &g.store))
+                .unwrap_or_default(),
+            jwks_url: picker.pick("jwks_url", verification.map(|g| &g.jwks_url)),
+            jwks_file: picker.pick("jwks_file", verification.map(|g| &g.jwks_file)),
+            issuer: picker.pick("issuer", verification.map(|g| &g.issuer)),
+            audience: picker.pick("audience", verification.map(|g| &g.audience)),
+            algorithms: picker.pick("algorithms", verification.map(|g| &g.algorithms)),
+            leeway: picker
+                .pick("leeway", leeway.as_ref())
+                .unwrap_or(u64::from(DEFAULT_LEEWAY_SECS)),
+            authapi_base_url: picker.pick(
+                "authapi_base_url",
+                uses.authapi.map(|g| &g.authapi_base_url),
+            ),
+            jwt: picker.pick("jwt", uses.jwt),
+            jwt_from_command_line: picker.given_as_flag("jwt"),
+            token_file: picker.pick("token_file", uses.token_file),
+            token_file_from_command_line: picker.given_as_flag("token_file"),
+            max_attempts: picker.pick("max_attempts", uses.task.map(|g| &g.max_attempts)),
+            fresh_task: uses.task.is_some_and(|task| task.fresh_task),
+            sources: Vec::new(),
         };
 
         let file_flag = picker.given_as_flag("jwks_file");
@@ -184,40 +136,23 @@ struct Picker<'a> {
 }
 
 impl Picker<'_> {
-    /// The command's own flag, else the same flag before the command, else the command's value
-    /// from its variable or default. A flag before a command that does not take it is an error.
-    fn pick<T: Clone>(
-        &mut self,
-        id: &'static str,
-        flag: &str,
-        used: Option<&Option<T>>,
-        before: &Option<T>,
-    ) -> Result<Option<T>, String> {
-        let Some(used) = used else {
-            return match before {
-                Some(_) => Err(not_used(flag)),
-                None => Ok(None),
-            };
-        };
-        let source = self.sub.value_source(id);
-        let (value, source) = match (source, before) {
-            (Some(ValueSource::CommandLine), _) => (used.clone(), "flag"),
-            (_, Some(value)) => (Some(value.clone()), "flag"),
-            (Some(ValueSource::EnvVariable), None) => (used.clone(), "variable"),
-            (Some(ValueSource::DefaultValue), None) => (used.clone(), "default"),
-            (_, None) => (used.clone(), "other"),
+    /// The command's value (from its flag, its variable or its default), recording where it
+    /// came from; `None` when the command does not take the setting.
+    fn pick<T: Clone>(&mut self, id: &'static str, used: Option<&Option<T>>) -> Option<T> {
+        let value = used?.clone();
+        let source = match self.sub.value_source(id) {
+            Some(ValueSource::CommandLine) => "flag",
+            Some(ValueSource::EnvVariable) => "variable",
+            Some(ValueSource::DefaultValue) => "default",
+            _ => "other",
         };
         if value.is_some() {
             self.sources.push((id, source));
         }
-        Ok(value)
+        value
     }
 
     fn given_as_flag(&self, id: &str) -> bool {
         self.sources.contains(&(id, "flag"))
     }
-}
-
-fn not_used(flag: &str) -> String {
-    format!("{flag} is not used by this command")
 }

@@ -35,7 +35,7 @@ impl Verdict {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Skipped => "skipped",
@@ -119,7 +119,7 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
                 .collect::<Vec<_>>(),
             "checks": checks
                 .iter()
-                .map(|check| json!({"check": check.name, "status": check.verdict.as_str(), "detail": check.detail}))
+                .map(|check| json!({"check": check.name, "status": check.verdict.name(), "detail": check.detail}))
                 .collect::<Vec<_>>(),
             "next": next,
         }));
@@ -138,7 +138,7 @@ pub(crate) async fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failur
                 .map(|check| {
                     (
                         check.name,
-                        format!("{}: {}", check.verdict.as_str(), check.detail),
+                        format!("{}: {}", check.verdict.name(), check.detail),
                     )
                 })
                 .collect::<Vec<_>>(),

@@ -22,15 +22,14 @@ use tokio::time::Instant;
 
 use crate::cli::ExecArgs;
 use crate::commands::header::loaded;
-use crate::commands::proxy::{builder, manager, proxy_failure};
+use crate::commands::proxy::{
+    WAIT_POLL_INTERVAL, builder, manager, manager_when_possible, proxy_failure,
+};
 use crate::config::Config;
 use crate::error::{Exit, Failure};
 
 /// A shell's convention for a command killed by a signal: 128 + the signal's number.
 const SIGNAL_EXIT_BASE: i32 = 128;
-/// How often `--wait-for-credentials` looks again: a token file mounted or a login is noticed
-/// within a second, for one `stat` (or one key-set fetch while it is unreachable) each time.
-const WAIT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(config: &Config<'_>, args: &ExecArgs) -> Result<Exit, Failure> {
     // First, before the identity is read into memory.
@@ -151,26 +150,7 @@ async fn wait_for_credentials(
 ) -> Result<AuthManager, Failure> {
     let deadline = Instant::now() + limit;
     let mut said = false;
-    let mut built: Option<AuthManager> = None;
-    loop {
-        if built.is_none() {
-            match manager(config).await {
-                Ok(manager) => built = Some(manager),
-                // A token file not mounted yet (asked to wait, a missing one is not a wrong
-                // setting yet), a server not answering yet.
-                Err(failure)
-                    if (failure.exit() == Exit::TempFail
-                        || config.global().missing_token_file().is_some())
-                        && Instant::now() < deadline => {}
-                Err(failure) => return Err(failure),
-            }
-        }
-        if let Some(manager) = &built
-            && (Instant::now() >= deadline
-                || !manager.auth().is_err_and(|error| worth_waiting_for(&error)))
-        {
-            return Ok(manager.clone());
-        }
+    let mut say = || {
         if !said {
             tracing::info!(
                 limit_secs = limit.as_secs(),
@@ -178,11 +158,15 @@ async fn wait_for_credentials(
             );
             said = true;
         }
+    };
+    let manager = manager_when_possible(config, Some(deadline), |_| say()).await?;
+    while Instant::now() < deadline && manager.auth().is_err_and(|error| worth_waiting_for(&error))
+    {
+        say();
         tokio::time::sleep_until(deadline.min(Instant::now() + WAIT_POLL_INTERVAL)).await;
-        if let Some(manager) = &built {
-            manager.reload().await;
-        }
+        manager.reload().await;
     }
+    Ok(manager)
 }
 
 /// Whether `error` may go away by itself: nothing stored yet, or a token file or a server that is

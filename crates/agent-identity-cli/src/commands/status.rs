@@ -26,7 +26,7 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
     };
     if out.is_json() {
         let mut fields = vec![
-            ("state", json!(status.state().as_str())),
+            ("state", json!(status.state().name())),
             // The home may be anything the user typed, a pasted token included.
             ("store", json!(redact(status.store()))),
         ];

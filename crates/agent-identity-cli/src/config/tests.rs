@@ -30,9 +30,9 @@ fn every_flag_variable_is_a_setup_variable() {
 fn an_http_jwks_url_off_loopback_is_a_usage_error() {
     let cli = Cli::parse_from_iter([
         "agent-identity",
+        "verify",
         "--jwks-url",
         "http://example.com/jwks",
-        "verify",
     ])
     .expect("parses");
     let config = super::Config::new(&cli.settings);

@@ -168,9 +168,9 @@ async fn login_into_a_store_that_cannot_be_written_exits_1_before_registering() 
     for home in [home_file, too_long] {
         let run = fixture
             .cli_with_emulator()
-            .arg("--home")
+            .args(["login", "--json", "--home"])
             .arg(&home)
-            .args(["login", "--json", "--jwt-file"])
+            .arg("--jwt-file")
             .arg(fixture.token_file(&minted))
             .run()
             .await;

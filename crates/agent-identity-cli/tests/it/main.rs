@@ -21,6 +21,7 @@ mod logs;
 mod precedence;
 mod proxy;
 mod proxy_limits;
+mod proxy_wait;
 mod readme_example;
 mod sanitize;
 mod secrets;

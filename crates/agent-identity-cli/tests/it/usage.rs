@@ -281,25 +281,25 @@ async fn a_usage_error_is_one_line_pointing_at_the_command_s_help() {
             .starts_with("error: no command given: expected one of demo, emulator, verify"),
         "{run:#?}"
     );
-    // A configuration flag before a command that does not take it is refused by name.
-    let run = fixture
-        .cli()
-        .args(["--jwks-url", "https://keys.example/jwks", "status"])
-        .run()
-        .await;
-    run.assert_failure(2);
-    assert!(
-        run.stderr.contains("--jwks-url is not used by `status`"),
-        "{run:#?}"
-    );
-    // One it takes is accepted there, as it always was.
-    let run = fixture
-        .cli()
-        .arg("--home")
-        .arg(fixture.home.path())
-        .args(["status", "--json"])
-        .run()
-        .await;
-    run.assert_code(1);
-    assert_eq!(run.json()["state"], "logged_out");
+    // A configuration flag belongs after the command: before it, it is unknown, and the error
+    // points at the help of the command that takes it.
+    for (flag, command) in [
+        ("--jwks-url", "status"),
+        ("--home", "status"),
+        ("--issuer", "header"),
+    ] {
+        let run = fixture
+            .cli()
+            .args([flag, "value", command, "--json"])
+            .run()
+            .await;
+        assert_eq!(run.assert_failure(2), "usage", "{flag} before {command}");
+        assert!(
+            run.stderr.contains(&format!("'{flag}'"))
+                && run
+                    .stderr
+                    .contains(&format!("(see agent-identity {command} --help)")),
+            "{run:#?}"
+        );
+    }
 }

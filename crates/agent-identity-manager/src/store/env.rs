@@ -19,12 +19,12 @@ pub struct EnvOverride {
 
 impl EnvOverride {
     /// Reads the variables now, layering them over `fallback`.
-    pub fn from_environment(fallback: Arc<dyn CredentialStore>) -> Self {
-        Self::from_lookup(fallback, |name| std::env::var(name).ok())
+    pub fn from_env(fallback: Arc<dyn CredentialStore>) -> Self {
+        Self::from_env_lookup(fallback, |name| std::env::var(name).ok())
     }
 
-    /// Like [`EnvOverride::from_environment`], with the variables looked up by `lookup`.
-    pub fn from_lookup(
+    /// Like [`EnvOverride::from_env`], with the variables looked up by `lookup`.
+    pub fn from_env_lookup(
         fallback: Arc<dyn CredentialStore>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Self {

@@ -78,7 +78,7 @@ impl FileStore {
     ///
     /// # Errors
     /// [`StoreError::Io`] when neither the variable nor a home directory is available.
-    pub fn from_environment() -> Result<Self, StoreError> {
+    pub fn from_env() -> Result<Self, StoreError> {
         default_home().map(Self::new)
     }
 

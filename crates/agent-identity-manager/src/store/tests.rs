@@ -81,9 +81,10 @@ fn errors_and_debug_output_never_show_the_token() {
     fs::create_dir(blocked.path()).expect("directory in the file's place");
     errors.push(blocked.save(&jwt(SECRET)).expect_err("io"));
     // A refused write of the token to an environment source.
-    let env = EnvOverride::from_lookup(Arc::new(MemoryStore::with_token(jwt(SECRET))), |name| {
-        (name == JWT_ENV_VAR).then(|| SECRET.to_owned())
-    });
+    let env =
+        EnvOverride::from_env_lookup(Arc::new(MemoryStore::with_token(jwt(SECRET))), |name| {
+            (name == JWT_ENV_VAR).then(|| SECRET.to_owned())
+        });
     errors.push(env.save(&jwt(SECRET)).expect_err("read-only"));
 
     for error in &errors {

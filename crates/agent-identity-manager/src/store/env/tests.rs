@@ -38,7 +38,7 @@ fn agent_identity_jwt_beats_codex_access_token_beats_the_fallback() {
     ];
     for (primary, compat, expected, source) in cases {
         let fallback = Arc::new(MemoryStore::with_token(jwt("fallback")));
-        let store = EnvOverride::from_lookup(fallback, |name| match name {
+        let store = EnvOverride::from_env_lookup(fallback, |name| match name {
             JWT_ENV_VAR => primary.map(str::to_owned),
             JWT_ENV_VAR_COMPAT => compat.map(str::to_owned),
             other => panic!("looked up unexpected variable {other}"),
@@ -55,7 +55,7 @@ fn agent_identity_jwt_beats_codex_access_token_beats_the_fallback() {
 
 #[test]
 fn an_environment_token_is_trimmed() {
-    let store = EnvOverride::from_lookup(Arc::new(MemoryStore::new()), |name| {
+    let store = EnvOverride::from_env_lookup(Arc::new(MemoryStore::new()), |name| {
         (name == JWT_ENV_VAR).then(|| format!("{TOKEN}\n"))
     });
     assert_eq!(loaded(&store).as_deref(), Some(TOKEN));
@@ -68,7 +68,7 @@ fn an_environment_token_is_read_only_and_leaves_the_fallback_alone() {
         file.save(&jwt(OTHER_TOKEN)).expect("seed");
         let before = fs::read(file.path()).expect("read");
         let fallback: Arc<dyn CredentialStore> = Arc::new(file.clone());
-        let store = EnvOverride::from_lookup(fallback, |looked_up| {
+        let store = EnvOverride::from_env_lookup(fallback, |looked_up| {
             (looked_up == name).then(|| TOKEN.to_owned())
         });
 
@@ -89,7 +89,7 @@ fn an_environment_token_is_read_only_and_leaves_the_fallback_alone() {
 #[test]
 fn without_an_environment_token_writes_reach_the_fallback() {
     let fallback = Arc::new(MemoryStore::new());
-    let store = EnvOverride::from_lookup(fallback.clone(), |_| None);
+    let store = EnvOverride::from_env_lookup(fallback.clone(), |_| None);
     store.save(&jwt(TOKEN)).expect("save");
     assert_eq!(loaded(fallback.as_ref()).as_deref(), Some(TOKEN));
     store.clear().expect("clear");

@@ -530,7 +530,7 @@ fn check_writable_writes_no_credentials() {
     assert_eq!(temp_files_in(&home), Vec::<String>::new());
 
     // The environment is never written.
-    let env = EnvOverride::from_lookup(Arc::new(store), |name| {
+    let env = EnvOverride::from_env_lookup(Arc::new(store), |name| {
         (name == JWT_ENV_VAR).then(|| TOKEN.to_owned())
     });
     assert!(matches!(
