@@ -86,6 +86,7 @@ impl AuthError {
             Self::Store(StoreError::Corrupt { .. } | StoreError::KeyringCorrupt { .. }) => {
                 "store_corrupt"
             }
+            Self::Store(StoreError::Unsupported { .. }) => "store_unsupported_form",
             Self::Store(StoreError::KeyringTimedOut { .. }) => "keyring_unavailable",
             #[cfg(feature = "keyring")]
             Self::Store(StoreError::Keyring { .. }) => "keyring_unavailable",

@@ -16,6 +16,7 @@
 //! the `agent-identity` CLI's settings.
 
 mod auth;
+mod credential;
 mod env;
 mod error;
 mod manager;
@@ -26,6 +27,7 @@ mod status;
 mod store;
 
 pub use auth::AgentIdentityAuth;
+pub use credential::{AgentRecord, Credential, RecordKind};
 pub use env::{
     AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR,
     JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,

@@ -25,6 +25,16 @@ pub enum StoreError {
         /// What is wrong, never the file's content.
         reason: &'static str,
     },
+    /// The document holds an `agent_identity` in a form this crate does not use (the reverted
+    /// April 2026 object, or another shape). Permanent, never "logged out", and the document is
+    /// never changed by a read: the reason says what was found and what to do.
+    #[error("credentials in {location} cannot be used: {reason}")]
+    Unsupported {
+        /// The file, or the keyring entry.
+        location: String,
+        /// What was found and what to do, never the document's content.
+        reason: &'static str,
+    },
     /// Reading, writing or locking failed.
     #[error("credentials file {path}: {operation} failed")]
     Io {
@@ -132,6 +142,7 @@ impl StoreError {
             #[cfg(feature = "keyring")]
             Self::Keyring { problem, .. } => problem.is_transient(),
             Self::Corrupt { .. }
+            | Self::Unsupported { .. }
             | Self::KeyringCorrupt { .. }
             | Self::Insecure { .. }
             | Self::TokenFileMissing { .. }
