@@ -35,7 +35,7 @@ fn corrupt_files_are_reported_never_read_as_logged_out() {
             )
         })
         .collect();
-    let others: [(&str, Vec<u8>); 10] = [
+    let others: [(&str, Vec<u8>); 9] = [
         ("not JSON", b"agent_identity = x".to_vec()),
         ("not UTF-8", vec![b'{', 0xff, 0xfe, b'}']),
         ("null", b"null".to_vec()),
