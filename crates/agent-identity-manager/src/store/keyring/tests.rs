@@ -501,3 +501,5 @@ fn an_abandoned_call_that_panics_does_not_leave_the_store_stuck() {
         }
     }
 }
+
+mod records;
