@@ -17,6 +17,7 @@ mod login;
 mod precedence;
 mod proxy;
 mod proxy_limits;
+mod records;
 mod sanitize;
 mod secrets;
 mod status;
