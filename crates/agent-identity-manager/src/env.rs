@@ -21,6 +21,10 @@ pub(crate) const WINDOWS_HOME_ENV_VAR: &str = "USERPROFILE";
 pub const JWKS_URL_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_URL";
 /// The JWK Set file variable (the CLI's `--jwks-file`); it wins over [`JWKS_URL_ENV_VAR`].
 pub const JWKS_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_FILE";
+/// Codex's key set setting: a ChatGPT base URL, from which the key set URL follows by Codex's
+/// rule ([`jwks_url_for_base`](agent_identity_jwt::jwks_url_for_base)). Read below
+/// [`JWKS_FILE_ENV_VAR`] and [`JWKS_URL_ENV_VAR`].
+pub const JWKS_BASE_URL_ENV_VAR: &str = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL";
 /// The expected issuer variable (the CLI's `--issuer`).
 pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
 /// The expected audience variable (the CLI's `--audience`).
@@ -35,10 +39,11 @@ pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
 
 /// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the README's configuration table
 /// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 12] = [
+pub const SETUP_ENV_VARS: [&str; 13] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
+    JWKS_BASE_URL_ENV_VAR,
     AUTHAPI_BASE_URL_ENV_VARS[0],
     AUTHAPI_BASE_URL_ENV_VARS[1],
     AUTHAPI_BASE_URL_ENV_VARS[2],

@@ -11,6 +11,7 @@ mod explain;
 mod header;
 mod help;
 // A session bus address that leads nowhere means "no Secret Service" only on Linux.
+mod codex_settings;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
