@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use agent_identity_jwt::SigningAlgorithm;
+use agent_identity_manager::ALGORITHMS_ENV_VAR;
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{
@@ -39,10 +41,10 @@ pub(crate) fn command_named(args: impl IntoIterator<Item = std::ffi::OsString>) 
 
 /// Verify agent identity tokens, log in, and sign requests as an agent.
 ///
-/// Tokens are verified against a JWK Set with RS256 (what ChatGPT signs with) or EdDSA (what the
-/// local emulator signs with). Each command's --help lists the flags it takes; its configuration
-/// flags can also be set through the environment variables shown, and a flag wins over any
-/// variable.
+/// Tokens are verified against a JWK Set with RS256, what ChatGPT and the local emulator sign with
+/// (--algorithms accepts others, such as EdDSA). Each command's --help lists the flags it takes;
+/// its configuration flags can also be set through the environment variables shown, and a flag
+/// wins over any variable.
 // The clap definition; [`Cli`] is what parsing it yields, the configuration settled.
 #[derive(Parser)]
 #[command(
@@ -151,6 +153,8 @@ struct BeforeCommand {
     issuer: Option<String>,
     #[arg(long, hide = true, value_name = "AUDIENCE")]
     audience: Option<String>,
+    #[arg(long, hide = true, value_name = "LIST", value_parser = algorithm_list)]
+    algorithms: Option<AlgorithmList>,
     #[arg(long, hide = true, value_name = "JWT")]
     jwt: Option<String>,
     #[arg(
@@ -178,6 +182,8 @@ pub(crate) struct Settings {
     pub(crate) authapi_base_url: Option<String>,
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
+    /// `--algorithms` or `AGENT_IDENTITY_ALGORITHMS`; `None` keeps the library's default, RS256.
+    pub(crate) algorithms: Option<AlgorithmList>,
     /// `--jwt` or `AGENT_IDENTITY_JWT`.
     pub(crate) jwt: Option<String>,
     /// Whether `jwt` came from `--jwt` rather than `AGENT_IDENTITY_JWT`: `login` stores a token
@@ -256,6 +262,12 @@ impl Settings {
             "--audience",
             verification.map(|g| &g.audience),
             &before.audience,
+        )?;
+        settings.algorithms = picker.pick(
+            "algorithms",
+            "--algorithms",
+            verification.map(|g| &g.algorithms),
+            &before.algorithms,
         )?;
         let leeway = uses
             .leeway
@@ -447,6 +459,11 @@ pub(crate) struct VerificationArgs {
     /// The expected token audience [default: codex-app-server]
     #[arg(long, env = "AGENT_IDENTITY_AUDIENCE", value_name = "AUDIENCE")]
     audience: Option<String>,
+
+    /// The accepted token signature algorithms, comma-separated (`RS256,EdDSA`) [default: RS256,
+    /// what ChatGPT and the emulator sign with]
+    #[arg(long, env = ALGORITHMS_ENV_VAR, value_name = "LIST", value_parser = algorithm_list)]
+    algorithms: Option<AlgorithmList>,
 
     #[command(flatten)]
     leeway: LeewayArgs,
@@ -774,6 +791,31 @@ pub(crate) struct EmulatorArgs {
     /// The address to listen on: IP:PORT or HOST:PORT (`localhost:8080`); port 0 picks a free one
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = socket_address)]
     pub(crate) listen: SocketAddr,
+
+    /// The token signature algorithm: rs256 (an RSA-2048 key, as ChatGPT signs) or eddsa (an
+    /// Ed25519 key; clients then need --algorithms EdDSA or AGENT_IDENTITY_ALGORITHMS=EdDSA)
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = EmulatorAlgorithm::Rs256,
+        hide_possible_values = true,
+        value_name = "ALG"
+    )]
+    pub(crate) algorithm: EmulatorAlgorithm,
+
+    /// Print `export` lines that point the CLI and `AuthManager::from_env` at the emulator, then
+    /// close stdout and keep serving
+    #[arg(long)]
+    pub(crate) env: bool,
+}
+
+/// The signing algorithms of `emulator --algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EmulatorAlgorithm {
+    /// RS256, an RSA-2048 key.
+    Rs256,
+    /// EdDSA, an Ed25519 key.
+    Eddsa,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved (for `localhost`, the first address, IPv4 first).
@@ -791,6 +833,14 @@ fn socket_address(text: &str) -> Result<SocketAddr, String> {
         .into_iter()
         .next()
         .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
+/// The accepted algorithms of `--algorithms`, parsed by the library's one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AlgorithmList(pub(crate) Vec<SigningAlgorithm>);
+
+fn algorithm_list(text: &str) -> Result<AlgorithmList, String> {
+    agent_identity_manager::parse_algorithms(text).map(AlgorithmList)
 }
 
 /// Where `verify` and `login` read the token from.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, SigningAlgorithm, Verifier};
+use agent_identity_jwt::{IdentityJwt, MAX_TOKEN_BYTES, Verifier};
 use agent_identity_manager::JWKS_URL_ENV_VAR;
 use agent_identity_manager::{
     AuthError, AuthManagerBuilder, CredentialStore, FileStore, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT,
@@ -18,11 +18,6 @@ use agent_identity_task::{TaskClient, TaskErrorKind};
 use crate::cli::{Settings, StoreKind, TokenArgs};
 use crate::error::{Exit, Failure, chain};
 use crate::explain;
-
-/// The algorithms the CLI accepts: RS256, what the ChatGPT backend signs with (wire-format §1),
-/// and EdDSA, what the local emulator signs with.
-pub(crate) const ALGORITHMS: [SigningAlgorithm; 2] =
-    [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa];
 
 /// A token file larger than this is not read whole: the verifier refuses anything over
 /// `MAX_TOKEN_BYTES` anyway, and a few more bytes allow for surrounding whitespace.
@@ -57,7 +52,6 @@ impl<'a> Config<'a> {
         // `--store` (or `AGENT_IDENTITY_STORE`, which clap read for it) is settled already.
         .keyring(global.store == StoreKind::Keyring)
         .leeway(Duration::from_secs(global.leeway))
-        .algorithms(ALGORITHMS)
         .task_reuse(if global.fresh_task {
             TaskReuse::PerProcess
         } else {
@@ -79,6 +73,10 @@ impl<'a> Config<'a> {
         }
         if let Some(audience) = &global.audience {
             builder = builder.audience(audience);
+        }
+        // Without the flag or its variable, the library's default (RS256), as `from_env`.
+        if let Some(list) = &global.algorithms {
+            builder = builder.algorithms(list.0.iter().copied());
         }
         if let Some(jwt) = &global.jwt {
             builder = builder.token(jwt);
@@ -102,7 +100,8 @@ impl<'a> Config<'a> {
         Duration::from_secs(self.global.leeway)
     }
 
-    /// A verifier for RS256 and EdDSA tokens, with the configured issuer, audience and leeway, and
+    /// A verifier for the accepted algorithms (RS256 unless `--algorithms` says otherwise), with
+    /// the configured issuer, audience and leeway, and
     /// keys from `--jwks-file`, else `--jwks-url`, else production.
     ///
     /// # Errors

@@ -97,6 +97,12 @@ pub(crate) fn explain(failure: Failure, settings: &Settings) -> Failure {
             "--audience",
             "AGENT_IDENTITY_AUDIENCE",
         )),
+        "algorithm_not_allowed" => failure.hint(&expectation(
+            settings,
+            "algorithms",
+            "--algorithms",
+            agent_identity_manager::ALGORITHMS_ENV_VAR,
+        )),
         "expired" => failure
             .hint("; get a fresh token, and store it with agent-identity login --jwt-file FILE"),
         "malformed" => match jwt_path(settings) {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::chatgpt::{AGENT_REGISTER_PATH, ChatGptLoginRequest};
 use crate::error::EmulatorError;
 use crate::mint::MintRequest;
 use crate::routes::{self, AUTHAPI_PATH, ECHO_PATH, EVENTS_PATH, JWKS_PATH};
@@ -51,7 +52,7 @@ impl Default for EmulatorBuilder {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             issuer: DEFAULT_ISSUER.to_owned(),
             audience: DEFAULT_AUDIENCE.to_owned(),
-            algorithm: SigningAlgorithm::EdDsa,
+            algorithm: SigningAlgorithm::Rs256,
             registration_form: RegistrationForm::default(),
             assertion_skew: DEFAULT_SKEW,
         }
@@ -79,8 +80,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The token signature algorithm: [`SigningAlgorithm::EdDsa`] (the default, an Ed25519 key)
-    /// or [`SigningAlgorithm::Rs256`] (an RSA-2048 key, as production uses). Others make
+    /// The token signature algorithm: [`SigningAlgorithm::Rs256`] (the default, an RSA-2048 key,
+    /// what ChatGPT signs with and what `AuthManager` accepts by default) or
+    /// [`SigningAlgorithm::EdDsa`] (an Ed25519 key, quicker to generate). Others make
     /// [`start`](Self::start) fail.
     pub fn algorithm(mut self, algorithm: SigningAlgorithm) -> Self {
         self.algorithm = algorithm;
@@ -162,8 +164,8 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// Starts an emulator with every default: `127.0.0.1:0`, EdDSA, the ChatGPT issuer and
-    /// audience, encrypted task ids.
+    /// Starts an emulator with every default: `127.0.0.1:0`, RS256 (as ChatGPT signs), the
+    /// ChatGPT issuer and audience, encrypted task ids.
     ///
     /// # Errors
     /// As [`EmulatorBuilder::start`].
@@ -200,7 +202,14 @@ impl Emulator {
         self.at(AUTHAPI_PATH)
     }
 
-    /// `{base}/echo`, the protected endpoint: `GET` or `POST` with the `AgentAssertion` headers.
+    /// `{base}/api/accounts/v1/agent/register`, Codex's agent registration: `POST` with
+    /// `Authorization: Bearer <access token>` of a [`chatgpt_login`](Self::chatgpt_login).
+    pub fn agent_register_url(&self) -> Url {
+        self.at(AGENT_REGISTER_PATH)
+    }
+
+    /// `{base}/echo`, the protected endpoint: any method, at `/echo` or any path under it (but
+    /// `/echo/events`), with the `AgentAssertion` headers.
     pub fn echo_url(&self) -> Url {
         self.at(ECHO_PATH)
     }
@@ -241,6 +250,13 @@ impl Emulator {
     /// Starts minting a token; see [`MintRequest`] for the claims and their defaults.
     pub fn mint(&self) -> MintRequest<'_> {
         MintRequest::new(&self.shared)
+    }
+
+    /// Starts issuing a ChatGPT login (an access token and an id token) whose access token
+    /// [`agent_register_url`](Self::agent_register_url) accepts; see [`ChatGptLoginRequest`]
+    /// for the claims and their defaults.
+    pub fn chatgpt_login(&self) -> ChatGptLoginRequest<'_> {
+        ChatGptLoginRequest::new(&self.shared)
     }
 
     /// A verifier that trusts this emulator: its JWKS over HTTP, its issuer and audience, and
@@ -300,6 +316,11 @@ impl Emulator {
         self.shared.counters().registrations
     }
 
+    /// Agents registered through [`agent_register_url`](Self::agent_register_url).
+    pub fn agent_registrations(&self) -> u64 {
+        self.shared.counters().agent_registrations
+    }
+
     /// Requests to the protected endpoint that were accepted.
     pub fn assertions_accepted(&self) -> u64 {
         self.shared.counters().assertions_accepted
@@ -321,6 +342,12 @@ impl Emulator {
     /// [`fail_next_registrations`](Self::fail_next_registrations).
     pub fn fail_next_jwks(&self, n: u32, status: u16) {
         self.shared.fail_next_jwks(n, status);
+    }
+
+    /// The next `n` agent registration requests are answered with `status`, as for
+    /// [`fail_next_registrations`](Self::fail_next_registrations).
+    pub fn fail_next_agent_registrations(&self, n: u32, status: u16) {
+        self.shared.fail_next_agent_registrations(n, status);
     }
 
     /// Delays every response of the JWKS, registration and echo endpoints by `latency` (a Tokio

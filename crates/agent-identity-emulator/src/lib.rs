@@ -52,11 +52,17 @@
 //! | --- | --- | --- |
 //! | `GET` | `/backend-api/wham/agent-identities/jwks` | the JWK Set, every key ever used (`Cache-Control: public, max-age=300`) |
 //! | `POST` | `/api/accounts/v1/agent/{runtime_id}/task/register` | task registration (wire-format §3): 404 for a runtime the emulator did not mint, 400 for a malformed body, 401 for a bad signature or a timestamp outside ±300 s |
-//! | `GET`, `POST` | `/echo` | the protected endpoint: checks `Authorization: AgentAssertion …` and `ChatGPT-Account-ID` (and `X-OpenAI-Fedramp` for FedRAMP accounts); 200 `{"runtime_id","task_id","account_id","body_length","body_sha256"}` (the request body read as it streams, never held whole) or 401 `{"error":"<kind>"}` |
+//! | `POST` | `/api/accounts/v1/agent/register` | Codex's agent registration: `Authorization: Bearer <access token>` of a ChatGPT login the emulator issued (401 `missing_authorization`, `unknown_access_token`, `expired_access_token`), `X-OpenAI-Fedramp: true` for a FedRAMP account (403 `missing_fedramp_header`), body `{"abom":{"agent_version","agent_harness_id","running_location"},"agent_public_key":"ssh-ed25519 AAAA…","capabilities":[…],"ttl":null}` (400 `malformed`, `malformed_public_key`) → `{"agent_runtime_id"}`; the new runtime then registers tasks and signs assertions like a minted one |
+//! | any | `/echo` and every path under it (`/echo/chat/completions`, `/echo/v1/models`, …) | the protected endpoint: checks `Authorization: AgentAssertion …` and `ChatGPT-Account-ID` (and `X-OpenAI-Fedramp` for FedRAMP accounts); 200 `{"runtime_id","task_id","account_id","method","path","body_length","body_sha256"}` (the request body read as it streams, never held whole) or 401 `{"error":"<kind>"}` |
 //! | `GET` | `/echo/events?count=N&interval_ms=M` | the same check, then a `text/event-stream` of `N` events (default 5, at most 1000) `M` ms apart (default 100), each `data: {"seq","sent_at_unix_ms"}` |
-//! | `POST` | `/_emulator/mint` | mint a token: `{"runtime_id","account_id","chatgpt_user_id","email","plan_type","fedramp","lifetime_seconds"}`, all optional, → `{"token","runtime_id","kid"}` |
-//! | `POST` | `/_emulator/faults` | `{"fail_next_registrations":{"n","status"},"fail_next_jwks":{"n","status"},"latency_ms","drop_next_connections","registration_form","rotate_signing_key","revoke_tasks"}`, all optional |
-//! | `GET` | `/_emulator/counters` | `{"jwks_fetches","registrations","assertions_accepted","assertions_rejected"}` |
+//! | `POST` | `/_emulator/mint` | mint a token: `{"runtime_id","account_id","chatgpt_user_id","email","plan_type","fedramp","lifetime_seconds","issuer","audience"}`, all optional, → `{"token","runtime_id","kid"}` |
+//! | `POST` | `/_emulator/chatgpt-login` | issue a ChatGPT login for agent registration: `{"account_id","chatgpt_user_id","email","plan_type","fedramp","lifetime_seconds"}`, all optional, → `{"access_token","id_token","account_id"}` |
+//! | `POST` | `/_emulator/faults` | `{"fail_next_registrations":{"n","status"},"fail_next_jwks":{"n","status"},"fail_next_agent_registrations":{"n","status"},"latency_ms","drop_next_connections","registration_form","rotate_signing_key","revoke_tasks"}`, all optional |
+//! | `GET` | `/_emulator/counters` | `{"jwks_fetches","registrations","assertions_accepted","assertions_rejected","agent_registrations"}` |
+//!
+//! Tokens are signed with RS256 (an RSA-2048 key), as ChatGPT signs them, unless
+//! [`EmulatorBuilder::algorithm`] asks for EdDSA. `docs/emulator.md` in the repository describes
+//! the admin endpoints' bodies and answers in full, for driving an emulator from another language.
 //!
 //! The error kinds of `/echo` and registration are `missing_authorization`, `malformed`,
 //! `unknown_runtime`, `bad_signature`, `task_not_issued`, `stale`, `account_mismatch` and
@@ -82,10 +88,12 @@
 //! # Faults
 //!
 //! [`Emulator::fail_next_registrations`], [`Emulator::fail_next_jwks`],
-//! [`Emulator::set_latency`], [`Emulator::drop_next_connections`],
+//! [`Emulator::fail_next_agent_registrations`], [`Emulator::set_latency`], [`Emulator::drop_next_connections`],
 //! [`Emulator::rotate_signing_key`] and [`Emulator::set_registration_form`] change the emulator's
 //! behaviour from the next request on, and can be called at any time from any thread.
 
+mod admin;
+mod chatgpt;
 mod emulator;
 mod error;
 mod mint;
@@ -95,6 +103,7 @@ mod server;
 mod signing;
 mod state;
 
+pub use chatgpt::{ChatGptLogin, ChatGptLoginRequest, OPENAI_AUTH_CLAIM};
 pub use emulator::{Emulator, EmulatorBuilder};
 pub use error::EmulatorError;
 pub use mint::{

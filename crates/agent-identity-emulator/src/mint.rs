@@ -48,6 +48,8 @@ pub struct MintRequest<'a> {
     email: Option<String>,
     plan_type: String,
     fedramp: bool,
+    issuer: Option<String>,
+    audience: Option<String>,
     lifetime: Duration,
     expires_at: Option<SystemTime>,
     not_before: Option<SystemTime>,
@@ -66,6 +68,8 @@ impl<'a> MintRequest<'a> {
             email: None,
             plan_type: DEFAULT_PLAN_TYPE.to_owned(),
             fedramp: false,
+            issuer: None,
+            audience: None,
             lifetime: DEFAULT_LIFETIME,
             expires_at: None,
             not_before: None,
@@ -118,6 +122,20 @@ impl<'a> MintRequest<'a> {
     /// `X-OpenAI-Fedramp: true`. Defaults to false.
     pub fn fedramp(mut self, fedramp: bool) -> Self {
         self.fedramp = fedramp;
+        self
+    }
+
+    /// The `iss`. Defaults to the emulator's issuer; another makes a token that verifiers of
+    /// the emulator's issuer refuse.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `aud`. Defaults to the emulator's audience; another makes a token for the wrong
+    /// audience.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
         self
     }
 
@@ -187,8 +205,10 @@ impl<'a> MintRequest<'a> {
         };
         let config = &self.shared.config;
         let mut claims = Map::new();
-        claims.insert("iss".into(), config.issuer.clone().into());
-        claims.insert("aud".into(), config.audience.clone().into());
+        let issuer = self.issuer.unwrap_or_else(|| config.issuer.clone());
+        let audience = self.audience.unwrap_or_else(|| config.audience.clone());
+        claims.insert("iss".into(), issuer.into());
+        claims.insert("aud".into(), audience.into());
         claims.insert("iat".into(), unix_seconds(now).into());
         claims.insert("exp".into(), unix_seconds(expires_at).into());
         if let Some(not_before) = self.not_before {

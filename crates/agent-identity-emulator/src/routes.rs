@@ -1,5 +1,6 @@
-//! The HTTP endpoints: the JWKS, task registration (wire-format §3), the protected echo endpoint
-//! (§5), and the loopback-only admin endpoints under `/_emulator/`.
+//! The HTTP endpoints: the router, the JWKS, task registration (wire-format §3), the protected
+//! echo endpoint (§5), and the loopback guard of the admin endpoints under `/_emulator/` (their
+//! handlers are in `admin`, agent registration's in `chatgpt`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,14 +16,14 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use futures_util::StreamExt as _;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::mint::MintRequest;
+use crate::admin;
+use crate::chatgpt::{self, AGENT_REGISTER_PATH};
 use crate::random::hex_id;
-use crate::state::{RegistrationForm, Shared};
+use crate::state::Shared;
 
 /// The JWKS path, under the ChatGPT base `/backend-api` (wire-format §2).
 pub(crate) const JWKS_PATH: &str = "/backend-api/wham/agent-identities/jwks";
@@ -30,6 +31,8 @@ pub(crate) const JWKS_PATH: &str = "/backend-api/wham/agent-identities/jwks";
 pub(crate) const AUTHAPI_PATH: &str = "/api/accounts";
 /// The protected endpoint.
 pub(crate) const ECHO_PATH: &str = "/echo";
+/// Every path under the protected endpoint, as a route.
+const ECHO_PREFIX_ROUTE: &str = "/echo/{*rest}";
 /// The protected server-sent-events endpoint.
 pub(crate) const EVENTS_PATH: &str = "/echo/events";
 /// Events `/echo/events` sends unless `?count=` says otherwise.
@@ -47,9 +50,13 @@ const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
 /// Builds the router over the shared state.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let admin = Router::new()
-        .route("/_emulator/mint", post(admin_mint))
-        .route("/_emulator/faults", post(admin_faults))
-        .route("/_emulator/counters", get(admin_counters))
+        .route("/_emulator/mint", post(admin::mint))
+        .route("/_emulator/faults", post(admin::faults))
+        .route("/_emulator/counters", get(admin::counters))
+        .route(
+            "/_emulator/chatgpt-login",
+            post(chatgpt::admin_chatgpt_login),
+        )
         .route_layer(middleware::from_fn(admin_guard));
     Router::new()
         .route(JWKS_PATH, get(jwks))
@@ -57,24 +64,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/accounts/v1/agent/{runtime_id}/task/register",
             post(register),
         )
-        .route(ECHO_PATH, get(echo).post(echo))
+        .route(AGENT_REGISTER_PATH, post(chatgpt::register_agent))
+        // `/echo` and everything under it (`/echo/chat/completions`, `/echo/v1/models`), so an
+        // SDK whose base URL is `/echo` reaches a verifying endpoint whatever path it appends;
+        // `/echo/events`, a static path, wins over the wildcard.
+        .route(ECHO_PATH, any(echo))
+        .route("/echo/", any(echo))
+        .route(ECHO_PREFIX_ROUTE, any(echo))
         .route(EVENTS_PATH, get(events))
         .merge(admin)
         .with_state(shared)
 }
 
 /// A JSON body with a status.
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn error_response(status: StatusCode, kind: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, kind: &str) -> Response {
     json_response(status, json!({ "error": kind }))
 }
 
 /// An injected failure: the configured status (500 if it is not a valid status code) and a small
 /// JSON body saying so.
-fn injected_fault(status: u16) -> Response {
+pub(crate) fn injected_fault(status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(
         status,
@@ -148,6 +161,8 @@ async fn register(
 /// `body_sha256` (lowercase hex).
 async fn echo(
     State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
@@ -167,6 +182,8 @@ async fn echo(
         length += chunk.len() as u64;
         digest.update(&chunk);
     }
+    reply["method"] = json!(method.as_str());
+    reply["path"] = json!(uri.path());
     reply["body_length"] = json!(length);
     reply["body_sha256"] = json!(hex(digest.finish().as_ref()));
     json_response(StatusCode::OK, reply)
@@ -377,158 +394,6 @@ pub(crate) fn is_loopback(peer: &SocketAddr) -> bool {
             v6.ip().is_loopback() || v6.ip().to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
         }
     }
-}
-
-/// Parses an optional JSON body: empty means all defaults. The error is the message for a 400.
-fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|error| error.to_string())
-}
-
-/// The answer to an admin body that does not parse.
-fn malformed_body(message: String) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        json!({ "error": "malformed", "message": message }),
-    )
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MintBody {
-    runtime_id: Option<String>,
-    account_id: Option<String>,
-    chatgpt_user_id: Option<String>,
-    email: Option<String>,
-    plan_type: Option<String>,
-    fedramp: Option<bool>,
-    lifetime_seconds: Option<u64>,
-}
-
-/// 9999-12-31T23:59:59Z: the latest `exp` the verifier accepts; a later one could only mint a
-/// token nothing trusts, and a lifetime overflowing the clock made `exp == iat` silently.
-const MAX_EXP: u64 = 253_402_300_799;
-
-/// Whether a token minted at `now` with a lifetime of `seconds` has an `exp` of at most
-/// [`MAX_EXP`].
-fn lifetime_fits(seconds: u64, now: SystemTime) -> bool {
-    let now = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    now.checked_add(seconds).is_some_and(|exp| exp <= MAX_EXP)
-}
-
-async fn admin_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: MintBody = match parse_body(&body) {
-        Ok(body) => body,
-        Err(message) => return malformed_body(message),
-    };
-    let mut request = MintRequest::new(&shared).email(body.email);
-    if let Some(runtime_id) = body.runtime_id {
-        request = request.runtime_id(runtime_id);
-    }
-    if let Some(account_id) = body.account_id {
-        request = request.account_id(account_id);
-    }
-    if let Some(user_id) = body.chatgpt_user_id {
-        request = request.chatgpt_user_id(user_id);
-    }
-    if let Some(plan_type) = body.plan_type {
-        request = request.plan_type(plan_type);
-    }
-    if let Some(fedramp) = body.fedramp {
-        request = request.fedramp(fedramp);
-    }
-    if let Some(seconds) = body.lifetime_seconds {
-        if !lifetime_fits(seconds, SystemTime::now()) {
-            return malformed_body(format!(
-                "lifetime_seconds is too large: exp must not pass {MAX_EXP} (9999-12-31T23:59:59Z)"
-            ));
-        }
-        request = request.lifetime(Duration::from_secs(seconds));
-    }
-    match request.issue() {
-        // The token is a secret; this endpoint hands it out on purpose, as a test fixture.
-        Ok(minted) => json_response(
-            StatusCode::OK,
-            json!({
-                "token": minted.token.expose_secret(),
-                "runtime_id": minted.runtime_id.as_str(),
-                "kid": minted.kid,
-            }),
-        ),
-        Err(crate::EmulatorError::LifetimeOverflow) => {
-            malformed_body("lifetime_seconds is too large: exp overflows".to_owned())
-        }
-        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "mint_failed"),
-    }
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailSpec {
-    n: u32,
-    status: u16,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultsBody {
-    fail_next_registrations: Option<FailSpec>,
-    fail_next_jwks: Option<FailSpec>,
-    latency_ms: Option<u64>,
-    drop_next_connections: Option<u32>,
-    registration_form: Option<RegistrationForm>,
-    #[serde(default)]
-    rotate_signing_key: bool,
-    #[serde(default)]
-    revoke_tasks: bool,
-}
-
-async fn admin_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: FaultsBody = match parse_body(&body) {
-        Ok(body) => body,
-        Err(message) => return malformed_body(message),
-    };
-    if let Some(FailSpec { n, status }) = body.fail_next_registrations {
-        shared.fail_next_registrations(n, status);
-    }
-    if let Some(FailSpec { n, status }) = body.fail_next_jwks {
-        shared.fail_next_jwks(n, status);
-    }
-    if let Some(ms) = body.latency_ms {
-        shared.set_latency(Duration::from_millis(ms));
-    }
-    if let Some(n) = body.drop_next_connections {
-        shared.drop_next_connections(n);
-    }
-    if let Some(form) = body.registration_form {
-        shared.set_registration_form(form);
-    }
-    let rotated_kid = if body.rotate_signing_key {
-        match shared.rotate() {
-            Ok(kid) => Some(kid),
-            Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, "rotate_failed"),
-        }
-    } else {
-        None
-    };
-    let revoked_tasks = body.revoke_tasks.then(|| shared.revoke_tasks());
-    json_response(
-        StatusCode::OK,
-        json!({
-            "ok": true,
-            "rotated_kid": rotated_kid,
-            "revoked_tasks": revoked_tasks,
-            "registration_form": shared.registration_form().as_str(),
-        }),
-    )
-}
-
-async fn admin_counters(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, json!(shared.counters()))
 }
 
 #[cfg(test)]

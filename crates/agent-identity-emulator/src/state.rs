@@ -35,14 +35,25 @@ fn form_from_u8(value: u8) -> RegistrationForm {
     }
 }
 
-/// What the emulator knows about a runtime it minted.
+/// What the emulator knows about a runtime it minted or registered.
 #[derive(Debug, Clone)]
 pub(crate) struct Runtime {
-    pub(crate) key: AgentKey,
+    /// The private key of a runtime the emulator minted; `None` for one registered through
+    /// `/v1/agent/register`, whose agent keeps its key to itself.
+    pub(crate) key: Option<AgentKey>,
     pub(crate) public_key: [u8; 32],
     pub(crate) account_id: String,
     pub(crate) fedramp: bool,
     pub(crate) tasks: HashSet<String>,
+}
+
+/// The ChatGPT account behind an access token the emulator issued.
+#[derive(Debug, Clone)]
+pub(crate) struct ChatGptAccount {
+    pub(crate) account_id: String,
+    pub(crate) fedramp: bool,
+    /// The access token's `exp`, in seconds since the Unix epoch.
+    pub(crate) expires_at: i64,
 }
 
 /// Fixed configuration, chosen by the builder.
@@ -68,12 +79,16 @@ pub(crate) struct Shared {
     /// Every key ever used, oldest first; the last one signs new tokens.
     keys: Mutex<Vec<Arc<IssuerKey>>>,
     runtimes: Mutex<HashMap<String, Runtime>>,
+    /// The ChatGPT access tokens issued by `/_emulator/chatgpt-login`, and their accounts.
+    logins: Mutex<HashMap<String, ChatGptAccount>>,
     jwks_fetches: AtomicU64,
+    agent_registrations: AtomicU64,
     registrations: AtomicU64,
     assertions_accepted: AtomicU64,
     assertions_rejected: AtomicU64,
     fail_registrations: Mutex<FailNext>,
     fail_jwks: Mutex<FailNext>,
+    fail_agent_registrations: Mutex<FailNext>,
     /// Added latency in nanoseconds.
     latency_nanos: AtomicU64,
     drop_connections: AtomicU32,
@@ -87,6 +102,7 @@ pub(crate) struct Counters {
     pub(crate) registrations: u64,
     pub(crate) assertions_accepted: u64,
     pub(crate) assertions_rejected: u64,
+    pub(crate) agent_registrations: u64,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent,
@@ -102,12 +118,15 @@ impl Shared {
             config,
             keys: Mutex::new(vec![Arc::new(key)]),
             runtimes: Mutex::new(HashMap::new()),
+            logins: Mutex::new(HashMap::new()),
             jwks_fetches: AtomicU64::new(0),
+            agent_registrations: AtomicU64::new(0),
             registrations: AtomicU64::new(0),
             assertions_accepted: AtomicU64::new(0),
             assertions_rejected: AtomicU64::new(0),
             fail_registrations: Mutex::new(FailNext::default()),
             fail_jwks: Mutex::new(FailNext::default()),
+            fail_agent_registrations: Mutex::new(FailNext::default()),
             latency_nanos: AtomicU64::new(0),
             drop_connections: AtomicU32::new(0),
             registration_form: AtomicU8::new(form_to_u8(form)),
@@ -154,7 +173,7 @@ impl Shared {
     ) -> Result<AgentKey, EmulatorError> {
         let existing = lock(&self.runtimes)
             .get(runtime_id)
-            .map(|runtime| runtime.key.clone());
+            .and_then(|runtime| runtime.key.clone());
         let key = match key.or(existing) {
             Some(key) => key,
             None => AgentKey::generate().map_err(|_| EmulatorError::Random)?,
@@ -164,20 +183,53 @@ impl Shared {
         let runtime = runtimes
             .entry(runtime_id.to_owned())
             .or_insert_with(|| Runtime {
-                key: key.clone(),
+                key: Some(key.clone()),
                 public_key,
                 account_id: String::new(),
                 fedramp,
                 tasks: HashSet::new(),
             });
-        if runtime.public_key != public_key {
+        if runtime.public_key != public_key || runtime.key.is_none() {
             // An explicit new key replaces the old one; tasks issued to the old key stay issued.
-            runtime.key = key.clone();
+            runtime.key = Some(key.clone());
             runtime.public_key = public_key;
         }
         account_id.clone_into(&mut runtime.account_id);
         runtime.fedramp = fedramp;
-        Ok(runtime.key.clone())
+        Ok(key)
+    }
+
+    /// Records a runtime registered through `/v1/agent/register`: its public key, and the
+    /// account and FedRAMP flag of the ChatGPT login that registered it.
+    pub(crate) fn record_registered_runtime(
+        &self,
+        runtime_id: &str,
+        public_key: [u8; 32],
+        account_id: &str,
+        fedramp: bool,
+    ) {
+        lock(&self.runtimes).insert(
+            runtime_id.to_owned(),
+            Runtime {
+                key: None,
+                public_key,
+                account_id: account_id.to_owned(),
+                fedramp,
+                tasks: HashSet::new(),
+            },
+        );
+    }
+
+    // --- ChatGPT logins ---
+
+    /// Remembers an access token the emulator issued, and the login it stands for.
+    pub(crate) fn record_login(&self, access_token: &str, login: ChatGptAccount) {
+        lock(&self.logins).insert(access_token.to_owned(), login);
+    }
+
+    /// The login an access token stands for, if the emulator issued it.
+    pub(crate) fn login(&self, access_token: &str) -> Option<ChatGptAccount> {
+        lock(&self.logins).get(access_token).cloned()
     }
 
     /// The public key on record for a runtime.
@@ -231,6 +283,10 @@ impl Shared {
         self.registrations.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn count_agent_registration(&self) {
+        self.agent_registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn count_assertion(&self, accepted: bool) {
         let counter = if accepted {
             &self.assertions_accepted
@@ -246,6 +302,7 @@ impl Shared {
             registrations: self.registrations.load(Ordering::Relaxed),
             assertions_accepted: self.assertions_accepted.load(Ordering::Relaxed),
             assertions_rejected: self.assertions_rejected.load(Ordering::Relaxed),
+            agent_registrations: self.agent_registrations.load(Ordering::Relaxed),
         }
     }
 
@@ -263,6 +320,18 @@ impl Shared {
             remaining: n,
             status,
         };
+    }
+
+    pub(crate) fn fail_next_agent_registrations(&self, n: u32, status: u16) {
+        *lock(&self.fail_agent_registrations) = FailNext {
+            remaining: n,
+            status,
+        };
+    }
+
+    /// Consumes one pending agent registration fault and returns its status.
+    pub(crate) fn take_agent_registration_fault(&self) -> Option<u16> {
+        take(&self.fail_agent_registrations)
     }
 
     /// Consumes one pending registration fault and returns its status.

@@ -30,6 +30,10 @@ pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
 /// The expected audience variable (the CLI's `--audience`).
 pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
 
+/// The accepted token signature algorithms (the CLI's `--algorithms`): JOSE names separated by
+/// commas, such as `RS256,EdDSA`, any case.
+pub const ALGORITHMS_ENV_VAR: &str = "AGENT_IDENTITY_ALGORITHMS";
+
 /// The rotated token file variable: a read-only credential source in place of `auth.json`
 /// ([`TokenFileStore`](crate::TokenFileStore)).
 pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
@@ -39,7 +43,7 @@ pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
 
 /// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the README's configuration table
 /// lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 13] = [
+pub const SETUP_ENV_VARS: [&str; 14] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
@@ -49,6 +53,7 @@ pub const SETUP_ENV_VARS: [&str; 13] = [
     AUTHAPI_BASE_URL_ENV_VARS[2],
     ISSUER_ENV_VAR,
     AUDIENCE_ENV_VAR,
+    ALGORITHMS_ENV_VAR,
     JWT_ENV_VAR,
     JWT_ENV_VAR_COMPAT,
     TOKEN_FILE_ENV_VAR,

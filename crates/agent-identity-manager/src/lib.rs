@@ -29,16 +29,16 @@ mod store;
 pub use auth::AgentIdentityAuth;
 pub use credential::{AgentRecord, Credential, RecordKind};
 pub use env::{
-    AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR, JWKS_FILE_ENV_VAR,
-    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS, STORE_ENV_VAR,
-    TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS,
+    STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
 };
 pub use error::AuthError;
 pub use manager::{
     AuthManager, CredentialWatch, Degraded, MAX_RELOAD_FAILURE_COOLDOWN, RECOVERY_COOLDOWN,
     REGISTRATION_LOCK_WAIT, RELOAD_FAILURE_COOLDOWN, TaskReuse,
 };
-pub use setup::AuthManagerBuilder;
+pub use setup::{AuthManagerBuilder, parse_algorithms};
 pub use state::{AuthState, LogoutReason, ReloadOutcome};
 pub use status::{Status, StatusState};
 pub use store::{

@@ -17,8 +17,9 @@ use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::{Host, Url};
 
 use crate::env::{
-    AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR, JWKS_FILE_ENV_VAR,
-    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR,
+    TOKEN_FILE_ENV_VAR,
 };
 use crate::error::AuthError;
 use crate::manager::{AuthManager, TaskReuse};
@@ -99,6 +100,9 @@ pub struct AuthManagerBuilder {
     token_file: Option<PathBuf>,
     leeway: Duration,
     algorithms: Vec<SigningAlgorithm>,
+    /// `AGENT_IDENTITY_ALGORITHMS` as read, parsed when the verifier is built (so a bad value is
+    /// reported, naming the variable); [`algorithms`](Self::algorithms) clears it.
+    algorithms_variable: Option<String>,
     task_reuse: TaskReuse,
     max_registration_attempts: Option<u32>,
 }
@@ -118,6 +122,7 @@ impl fmt::Debug for AuthManagerBuilder {
             .field("token_file", &self.token_file)
             .field("leeway", &self.leeway)
             .field("algorithms", &self.algorithms)
+            .field("algorithms_variable", &self.algorithms_variable)
             .field("task_reuse", &self.task_reuse)
             .finish_non_exhaustive()
     }
@@ -139,6 +144,7 @@ impl Default for AuthManagerBuilder {
             token_file: None,
             leeway: DEFAULT_LEEWAY,
             algorithms: vec![SigningAlgorithm::Rs256],
+            algorithms_variable: None,
             task_reuse: TaskReuse::default(),
             max_registration_attempts: None,
         }
@@ -173,6 +179,7 @@ impl AuthManagerBuilder {
     /// | key set | `AGENT_IDENTITY_JWKS_FILE`, then `AGENT_IDENTITY_JWKS_URL`, then Codex's `CODEX_AGENT_IDENTITY_JWKS_BASE_URL` (a ChatGPT base; the URL by [`jwks_url_for_base`](agent_identity_jwt::jwks_url_for_base)), else the production URL |
     /// | AuthAPI | `AGENT_IDENTITY_AUTHAPI_BASE_URL`, `CODEX_AUTHAPI_BASE_URL`, `CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL` |
     /// | issuer, audience | `AGENT_IDENTITY_ISSUER`, `AGENT_IDENTITY_AUDIENCE` |
+    /// | accepted algorithms | `AGENT_IDENTITY_ALGORITHMS` (`RS256,EdDSA`), else RS256 alone |
     /// | token override (read-only) | `AGENT_IDENTITY_JWT`, then `CODEX_ACCESS_TOKEN` |
     ///
     /// Nothing is validated here: [`build`](Self::build) reports a bad value, naming its variable.
@@ -204,6 +211,7 @@ impl AuthManagerBuilder {
         Self {
             issuer: read(ISSUER_ENV_VAR),
             audience: read(AUDIENCE_ENV_VAR),
+            algorithms_variable: read(ALGORITHMS_ENV_VAR),
             key_set,
             env: Some(lookup),
             ..Self::default()
@@ -321,11 +329,24 @@ impl AuthManagerBuilder {
         self
     }
 
-    /// The accepted signing algorithms. Defaults to RS256 alone, what ChatGPT signs with (the
-    /// emulator signs with EdDSA).
+    /// The accepted signing algorithms. Defaults to RS256 alone, what ChatGPT (and the
+    /// emulator, unless told otherwise) signs with; with [`from_env_lookup`](Self::from_env_lookup),
+    /// to `AGENT_IDENTITY_ALGORITHMS` when it is set.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
+        self.algorithms_variable = None;
         self
+    }
+
+    /// The algorithms the verifier accepts: the setting, or the variable's list.
+    fn accepted_algorithms(&self) -> Result<Vec<SigningAlgorithm>, AuthError> {
+        match &self.algorithms_variable {
+            Some(text) => parse_algorithms(text).map_err(|reason| AuthError::Config {
+                setting: ALGORITHMS_ENV_VAR,
+                reason,
+            }),
+            None => Ok(self.algorithms.clone()),
+        }
     }
 
     /// Whether processes of the same home share one task. Defaults to
@@ -345,9 +366,11 @@ impl AuthManagerBuilder {
     /// The verifier these settings describe. A key set file is read now.
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an unusable key set URL (or one that needs the `http` feature);
+    /// [`AuthError::Config`] for an unusable key set URL (or one that needs the `http` feature)
+    /// or an `AGENT_IDENTITY_ALGORITHMS` that does not parse;
     /// [`AuthError::Token`] for a key set file that cannot be read or parsed.
     pub fn build_verifier(&self) -> Result<Verifier, AuthError> {
+        let algorithms = self.accepted_algorithms()?;
         let mut builder = match &self.key_set {
             KeySet::File(path) => Verifier::builder(StaticJwksSource::from_file(path)?),
             KeySet::Production => http_verifier(
@@ -369,7 +392,7 @@ impl AuthManagerBuilder {
             }
         }
         .leeway(self.leeway)
-        .algorithms(self.algorithms.iter().copied());
+        .algorithms(algorithms);
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer.trim());
         }
@@ -523,6 +546,52 @@ impl AuthManagerBuilder {
             .find_map(|name| lookup(name).filter(|value| !value.trim().is_empty()))
             .map(IdentityJwt::new)
     }
+}
+
+/// Every algorithm a list may name, in the order an error message lists them.
+const NAMEABLE_ALGORITHMS: [SigningAlgorithm; 9] = [
+    SigningAlgorithm::Rs256,
+    SigningAlgorithm::EdDsa,
+    SigningAlgorithm::Rs384,
+    SigningAlgorithm::Rs512,
+    SigningAlgorithm::Ps256,
+    SigningAlgorithm::Ps384,
+    SigningAlgorithm::Ps512,
+    SigningAlgorithm::Es256,
+    SigningAlgorithm::Es384,
+];
+
+/// Parses a list of accepted algorithms, as `AGENT_IDENTITY_ALGORITHMS` and the CLI's
+/// `--algorithms` take it: JOSE names (`RS256`, `EdDSA`, …) in any case, separated by commas or
+/// spaces.
+///
+/// # Errors
+/// A message naming the first unknown name (`none` and the HMAC names are never accepted), or
+/// saying that the list is empty.
+pub fn parse_algorithms(text: &str) -> Result<Vec<SigningAlgorithm>, String> {
+    let mut algorithms = Vec::new();
+    for name in text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|name| !name.is_empty())
+    {
+        let algorithm = NAMEABLE_ALGORITHMS
+            .into_iter()
+            .find(|algorithm| algorithm.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let known: Vec<&str> = NAMEABLE_ALGORITHMS.iter().map(|a| a.as_str()).collect();
+                format!(
+                    "unknown algorithm {name:?}; expected names from {}",
+                    known.join(", ")
+                )
+            })?;
+        if !algorithms.contains(&algorithm) {
+            algorithms.push(algorithm);
+        }
+    }
+    if algorithms.is_empty() {
+        return Err("no algorithm named; expected a list such as RS256,EdDSA".to_owned());
+    }
+    Ok(algorithms)
 }
 
 #[cfg(feature = "http")]

@@ -33,6 +33,11 @@ Examples:
   agent-identity emulator
   agent-identity emulator --listen localhost:8080
   agent-identity emulator --json --listen 127.0.0.1:0    the first line names the bound address
+  eval \"$(agent-identity emulator --env &)\"               point this shell's CLI and from_env at it
+  agent-identity emulator --algorithm eddsa               Ed25519 keys (clients: --algorithms EdDSA)
+
+The admin endpoints (/_emulator/mint, /_emulator/faults, /_emulator/chatgpt-login) are described
+in docs/emulator.md.
 
 Exit codes:
   0   stopped by SIGTERM or Ctrl-C

@@ -224,6 +224,17 @@ fn settings(config: &Config<'_>) -> Vec<(&'static str, String, String)> {
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
         source("audience").unwrap_or("default").to_owned(),
     ));
+    rows.push((
+        "algorithms",
+        global.algorithms.as_ref().map_or_else(
+            || "RS256".to_owned(),
+            |list| {
+                let names: Vec<&str> = list.0.iter().map(|a| a.as_str()).collect();
+                names.join(",")
+            },
+        ),
+        source("algorithms").unwrap_or("default").to_owned(),
+    ));
     let token_source = if global.jwt.is_some() {
         source("jwt").map_or_else(
             || "flag".to_owned(),

@@ -72,7 +72,7 @@ pub(crate) async fn run(
 }
 
 /// `text` as one POSIX shell word: single-quoted, an embedded `'` written `'\''`.
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 

@@ -17,7 +17,7 @@ fn every_flag_variable_is_a_setup_variable() {
         .collect();
     flag_vars.sort();
     flag_vars.dedup();
-    assert_eq!(flag_vars.len(), 9, "{flag_vars:?}");
+    assert_eq!(flag_vars.len(), 10, "{flag_vars:?}");
     for name in &flag_vars {
         assert!(
             agent_identity_manager::SETUP_ENV_VARS.contains(&name.as_str()),

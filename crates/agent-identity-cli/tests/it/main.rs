@@ -18,6 +18,7 @@ mod login;
 mod precedence;
 mod proxy;
 mod proxy_limits;
+mod readme_example;
 mod records;
 mod sanitize;
 mod secrets;

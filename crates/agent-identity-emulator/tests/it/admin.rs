@@ -146,7 +146,7 @@ async fn admin_counters_report_every_counter() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({ "jwks_fetches": 0, "registrations": 0, "assertions_accepted": 0, "assertions_rejected": 0 })
+        json!({ "jwks_fetches": 0, "registrations": 0, "assertions_accepted": 0, "assertions_rejected": 0, "agent_registrations": 0 })
     );
     let (_, record) = crate::support::minted_record(&emulator).await;
     emulator
@@ -158,7 +158,7 @@ async fn admin_counters_report_every_counter() {
     let (_, body) = get_json(&client, &url).await;
     assert_eq!(
         body,
-        json!({ "jwks_fetches": 1, "registrations": 1, "assertions_accepted": 0, "assertions_rejected": 1 })
+        json!({ "jwks_fetches": 1, "registrations": 1, "assertions_accepted": 0, "assertions_rejected": 1, "agent_registrations": 0 })
     );
 }
 
@@ -357,4 +357,32 @@ async fn admin_mint_refuses_a_lifetime_whose_exp_overflows() {
         claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
         lifetime
     );
+}
+
+#[tokio::test]
+async fn admin_mint_sets_the_issuer_and_audience_for_tokens_verifiers_refuse() {
+    let emulator = Emulator::start().await.expect("start");
+    let url = emulator
+        .base_url()
+        .join("_emulator/mint")
+        .expect("url")
+        .to_string();
+    for (body, expected) in [
+        (json!({ "audience": "another-app" }), "audience"),
+        (json!({ "issuer": "https://elsewhere.test" }), "issuer"),
+    ] {
+        let (status, answer) = post_json(&fresh_connections(), &url, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        let token = IdentityJwt::new(answer["token"].as_str().expect("token"));
+        let error = emulator
+            .verifier()
+            .verify(&token)
+            .await
+            .expect_err("minted for someone else");
+        let refused = match expected {
+            "audience" => matches!(error, agent_identity_jwt::JwtError::WrongAudience { .. }),
+            _ => matches!(error, agent_identity_jwt::JwtError::WrongIssuer { .. }),
+        };
+        assert!(refused, "{expected}: {error:?}");
+    }
 }

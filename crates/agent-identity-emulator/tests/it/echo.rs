@@ -44,7 +44,7 @@ async fn echo_accepts_the_headers_the_task_crate_builds() {
     let (record, task_id) = registered(&emulator).await;
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
         let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
-        let (status, body) = send(&emulator, method, &pairs(&headers)).await;
+        let (status, body) = send(&emulator, method.clone(), &pairs(&headers)).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body,
@@ -52,6 +52,8 @@ async fn echo_accepts_the_headers_the_task_crate_builds() {
                 "runtime_id": record.runtime_id().as_str(),
                 "task_id": task_id.as_str(),
                 "account_id": record.account_id().as_str(),
+                "method": method.as_str(),
+                "path": "/echo",
                 "body_length": 0,
                 // SHA-256 of nothing.
                 "body_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -306,4 +308,36 @@ async fn events_stream_numbered_events_to_an_accepted_request_only() {
         })
         .collect();
     assert_eq!(seqs, [0, 1, 2]);
+}
+
+#[tokio::test]
+async fn every_path_under_echo_is_the_verifying_endpoint() {
+    let emulator = Emulator::start().await.expect("start");
+    let (record, task_id) = registered(&emulator).await;
+    let client = fresh_connections();
+    for (method, path) in [
+        (reqwest::Method::POST, "echo/chat/completions"),
+        (reqwest::Method::GET, "echo/v1/models"),
+        (reqwest::Method::PUT, "echo/"),
+    ] {
+        let url = emulator.base_url().join(path).expect("url");
+        let headers = request_headers(&record, &task_id, SystemTime::now()).expect("headers");
+        let mut request = client.request(method.clone(), url.clone());
+        for (name, value) in headers.iter() {
+            request = request.header(name, value);
+        }
+        let response = request.body("{}").send().await.expect("signed");
+        assert_eq!(response.status(), 200, "{method} {path}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["runtime_id"], record.runtime_id().as_str());
+        assert_eq!(body["task_id"], task_id.as_str());
+        assert_eq!(body["method"], method.as_str());
+        assert_eq!(body["path"], format!("/{path}"));
+
+        // Unsigned, the same path is refused: it is verified, not merely routed.
+        let unsigned = client.request(method, url).send().await.expect("unsigned");
+        assert_eq!(unsigned.status(), 401, "{path}");
+    }
+    assert_eq!(emulator.assertions_accepted(), 3);
+    assert_eq!(emulator.assertions_rejected(), 3);
 }

@@ -7,7 +7,11 @@ use crate::support::{fresh_connections, get_json};
 
 #[tokio::test]
 async fn jwks_publishes_the_ed25519_signing_key_with_cache_control() {
-    let emulator = Emulator::start().await.expect("start");
+    let emulator = Emulator::builder()
+        .algorithm(SigningAlgorithm::EdDsa)
+        .start()
+        .await
+        .expect("start");
     let response = fresh_connections()
         .get(emulator.jwks_url())
         .send()

@@ -3,6 +3,7 @@
 //! 127.0.0.1.
 
 mod admin;
+mod agent_register;
 mod concurrency;
 mod echo;
 mod faults;

@@ -37,13 +37,13 @@ async fn minted_token_carries_the_requested_claims_and_verifies() {
 }
 
 #[tokio::test]
-async fn defaults_are_a_random_runtime_an_hour_of_life_and_the_chatgpt_issuer() {
+async fn defaults_are_rs256_a_random_runtime_an_hour_of_life_and_the_chatgpt_issuer() {
     let emulator = Emulator::start().await.expect("start");
     assert_eq!(emulator.issuer(), agent_identity_jwt::DEFAULT_ISSUER);
     assert_eq!(emulator.audience(), agent_identity_jwt::DEFAULT_AUDIENCE);
     assert_eq!(
         emulator.algorithm(),
-        agent_identity_jwt::SigningAlgorithm::EdDsa
+        agent_identity_jwt::SigningAlgorithm::Rs256
     );
     let first = emulator.mint().issue().expect("mint");
     let second = emulator.mint().issue().expect("mint");
@@ -80,7 +80,7 @@ async fn custom_issuer_and_audience_are_minted_and_trusted() {
     let default_verifier = agent_identity_jwt::Verifier::builder(
         agent_identity_jwt::HttpJwksSource::new(emulator.jwks_url()),
     )
-    .algorithms([agent_identity_jwt::SigningAlgorithm::EdDsa])
+    .algorithms([emulator.algorithm()])
     .build();
     let error = default_verifier
         .verify(&minted.token)

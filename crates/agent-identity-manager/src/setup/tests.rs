@@ -393,3 +393,45 @@ fn the_store_variable_says_file_or_keyring_and_nothing_else() {
         );
     }
 }
+
+/// One row of the algorithms table: the variables set, and the accepted algorithms.
+type AlgorithmsCase = (
+    &'static [(&'static str, &'static str)],
+    Vec<agent_identity_jwt::SigningAlgorithm>,
+);
+
+#[test]
+fn the_algorithms_variable_sets_the_accepted_algorithms() {
+    use agent_identity_jwt::SigningAlgorithm::{EdDsa, Rs256};
+    let cases: [AlgorithmsCase; 4] = [
+        (&[], vec![Rs256]),
+        (&[("AGENT_IDENTITY_ALGORITHMS", "eddsa")], vec![EdDsa]),
+        (
+            &[("AGENT_IDENTITY_ALGORITHMS", "RS256, EdDSA")],
+            vec![Rs256, EdDsa],
+        ),
+        (&[("AGENT_IDENTITY_ALGORITHMS", "  ")], vec![Rs256]),
+    ];
+    for (vars, expected) in cases {
+        let accepted = env(vars).accepted_algorithms().expect("parses");
+        assert_eq!(accepted, expected, "{vars:?}");
+    }
+    // The builder's setting wins over the variable.
+    let builder = env(&[("AGENT_IDENTITY_ALGORITHMS", "EdDSA")]).algorithms([Rs256]);
+    assert_eq!(builder.accepted_algorithms().expect("parses"), vec![Rs256]);
+}
+
+#[test]
+fn an_unknown_algorithm_in_the_variable_is_a_config_error_naming_it() {
+    for value in ["HS256", "none", "RS256,,nope"] {
+        let error = env(&[("AGENT_IDENTITY_ALGORITHMS", value)])
+            .jwks_file("/nonexistent/jwks.json")
+            .build_verifier()
+            .expect_err("refused");
+        let AuthError::Config { setting, reason } = &error else {
+            panic!("{value}: {error:?}");
+        };
+        assert_eq!(*setting, "AGENT_IDENTITY_ALGORITHMS");
+        assert!(reason.starts_with("unknown algorithm"), "{reason}");
+    }
+}

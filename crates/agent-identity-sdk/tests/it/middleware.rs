@@ -72,9 +72,13 @@ async fn a_logged_out_manager_fails_with_a_typed_error_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_token_fails_with_its_verdict() {
-    let emulator = Emulator::start().await.expect("emulator");
+    let emulator = Emulator::builder()
+        .algorithm(agent_identity_sdk::SigningAlgorithm::EdDsa)
+        .start()
+        .await
+        .expect("emulator");
     let token = emulator.mint().issue().expect("mint").token;
-    // The default algorithms (RS256 alone) reject the emulator's EdDSA token.
+    // The default algorithms (RS256 alone) reject an EdDSA token.
     let manager = from_env(&emulator, token.expose_secret())
         .algorithms([agent_identity_sdk::SigningAlgorithm::Rs256])
         .build()

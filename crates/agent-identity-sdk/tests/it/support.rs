@@ -6,7 +6,6 @@ use std::sync::Arc;
 use agent_identity_sdk::emulator::Emulator;
 use agent_identity_sdk::{
     AgentIdentityMiddleware, AuthManager, AuthManagerBuilder, CredentialStore, MemoryStore,
-    SigningAlgorithm,
 };
 
 /// A builder pointed at `emulator` through its settings alone.
@@ -16,8 +15,8 @@ pub(crate) fn builder(emulator: &Emulator) -> AuthManagerBuilder {
         .authapi_base_url(emulator.authapi_base_url())
         .issuer(emulator.issuer())
         .audience(emulator.audience())
-        // The emulator signs with EdDSA; ChatGPT, and the default, RS256.
-        .algorithms([SigningAlgorithm::EdDsa])
+        // Whatever the emulator signs with (RS256 by default, as ChatGPT and the default here).
+        .algorithms([emulator.algorithm()])
 }
 
 /// A builder pointed at `emulator` through the variables `AuthManager::from_env` reads, from an
@@ -34,7 +33,7 @@ pub(crate) fn from_env(emulator: &Emulator, token: &str) -> AuthManagerBuilder {
         ("AGENT_IDENTITY_JWT", token.to_owned()),
     ]);
     AuthManagerBuilder::from_env_lookup(move |name| env.get(name).cloned())
-        .algorithms([SigningAlgorithm::EdDsa])
+        .algorithms([emulator.algorithm()])
         // The token comes from the "environment"; the store below it stays empty.
         .store(Arc::new(MemoryStore::new()) as Arc<dyn CredentialStore>)
 }
