@@ -20,6 +20,7 @@ mod proxy;
 mod proxy_limits;
 mod readme_example;
 mod records;
+mod register;
 mod sanitize;
 mod secrets;
 mod status;
