@@ -265,7 +265,7 @@ fn a_corrupt_value_is_a_typed_error_never_logged_out() {
         (format!("[\"{TOKEN}\"]"), "the value is not a JSON object"),
         (
             json!({"auth_mode": "agentIdentity", "agent_identity": 7}).to_string(),
-            "agent_identity is not a string",
+            "agent_identity is neither a token string nor a record object",
         ),
     ] {
         keyring.set_codex_value(home.path(), &value);
@@ -501,3 +501,5 @@ fn an_abandoned_call_that_panics_does_not_leave_the_store_stuck() {
         }
     }
 }
+
+mod records;
