@@ -2,6 +2,9 @@
 //! command and its arguments. Each command flattens the configuration groups it uses (the
 //! `configuration` module), their variables read by clap; [`Cli::parse_from_iter`] settles them
 //! into one [`Settings`] (the `settings` module: which value wins, and where it came from).
+//!
+//! One piece: every command's arguments side by side, so the command line reads as one; the
+//! shared groups and value parsers already live in their own modules.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

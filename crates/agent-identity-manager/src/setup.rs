@@ -1,7 +1,7 @@
 //! One-call setup: [`AuthManager::from_env`] reads the same variables as the `agent-identity`
 //! CLI, and [`AuthManagerBuilder`] sets each setting explicitly, without the environment.
 //!
-//! One piece, though past 500 lines: it is one type, the builder, whose settings, defaults and
+//! One piece: past 500 lines, it is still one type, the builder, whose settings, defaults and
 //! environment fallbacks are read together; each `build_*` step resolves one setting the way
 //! the CLI does. The variables' names live in the crate's `env` module.
 

@@ -1,5 +1,8 @@
 //! The `auth.json` file store: atomic private writes, the lock, the safety checks on the home
 //! and the file, and temporary files left by dead writers.
+//!
+//! One piece: the cases share one fixture (a private home and a store over it) and read as one
+//! catalogue of what the file store refuses and keeps.
 
 use super::*;
 use crate::store::tests::*;

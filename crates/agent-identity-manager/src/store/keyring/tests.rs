@@ -1,5 +1,8 @@
 //! Unit tests of `KeyringStore` against keyring's mock credentials (kept per service and
 //! account, as a real keyring keeps items) and a keyring that never answers.
+//!
+//! One piece: every case runs on the same mock keyring set-up; the record form's cases are in
+//! `records.rs` beside it.
 
 use super::*;
 
