@@ -1,7 +1,8 @@
 //! Manager benchmarks: reading the current auth under contention, against a bare `Arc` clone; a
-//! cold start (construction to first header) against the two raw round trips it needs; and a
-//! warm restart (a new manager over a home with a cached task and key set) against one raw round
-//! trip, since it must make none.
+//! cold start (construction to first header) against the two raw round trips it needs; a warm
+//! restart (a new manager over a home with a cached task and key set) against one raw round trip,
+//! since it must make none; and a start from Codex's record form with a task, against reading and
+//! parsing the same `auth.json` once, since it is that read and parse and the key check alone.
 
 use std::error::Error;
 use std::hint::black_box;
@@ -23,6 +24,9 @@ const COLD_START_TARGET: f64 = 1.0;
 
 /// 0.5: the target for a warm restart against one raw loopback round trip.
 const WARM_RESTART_TARGET: f64 = 0.5;
+/// 3.0: the target for a start from a record with a task against one read and parse of its
+/// `auth.json` with `serde_json`.
+const RECORD_START_TARGET: f64 = 3.0;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -128,7 +132,67 @@ fn main() -> Result<(), Box<dyn Error>> {
         &baseline,
         WARM_RESTART_TARGET,
     );
+
+    // A start from a record with a task (a managed home, as current Codex writes it): no key set,
+    // no registration; against reading and parsing the same file once.
+    let record_home = tempfile::tempdir()?;
+    let record_file = record_home.path().join("auth.json");
+    let document = serde_json::json!({
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": null,
+        "tokens": {"id_token": "id", "access_token": "access", "refresh_token": "refresh"},
+        "last_refresh": "2026-08-20T10:00:00Z",
+        "agent_identity": {
+            "agent_runtime_id": minted.runtime_id.as_str(),
+            "agent_private_key": minted.key.to_pkcs8_base64().as_str(),
+            "account_id": "account-emulator",
+            "chatgpt_user_id": "user-emulator",
+            "email": "",
+            "plan_type": "pro",
+            "chatgpt_account_is_fedramp": false,
+            "task_id": "task-from-codex",
+        },
+    });
+    std::fs::write(&record_file, document.to_string())?;
+    let record_store = || Arc::new(FileStore::new(record_home.path())) as Arc<dyn CredentialStore>;
+    let (jwks_hits, registrations) = (emulator.jwks_fetches(), emulator.registrations());
+    black_box(rt.block_on(record_start(
+        build_verifier(),
+        build_tasks(),
+        record_store(),
+    ))?);
+    let (ours, baseline) = measure_pair_async(
+        &rt,
+        "manager_record_start",
+        || record_start(build_verifier(), build_tasks(), record_store()),
+        || async {
+            let bytes = std::fs::read(&record_file).expect("auth.json");
+            black_box(serde_json::from_slice::<serde_json::Value>(&bytes).expect("json"))
+        },
+    );
+    assert_eq!(
+        (emulator.jwks_fetches(), emulator.registrations()),
+        (jwks_hits, registrations),
+        "a start from a record makes no request"
+    );
+    report(
+        "manager_record_start",
+        &ours,
+        "read + serde_json parse of auth.json",
+        &baseline,
+        RECORD_START_TARGET,
+    );
     Ok(())
+}
+
+/// A new manager over a record with a task, to its task id: the read, the parse, the key check.
+async fn record_start(
+    verifier: Verifier,
+    tasks: TaskClient,
+    store: Arc<dyn CredentialStore>,
+) -> Result<String, Box<dyn Error>> {
+    let manager = AuthManager::new(verifier, tasks, store).await?;
+    Ok(manager.auth()?.task_id().as_str().to_owned())
 }
 
 async fn raw_get(client: &reqwest::Client, url: &str) -> Result<(), reqwest::Error> {

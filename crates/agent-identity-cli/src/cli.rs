@@ -2,6 +2,9 @@
 //! command and its arguments. Each command flattens the configuration groups it uses (the
 //! `configuration` module), their variables read by clap; [`Cli::parse_from_iter`] settles them
 //! into one [`Settings`] (the `settings` module: which value wins, and where it came from).
+//!
+//! One piece: every command's arguments side by side, so the command line reads as one; the
+//! shared groups and value parsers already live in their own modules.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -152,6 +155,10 @@ pub(crate) enum Command {
     /// Delete the stored credentials
     #[command(after_help = help::LOGOUT)]
     Logout(LogoutArgs),
+    /// Create an agent identity from a ChatGPT login, as Codex does: a new key, the agent
+    /// registered with the AuthAPI, a task, and the record written for both tools to use
+    #[command(after_help = help::REGISTER)]
+    Register(RegisterArgs),
     /// Check the setup end to end (settings and where they came from, the token, the key set,
     /// the AuthAPI, the clock, the store) and say what to do next
     #[command(after_help = help::DOCTOR)]
@@ -194,6 +201,11 @@ impl Command {
             },
             Self::Logout(args) => Uses {
                 store: Some(&args.store),
+                ..Uses::default()
+            },
+            Self::Register(args) => Uses {
+                store: Some(&args.store),
+                authapi: Some(&args.authapi),
                 ..Uses::default()
             },
             Self::Doctor(args) => Uses {
@@ -263,6 +275,28 @@ pub(crate) struct StatusArgs {
 pub(crate) struct LogoutArgs {
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// Arguments of `register`.
+#[derive(Args)]
+pub(crate) struct RegisterArgs {
+    /// A Codex auth.json in chatgpt mode to take the ChatGPT login from [default: the home's own
+    /// auth.json]; the record is then written alone into the home
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chatgpt_auth: Option<PathBuf>,
+    /// The agent's version, in its bill of materials [default: this tool's version]
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) agent_version: Option<String>,
+    /// The harness that runs the agent, in its bill of materials [default: agent-identity-cli]
+    #[arg(long, value_name = "ID")]
+    pub(crate) agent_harness_id: Option<String>,
+    /// Where the agent runs, in its bill of materials [default: local]
+    #[arg(long, value_name = "LOCATION")]
+    pub(crate) running_location: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    authapi: AuthApiArgs,
 }
 
 /// Arguments of `doctor`.

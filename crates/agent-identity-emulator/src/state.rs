@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_identity_jwt::{AgentKey, SigningAlgorithm};
@@ -105,11 +105,9 @@ pub(crate) struct Counters {
     pub(crate) agent_registrations: u64,
 }
 
-/// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent,
-/// so a panic elsewhere must not take the emulator down with it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// Every critical section leaves the data consistent, so a panic elsewhere must not take the
+/// emulator down with it: the workspace's one rule for a poisoned mutex.
+pub(crate) use agent_identity_flight::lock;
 
 impl Shared {
     pub(crate) fn new(config: Config, form: RegistrationForm) -> Result<Self, EmulatorError> {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use agent_identity_flight::{Cooldown, Flight, SingleFlight};
+use agent_identity_flight::{Cooldown, Flight, SingleFlight, lock};
 use arc_swap::ArcSwapOption;
 use jwks_client_rs::source::JwksSource;
 use tokio::time::Instant;
@@ -367,10 +367,3 @@ impl std::fmt::Display for FetchFailure {
 }
 
 impl std::error::Error for FetchFailure {}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (plain `Option`s).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}

@@ -35,7 +35,7 @@ pub use cache::KeySetSnapshot;
 pub use error::JwtError;
 pub use jwks_client_rs::source::JwksSource;
 pub use key::{AgentKey, KeyError};
-pub use record::AgentIdentityRecord;
+pub use record::{AgentIdentityRecord, StoredFields};
 pub use source::StaticJwksSource;
 #[cfg(feature = "http")]
 pub use source::{HttpJwksSource, HttpJwksSourceBuilder};

@@ -9,7 +9,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::error::JwtError;
-use crate::key::AgentKey;
+use crate::key::{AgentKey, KeyError};
 use crate::types::{AccountId, AgentRuntimeId, Audience, IdentityJwt, Issuer, PlanType};
 
 /// A verified (or, from [`crate::insecure_decode_unverified`], merely decoded) agent identity.
@@ -35,9 +35,88 @@ struct RecordInner {
     issued_at: Option<u64>,
     expires_at: u64,
     not_before: Option<u64>,
+    /// Built from a stored record (Codex's record form), not decoded from a token: there is no
+    /// token, issuer, audience or expiry.
+    stored: bool,
+}
+
+/// The fields of a stored agent record, Codex's record form of `agent_identity` in `auth.json`
+/// (wire-format §6), as [`AgentIdentityRecord::from_stored`] takes them.
+#[derive(Clone, Copy)]
+pub struct StoredFields<'a> {
+    /// `agent_runtime_id`.
+    pub runtime_id: &'a str,
+    /// `agent_private_key`: base64 PKCS#8 Ed25519. A secret.
+    pub private_key: &'a str,
+    /// `account_id`.
+    pub account_id: &'a str,
+    /// `chatgpt_user_id`.
+    pub chatgpt_user_id: &'a str,
+    /// `email`; `None` or empty for none.
+    pub email: Option<&'a str>,
+    /// `plan_type`, kept as it is when it is not a plan we know.
+    pub plan_type: Option<&'a str>,
+    /// `chatgpt_account_is_fedramp`.
+    pub fedramp: bool,
+}
+
+impl fmt::Debug for StoredFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredFields")
+            .field("runtime_id", &self.runtime_id)
+            .field("account_id", &self.account_id)
+            .field("private_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl AgentIdentityRecord {
+    /// An identity from a stored record (Codex's record form) rather than a token. The key is
+    /// parsed and checked (it can sign) once, here. Such an identity is trusted local state, as a
+    /// stored token is once verified, and has no expiry: [`expiry`](Self::expiry) is `None`, and
+    /// [`token`](Self::token), [`issuer`](Self::issuer) and [`audiences`](Self::audiences) are
+    /// empty.
+    ///
+    /// # Errors
+    /// [`KeyError`] when `private_key` is not a usable base64 PKCS#8 Ed25519 key.
+    pub fn from_stored(fields: StoredFields<'_>) -> Result<Self, KeyError> {
+        let key = AgentKey::from_pkcs8_base64(fields.private_key)?;
+        key.check()?;
+        Ok(Self {
+            inner: Arc::new(RecordInner {
+                token: IdentityJwt::new(String::new()),
+                key,
+                runtime_id: AgentRuntimeId::new(fields.runtime_id),
+                account_id: AccountId::new(fields.account_id),
+                chatgpt_user_id: fields.chatgpt_user_id.to_owned(),
+                email: fields
+                    .email
+                    .filter(|email| !email.is_empty())
+                    .map(str::to_owned),
+                plan: fields.plan_type.map(PlanType::parse),
+                fedramp: fields.fedramp,
+                issuer: Issuer::new(String::new()),
+                audiences: Vec::new(),
+                issued_at: None,
+                // No expiry: the end of the year 9999 keeps every time check from firing
+                // without overflowing; `expiry()` says `None`.
+                expires_at: MAX_NUMERIC_DATE,
+                not_before: None,
+                stored: true,
+            }),
+        })
+    }
+
+    /// Whether this identity comes from a stored record rather than a token.
+    pub fn is_stored(&self) -> bool {
+        self.inner.stored
+    }
+
+    /// `exp`; `None` for a stored record, which has no expiry.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        (!self.inner.stored).then(|| self.expires_at())
+    }
+
     /// The raw token this record was decoded from. A secret.
     pub fn token(&self) -> &IdentityJwt {
         &self.inner.token
@@ -93,7 +172,8 @@ impl AgentIdentityRecord {
         self.inner.issued_at.map(epoch)
     }
 
-    /// `exp`.
+    /// `exp`. A stored record has none ([`expiry`](Self::expiry) is `None`); for one this is
+    /// the end of the year 9999.
     pub fn expires_at(&self) -> SystemTime {
         epoch(self.inner.expires_at)
     }
@@ -155,6 +235,7 @@ impl AgentIdentityRecord {
                 expires_at: optional_seconds(claims.exp, "exp")?
                     .ok_or(JwtError::MissingClaim("exp"))?,
                 not_before: optional_seconds(claims.nbf, "nbf")?,
+                stored: false,
             }),
         })
     }
@@ -318,6 +399,7 @@ impl fmt::Debug for AgentIdentityRecord {
             .field("issuer", &inner.issuer)
             .field("audiences", &inner.audiences)
             .field("expires_at", &inner.expires_at)
+            .field("stored", &inner.stored)
             .field("key", &inner.key)
             .field("token", &inner.token)
             .finish()
@@ -330,15 +412,17 @@ impl serde::Serialize for AgentIdentityRecord {
         use serde::ser::SerializeMap as _;
         let inner = &*self.inner;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("iss", &inner.issuer)?;
-        match inner.audiences.as_slice() {
-            [single] => map.serialize_entry("aud", single)?,
-            many => map.serialize_entry("aud", many)?,
+        if !inner.stored {
+            map.serialize_entry("iss", &inner.issuer)?;
+            match inner.audiences.as_slice() {
+                [single] => map.serialize_entry("aud", single)?,
+                many => map.serialize_entry("aud", many)?,
+            }
+            if let Some(iat) = inner.issued_at {
+                map.serialize_entry("iat", &iat)?;
+            }
+            map.serialize_entry("exp", &inner.expires_at)?;
         }
-        if let Some(iat) = inner.issued_at {
-            map.serialize_entry("iat", &iat)?;
-        }
-        map.serialize_entry("exp", &inner.expires_at)?;
         if let Some(nbf) = inner.not_before {
             map.serialize_entry("nbf", &nbf)?;
         }

@@ -47,9 +47,10 @@ pub fn normalize_chatgpt_base_url(base: &str) -> String {
     }
 }
 
-/// The JWKS endpoint for a ChatGPT base URL (wire-format §2): under `/backend-api` it is
-/// `{base}/wham/agent-identities/jwks`, under `/api/codex` it is `{base}/agent-identities/jwks`,
-/// and otherwise `{base}/api/codex/agent-identities/jwks`. The base's trailing `/` is trimmed.
+/// The JWKS endpoint for a ChatGPT base URL (wire-format §2), by Codex's current rule (the one
+/// it applies to `CODEX_AGENT_IDENTITY_JWKS_BASE_URL`): under `/backend-api` it is
+/// `{base}/wham/agent-identities/jwks`, and under any other base `{base}/agent-identities/jwks`.
+/// The base's trailing `/` is trimmed.
 ///
 /// # Examples
 /// ```
@@ -58,15 +59,17 @@ pub fn normalize_chatgpt_base_url(base: &str) -> String {
 ///     jwks_url_for_base("https://chatgpt.com/backend-api/"),
 ///     "https://chatgpt.com/backend-api/wham/agent-identities/jwks",
 /// );
+/// assert_eq!(
+///     jwks_url_for_base("http://127.0.0.1:9000"),
+///     "http://127.0.0.1:9000/agent-identities/jwks",
+/// );
 /// ```
 pub fn jwks_url_for_base(base: &str) -> String {
     let base = base.trim().trim_end_matches('/');
     if base.contains("/backend-api") {
         format!("{base}/wham/agent-identities/jwks")
-    } else if base.contains("/api/codex") {
-        format!("{base}/agent-identities/jwks")
     } else {
-        format!("{base}/api/codex/agent-identities/jwks")
+        format!("{base}/agent-identities/jwks")
     }
 }
 

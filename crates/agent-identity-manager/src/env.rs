@@ -21,10 +21,18 @@ pub(crate) const WINDOWS_HOME_ENV_VAR: &str = "USERPROFILE";
 pub const JWKS_URL_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_URL";
 /// The JWK Set file variable (the CLI's `--jwks-file`); it wins over [`JWKS_URL_ENV_VAR`].
 pub const JWKS_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWKS_FILE";
+/// Codex's key set setting: a ChatGPT base URL, from which the key set URL follows by Codex's
+/// rule ([`jwks_url_for_base`](agent_identity_jwt::jwks_url_for_base)). Read below
+/// [`JWKS_FILE_ENV_VAR`] and [`JWKS_URL_ENV_VAR`].
+pub const JWKS_BASE_URL_ENV_VAR: &str = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL";
 /// The expected issuer variable (the CLI's `--issuer`).
 pub const ISSUER_ENV_VAR: &str = "AGENT_IDENTITY_ISSUER";
 /// The expected audience variable (the CLI's `--audience`).
 pub const AUDIENCE_ENV_VAR: &str = "AGENT_IDENTITY_AUDIENCE";
+
+/// The accepted token signature algorithms (the CLI's `--algorithms`): JOSE names separated by
+/// commas, such as `RS256,EdDSA`, any case.
+pub const ALGORITHMS_ENV_VAR: &str = "AGENT_IDENTITY_ALGORITHMS";
 
 /// The rotated token file variable: a read-only credential source in place of `auth.json`
 /// ([`TokenFileStore`](crate::TokenFileStore)).
@@ -33,16 +41,13 @@ pub const TOKEN_FILE_ENV_VAR: &str = "AGENT_IDENTITY_JWT_FILE";
 /// feature, `keyring` (`KeyringStore`, the OS keyring entry for the home).
 pub const STORE_ENV_VAR: &str = "AGENT_IDENTITY_STORE";
 
-/// The accepted token signature algorithms (the CLI's `--algorithms`): JOSE names separated by
-/// commas, such as `RS256,EdDSA`, any case.
-pub const ALGORITHMS_ENV_VAR: &str = "AGENT_IDENTITY_ALGORITHMS";
-
 /// Every variable [`AuthManager::from_env`](crate::AuthManager::from_env) reads, in the order the
 /// README's configuration table lists them. Aliases follow their primary name.
-pub const SETUP_ENV_VARS: [&str; 13] = [
+pub const SETUP_ENV_VARS: [&str; 14] = [
     HOME_ENV_VAR,
     JWKS_URL_ENV_VAR,
     JWKS_FILE_ENV_VAR,
+    JWKS_BASE_URL_ENV_VAR,
     AUTHAPI_BASE_URL_ENV_VARS[0],
     AUTHAPI_BASE_URL_ENV_VARS[1],
     AUTHAPI_BASE_URL_ENV_VARS[2],

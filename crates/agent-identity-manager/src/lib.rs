@@ -16,6 +16,7 @@
 //! the `agent-identity` CLI's settings.
 
 mod auth;
+mod credential;
 mod env;
 mod error;
 #[doc(hidden)]
@@ -29,10 +30,11 @@ mod store;
 
 pub use agent_identity_task::{ACCOUNT_ID_HEADER_NAME, FEDRAMP_HEADER_NAME};
 pub use auth::AgentIdentityAuth;
+pub use credential::{AgentRecord, Credential, RecordKind};
 pub use env::{
-    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,
-    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS, STORE_ENV_VAR,
-    TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, SETUP_ENV_VARS,
+    STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
 };
 pub use error::{AUTHAPI_BASE_URL_SETTING, AuthError, KEY_SET_SETTING};
 pub use manager::{

@@ -1,7 +1,7 @@
 //! One-call setup: [`AuthManager::from_env`] reads the same variables as the `agent-identity`
 //! CLI, and [`AuthManagerBuilder`] sets each setting explicitly, without the environment.
 //!
-//! One piece, though past 500 lines: it is one type, the builder, whose settings, defaults and
+//! One piece: past 500 lines, it is still one type, the builder, whose settings, defaults and
 //! environment fallbacks are read together; each `build_*` step resolves one setting the way
 //! the CLI does. The variables' names live in the crate's `env` module.
 
@@ -18,8 +18,9 @@ use agent_identity_task::{AuthApiBaseUrl, TaskClient};
 use url::Url;
 
 use crate::env::{
-    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,
-    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR,
+    TOKEN_FILE_ENV_VAR,
 };
 use crate::error::AuthError;
 use crate::manager::{AuthManager, TaskReuse};
@@ -176,7 +177,7 @@ impl AuthManagerBuilder {
     /// | setting | variables, first set wins |
     /// | --- | --- |
     /// | home | `AGENT_IDENTITY_HOME`, else `$HOME/.agent-identity` (`USERPROFILE` on Windows) |
-    /// | key set | `AGENT_IDENTITY_JWKS_FILE`, then `AGENT_IDENTITY_JWKS_URL`, else the production URL |
+    /// | key set | `AGENT_IDENTITY_JWKS_FILE`, then `AGENT_IDENTITY_JWKS_URL`, then Codex's `CODEX_AGENT_IDENTITY_JWKS_BASE_URL` (a ChatGPT base; the URL by [`jwks_url_for_base`](agent_identity_jwt::jwks_url_for_base)), else the production URL |
     /// | AuthAPI | `AGENT_IDENTITY_AUTHAPI_BASE_URL`, `CODEX_AUTHAPI_BASE_URL`, `CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL` |
     /// | issuer, audience | `AGENT_IDENTITY_ISSUER`, `AGENT_IDENTITY_AUDIENCE` |
     /// | accepted algorithms | `AGENT_IDENTITY_ALGORITHMS` (`RS256,EdDSA`), else RS256 alone |
@@ -190,14 +191,23 @@ impl AuthManagerBuilder {
         let lookup: Lookup = Arc::new(lookup);
         let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         // The file is the deliberate offline choice, so it wins over the URL.
-        let key_set = match (read(JWKS_FILE_ENV_VAR), read(JWKS_URL_ENV_VAR)) {
-            (Some(file), _) => KeySet::File(PathBuf::from(file.trim())),
-            (None, Some(url)) => KeySet::Url {
+        let key_set = match (
+            read(JWKS_FILE_ENV_VAR),
+            read(JWKS_URL_ENV_VAR),
+            read(JWKS_BASE_URL_ENV_VAR),
+        ) {
+            (Some(file), _, _) => KeySet::File(PathBuf::from(file.trim())),
+            (None, Some(url), _) => KeySet::Url {
                 text: url,
                 setting: JWKS_URL_ENV_VAR,
                 insecure: false,
             },
-            (None, None) => KeySet::Production,
+            (None, None, Some(base)) => KeySet::Url {
+                text: agent_identity_jwt::jwks_url_for_base(&base),
+                setting: JWKS_BASE_URL_ENV_VAR,
+                insecure: false,
+            },
+            (None, None, None) => KeySet::Production,
         };
         Self {
             issuer: read(ISSUER_ENV_VAR),

@@ -3,9 +3,10 @@
 use agent_identity_jwt::{AgentIdentityRecord, Clock, insecure_decode_unverified};
 use agent_identity_task::TaskId;
 
+use crate::credential::{Credential, RecordKind};
 use crate::error::AuthError;
 use crate::state::AuthState;
-use crate::store::CredentialStore;
+use crate::store::{CredentialStore, StoreError};
 
 /// A status report. Building one never touches the network and never registers a task.
 #[derive(Debug, Clone)]
@@ -16,6 +17,7 @@ pub struct Status {
     task_registered_at: Option<std::time::SystemTime>,
     degraded: Option<crate::manager::Degraded>,
     store: String,
+    record_kind: Option<RecordKind>,
     error: Option<AuthError>,
 }
 
@@ -34,8 +36,10 @@ impl Status {
     ) -> Self {
         let now = clock.now();
         let describe = store.describe();
-        let (state, identity, error) = match store.load() {
-            Err(error) if error.is_corrupt() => {
+        let mut record_kind = None;
+        let mut record_task = None;
+        let (state, identity, error) = match store.load_credential() {
+            Err(error) if error.is_corrupt() || matches!(error, StoreError::Unsupported { .. }) => {
                 (StatusState::Corrupt, None, Some(AuthError::Store(error)))
             }
             Err(error) => (
@@ -44,7 +48,13 @@ impl Status {
                 Some(AuthError::Store(error)),
             ),
             Ok(None) => (StatusState::LoggedOut, None, None),
-            Ok(Some(token)) => match insecure_decode_unverified(&token) {
+            // A record has no expiry, and its task is the one it holds.
+            Ok(Some(Credential::Record(record))) => {
+                record_kind = Some(record.kind());
+                record_task = record.task_id().cloned();
+                (StatusState::Ready, Some(record.identity().clone()), None)
+            }
+            Ok(Some(Credential::Jwt(token))) => match insecure_decode_unverified(&token) {
                 Err(error) => (StatusState::LoggedOut, None, Some(AuthError::Token(error))),
                 Ok(identity) if identity.is_expired_at(now, leeway) => {
                     (StatusState::Expired, Some(identity), None)
@@ -54,7 +64,7 @@ impl Status {
         };
         // The home's task, as the runtime cache holds it for this token: a file read, no network.
         let cached = match (&identity, store.runtime_cache()) {
-            (Some(identity), Some(cache)) => cache.newest_task_for(
+            (Some(identity), Some(cache)) if !identity.is_stored() => cache.newest_task_for(
                 identity.runtime_id().as_str(),
                 &identity.token().fingerprint(),
             ),
@@ -63,10 +73,11 @@ impl Status {
         Self {
             state,
             identity,
-            task_id: cached.as_ref().map(|task| task.task_id().clone()),
+            task_id: record_task.or_else(|| cached.as_ref().map(|task| task.task_id().clone())),
             task_registered_at: cached.map(|task| task.registered_at()),
             degraded: None,
             store: describe,
+            record_kind,
             error,
         }
     }
@@ -87,7 +98,12 @@ impl Status {
         };
         // A fresh read of the store reports a corrupt or unreadable file even while a cached
         // identity keeps serving.
-        let error = error.or_else(|| store.load().err().map(AuthError::Store));
+        let (record_kind, read_error) = match store.load_credential() {
+            Ok(Some(Credential::Record(record))) => (Some(record.kind()), None),
+            Ok(_) => (None, None),
+            Err(error) => (None, Some(AuthError::Store(error))),
+        };
+        let error = error.or(read_error);
         Self {
             state: StatusState::of(state),
             identity: state.identity().cloned(),
@@ -95,6 +111,7 @@ impl Status {
             task_registered_at: None,
             degraded,
             store: store.describe(),
+            record_kind,
             error,
         }
     }
@@ -124,6 +141,24 @@ impl Status {
     /// When the cached task was registered ([`Status::read`] only).
     pub fn task_registered_at(&self) -> Option<std::time::SystemTime> {
         self.task_registered_at
+    }
+
+    /// The form of the identity: `jwt` (the identity JWT) or `record` (Codex's record form,
+    /// which has no expiry); `None` without an identity.
+    pub fn form(&self) -> Option<&'static str> {
+        self.identity.as_ref().map(|identity| {
+            if identity.is_stored() {
+                "record"
+            } else {
+                "jwt"
+            }
+        })
+    }
+
+    /// For a record read from the store, the kind of file it is in: standalone, or managed
+    /// (beside a ChatGPT login).
+    pub fn record_kind(&self) -> Option<RecordKind> {
+        self.record_kind
     }
 
     /// Where the credentials are kept.

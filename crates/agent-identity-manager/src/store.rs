@@ -32,7 +32,10 @@ pub use memory::MemoryStore;
 use std::fmt;
 use std::path::PathBuf;
 
-use agent_identity_jwt::IdentityJwt;
+use agent_identity_jwt::{AgentRuntimeId, IdentityJwt};
+use agent_identity_task::TaskId;
+
+use crate::credential::{AgentRecord, Credential};
 
 /// The credentials file's name inside the home directory.
 pub const AUTH_FILE_NAME: &str = "auth.json";
@@ -81,12 +84,52 @@ impl ClearOutcome {
 /// Where the agent identity JWT is kept. Implementations must be safe to call from several
 /// threads and, for durable stores, several processes.
 pub trait CredentialStore: Send + Sync + fmt::Debug {
-    /// The stored token, `None` when nothing is stored.
+    /// The stored token, `None` when nothing is stored. A stored record (Codex's other form) is
+    /// not a token: it is [`StoreError::Unsupported`] here, and read by
+    /// [`load_credential`](CredentialStore::load_credential).
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a document that does not parse; [`StoreError::Io`] when it
     /// cannot be read; [`StoreError::Insecure`] when it, or its directory, is refused.
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError>;
+
+    /// The stored credential in either form, the JWT or Codex's record, `None` when nothing is
+    /// stored: this is how a store says which form it holds. Defaults to
+    /// [`load`](CredentialStore::load) as a JWT: stores that can hold a record (the file and
+    /// keyring stores, which keep Codex's document) override it.
+    ///
+    /// # Errors
+    /// As [`load`](CredentialStore::load), and [`StoreError::Unsupported`] for an
+    /// `agent_identity` in a form that is not used (named in the error).
+    fn load_credential(&self) -> Result<Option<Credential>, StoreError> {
+        Ok(self.load()?.map(Credential::Jwt))
+    }
+
+    /// Writes `task_id` into the stored record of `runtime_id` (its `task_id`), keeping every
+    /// other field, so that Codex and this crate reuse one task. Returns whether a record of that
+    /// agent was there to update. Defaults to [`StoreError::ReadOnly`].
+    ///
+    /// # Errors
+    /// As [`save`](CredentialStore::save).
+    fn save_record_task(
+        &self,
+        runtime_id: &AgentRuntimeId,
+        task_id: &TaskId,
+    ) -> Result<bool, StoreError> {
+        let _ = (runtime_id, task_id);
+        Err(StoreError::ReadOnly("a store that holds no record"))
+    }
+
+    /// Stores `record` in the form its [`kind`](AgentRecord::kind) names (managed: beside the
+    /// ChatGPT login in the same document; standalone: alone), replacing any stored identity and
+    /// keeping every other field. Defaults to [`StoreError::ReadOnly`].
+    ///
+    /// # Errors
+    /// As [`save`](CredentialStore::save).
+    fn save_record(&self, record: &AgentRecord) -> Result<(), StoreError> {
+        let _ = record;
+        Err(StoreError::ReadOnly("a store that holds no record"))
+    }
 
     /// Stores `token`, replacing any stored one.
     ///

@@ -43,7 +43,9 @@ impl IdentityStatus {
             account_id: identity.map(|record| record.account_id().as_str().to_owned()),
             runtime_id: identity.map(|record| record.runtime_id().as_str().to_owned()),
             task_id: status.task_id().map(|task| task.as_str().to_owned()),
-            expires_at: identity.and_then(|record| datetime(py, record.expires_at()).ok()),
+            expires_at: identity
+                .and_then(|record| record.expiry())
+                .and_then(|at| datetime(py, at).ok()),
             error_kind: status.error().map(|error| error.kind().to_owned()),
         }
     }

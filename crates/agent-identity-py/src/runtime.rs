@@ -7,7 +7,9 @@
 //! with [`forked`]: their connections and tasks belonged to the parent.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use agent_identity_flight::lock;
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
@@ -30,7 +32,7 @@ const WORKER_THREADS: usize = 2;
 /// The runtime of this process, made on first use (again in a forked child).
 pub(crate) fn runtime(_py: Python<'_>) -> PyResult<Arc<Runtime>> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = lock(&RUNTIME);
     if let Some(owned) = slot.as_ref().filter(|owned| owned.pid == pid) {
         return Ok(Arc::clone(&owned.runtime));
     }

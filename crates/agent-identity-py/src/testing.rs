@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use agent_identity_flight::lock;
 use agent_identity_sdk::SigningAlgorithm;
 use agent_identity_sdk::emulator::{Emulator as RustEmulator, MintedIdentity};
 use agent_identity_sdk::manager::{
@@ -27,10 +28,7 @@ pub(crate) struct Emulator {
 impl Emulator {
     fn with<T>(&self, call: impl FnOnce(&RustEmulator) -> T) -> PyResult<T> {
         self.birth.check("Emulator")?;
-        let inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let inner = lock(&self.inner);
         match inner.as_ref() {
             Some(emulator) => Ok(call(emulator)),
             None => Err(errors::new_error(
@@ -67,11 +65,7 @@ impl Emulator {
     /// Stops the server, letting requests in flight finish. Closing twice is harmless.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.birth.check("Emulator")?;
-        let emulator = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let emulator = lock(&self.inner).take();
         if let Some(emulator) = emulator {
             runtime::block_on(py, emulator.shutdown())?;
         }

@@ -404,6 +404,9 @@ impl TaskClientBuilder {
     }
 }
 
+mod agent;
+pub use agent::{AGENT_CAPABILITY, AgentBom, DEFAULT_AGENT_REGISTRATION_TIMEOUT};
+
 /// The default HTTP client: reqwest's, but following no redirects (see
 /// [`TaskErrorKind::Redirected`]).
 fn no_redirect_client() -> reqwest::Client {

@@ -22,6 +22,8 @@ pub enum Operation {
     SealTaskId,
     /// Opening an encrypted task id (§3).
     OpenTaskId,
+    /// Registering an agent from a ChatGPT login (`POST /v1/agent/register`).
+    RegisterAgent,
 }
 
 impl Operation {
@@ -32,6 +34,7 @@ impl Operation {
             Self::BuildAssertion => "building the agent assertion",
             Self::SealTaskId => "sealing the task id",
             Self::OpenTaskId => "opening the encrypted task id",
+            Self::RegisterAgent => "agent registration",
         }
     }
 }
@@ -184,6 +187,12 @@ impl TaskError {
             retry_after: None,
             source: None,
         }
+    }
+
+    /// The same failure, as part of `operation`.
+    pub(crate) fn during(mut self, operation: Operation) -> Self {
+        self.operation = operation;
+        self
     }
 
     pub(crate) fn with_detail(mut self, detail: impl Into<Box<str>>) -> Self {

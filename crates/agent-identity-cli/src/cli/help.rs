@@ -108,6 +108,22 @@ Exit codes:
   75  the store is locked by another process, or the OS keyring is locked or does not answer:
       retry later";
 
+pub(super) const REGISTER: &str = "\
+Examples:
+  agent-identity register
+  agent-identity register --chatgpt-auth ~/.codex/auth.json --home /var/lib/agent
+
+Without --chatgpt-auth the ChatGPT login is the home's own auth.json, and the record is written
+into it beside the login, as Codex writes it. With --chatgpt-auth FILE the record is written alone
+into the home; no ChatGPT token is ever copied there. Nothing is written unless every step
+succeeded.
+
+Exit codes:
+  0   registered, and the record written
+  1   no usable ChatGPT login (absent or expired: run `codex login`), or the AuthAPI refused it
+  2   usage error
+  75  the AuthAPI is unreachable: retry later";
+
 pub(super) const DOCTOR: &str = "\
 Examples:
   agent-identity doctor

@@ -8,6 +8,7 @@ mod header;
 mod login;
 mod logout;
 mod proxy;
+mod register;
 mod status;
 mod verify;
 
@@ -36,6 +37,7 @@ async fn dispatch(cli: &Cli, config: &Config<'_>, out: Output) -> Result<Exit, F
         Command::Status(_) => status::run(config, out),
         Command::Header(args) => header::run(config, args, out).await,
         Command::Logout(_) => logout::run(config, out),
+        Command::Register(args) => register::run(config, args, out).await,
         Command::Doctor(_) => doctor::run(config, out).await,
         Command::Demo => demo::run(out).await,
         Command::Emulator(args) => emulator::run(args, out).await,

@@ -30,6 +30,12 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
             // The home may be anything the user typed, a pasted token included.
             ("store", json!(redact(status.store()))),
         ];
+        if let Some(form) = status.form() {
+            fields.push(("form", json!(form)));
+        }
+        if let Some(kind) = status.record_kind() {
+            fields.push(("record_file", json!(kind.name())));
+        }
         if let Some(identity) = status.identity() {
             fields.extend(identity_fields(identity));
         }
@@ -53,6 +59,14 @@ pub(crate) fn run(config: &Config<'_>, out: Output) -> Result<Exit, Failure> {
         return Ok(exit);
     }
     let mut rows = vec![("state", status.state().to_string())];
+    if let Some(form) = status.form() {
+        let form = match (form, status.record_kind()) {
+            ("record", Some(kind)) => format!("record ({} file)", kind.name()),
+            ("record", None) => "record".to_owned(),
+            _ => "jwt".to_owned(),
+        };
+        rows.push(("form", form));
+    }
     if let Some(identity) = status.identity() {
         rows.extend([
             ("account", identity.account_id().to_string()),
@@ -91,7 +105,11 @@ fn unix_seconds(time: SystemTime) -> Option<u64> {
 }
 
 fn identity_fields(identity: &AgentIdentityRecord) -> Vec<(&'static str, Value)> {
-    let expires = i64::try_from(identity.expires_at_unix()).ok();
+    // A record has no expiry: both fields are null.
+    let expires = identity
+        .expiry()
+        .and_then(unix_seconds)
+        .and_then(|at| i64::try_from(at).ok());
     vec![
         ("account_id", json!(identity.account_id().as_str())),
         ("runtime_id", json!(identity.runtime_id().as_str())),
@@ -100,12 +118,18 @@ fn identity_fields(identity: &AgentIdentityRecord) -> Vec<(&'static str, Value)>
         ("plan", json!(identity.plan().map(|plan| plan.as_str()))),
         ("fedramp", json!(identity.is_fedramp())),
         ("expires_at", json!(expires.and_then(rfc3339))),
-        ("expires_at_unix", json!(identity.expires_at_unix())),
+        (
+            "expires_at_unix",
+            json!(identity.expiry().and_then(unix_seconds)),
+        ),
     ]
 }
 
 /// `2026-04-27T18:03:11Z (in 59 min)` or `(3 h ago)`.
 fn expiry(identity: &AgentIdentityRecord) -> String {
+    if identity.expiry().is_none() {
+        return "never (a record has no expiry)".to_owned();
+    }
     let at = i64::try_from(identity.expires_at_unix())
         .ok()
         .and_then(rfc3339)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{Cli, Run};
 
 /// Every command, and `None` for the tool's own help.
-const COMMANDS: [Option<&str>; 11] = [
+const COMMANDS: [Option<&str>; 12] = [
     None,
     Some("demo"),
     Some("emulator"),
@@ -15,6 +15,7 @@ const COMMANDS: [Option<&str>; 11] = [
     Some("status"),
     Some("header"),
     Some("logout"),
+    Some("register"),
     Some("doctor"),
     Some("proxy"),
     Some("exec"),

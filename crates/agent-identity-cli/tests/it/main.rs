@@ -14,6 +14,7 @@ mod explain;
 mod header;
 mod help;
 // A session bus address that leads nowhere means "no Secret Service" only on Linux.
+mod codex_settings;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
@@ -23,6 +24,8 @@ mod proxy;
 mod proxy_limits;
 mod proxy_wait;
 mod readme_example;
+mod records;
+mod register;
 mod sanitize;
 mod secrets;
 mod status;

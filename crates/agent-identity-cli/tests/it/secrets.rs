@@ -421,3 +421,94 @@ async fn help_never_shows_a_token_or_key_held_in_a_configuration_variable() {
         );
     }
 }
+
+/// A record's private key and the ChatGPT tokens `register` reads are never printed either, by
+/// `register` or by any command that then reads the record, at trace level.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_command_prints_a_chatgpt_token_or_a_records_key_even_at_trace_level() {
+    let fixture = Fixture::new().await;
+    let login = fixture
+        .emulator
+        .chatgpt_login()
+        .fedramp(true)
+        .issue()
+        .expect("login");
+    let refresh = "refresh-sentinel-for-the-secrets-sweep";
+    let document = serde_json::json!({
+        "auth_mode": "chatgpt",
+        "tokens": {"id_token": login.id_token(), "access_token": login.access_token(), "refresh_token": refresh},
+    });
+    std::fs::write(fixture.auth_file(), document.to_string()).expect("seed");
+    let elsewhere = fixture.write("codex-auth.json", &document.to_string());
+    let authapi = fixture.emulator.authapi_base_url().to_string();
+    let mut runs = Vec::new();
+    for args in [
+        &["-vvv", "register", "--authapi-base-url", &authapi][..],
+        &["-vvv", "--json", "status"],
+        &["-vvv", "status"],
+        &["-vvv", "--json", "header", "--authapi-base-url", &authapi],
+        &["-vvv", "doctor", "--authapi-base-url", &authapi],
+    ] {
+        runs.push(fixture.cli().args(args.iter().copied()).run().await);
+    }
+    runs[0].assert_code(0);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.auth_file()).expect("read")).expect("json");
+    let key = written["agent_identity"]["agent_private_key"]
+        .as_str()
+        .expect("a record key")
+        .to_owned();
+    fixture.emulator.fail_next_agent_registrations(1, 401);
+    runs.push(
+        fixture
+            .cli()
+            .args([
+                "-vvv",
+                "--json",
+                "register",
+                "--authapi-base-url",
+                &authapi,
+                "--chatgpt-auth",
+            ])
+            .arg(&elsewhere)
+            .run()
+            .await,
+    );
+    runs.push(
+        fixture
+            .cli()
+            .args([
+                "-vvv",
+                "register",
+                "--authapi-base-url",
+                &authapi,
+                "--chatgpt-auth",
+            ])
+            .arg(&elsewhere)
+            .run()
+            .await,
+    );
+    runs.push(fixture.cli().args(["-vvv", "logout"]).run().await);
+    let payload = |token: &str| token.split('.').nth(1).unwrap_or_default().to_owned();
+    let secrets = [
+        ("the access token", login.access_token().to_owned()),
+        ("the access token's payload", payload(login.access_token())),
+        ("the id token", login.id_token().to_owned()),
+        ("the id token's payload", payload(login.id_token())),
+        ("the refresh token", refresh.to_owned()),
+        ("the record's private key", key),
+    ];
+    for run in &runs {
+        for (name, secret) in &secrets {
+            assert!(
+                !run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+                "{name} was printed by {:?}",
+                run.args
+            );
+        }
+    }
+    assert!(
+        runs.iter().any(|run| run.stderr.lines().count() > 5),
+        "expected verbose logs on stderr"
+    );
+}

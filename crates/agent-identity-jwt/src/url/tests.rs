@@ -63,9 +63,26 @@ fn jwks_url_table() {
             "http://localhost:8080/api/codex",
             "http://localhost:8080/api/codex/agent-identities/jwks",
         ),
+        // Codex's current rule: a base without `/backend-api` gets `/agent-identities/jwks`.
         (
             "http://127.0.0.1:9000",
-            "http://127.0.0.1:9000/api/codex/agent-identities/jwks",
+            "http://127.0.0.1:9000/agent-identities/jwks",
+        ),
+        (
+            "https://chatgpt-staging.com/",
+            "https://chatgpt-staging.com/agent-identities/jwks",
+        ),
+        (
+            "https://chatgpt.com/codex",
+            "https://chatgpt.com/codex/agent-identities/jwks",
+        ),
+        (
+            "https://chatgpt.com/backend-api/codex",
+            "https://chatgpt.com/backend-api/codex/wham/agent-identities/jwks",
+        ),
+        (
+            "  https://chat.openai.com/backend-api  ",
+            "https://chat.openai.com/backend-api/wham/agent-identities/jwks",
         ),
     ];
     for (input, expected) in cases {

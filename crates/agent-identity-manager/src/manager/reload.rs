@@ -15,6 +15,7 @@ use super::store_io::{load_stored, store_call};
 use super::task::Need;
 use super::{AuthManager, Degraded, Inner, RECOVERY_COOLDOWN, interrupted, outcome_name};
 use crate::auth::AgentIdentityAuth;
+use crate::credential::{AgentRecord, Credential};
 use crate::error::AuthError;
 use crate::state::{AuthState, LogoutReason, ReloadOutcome};
 
@@ -172,11 +173,15 @@ pub(super) async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
             };
         }
     };
-    let Some(token) = stored else {
-        if matches!(*current, AuthState::LoggedOut) {
-            return ReloadOutcome::Unchanged;
+    let token = match stored {
+        None => {
+            if matches!(*current, AuthState::LoggedOut) {
+                return ReloadOutcome::Unchanged;
+            }
+            return manager.log_out(AuthState::LoggedOut, LogoutReason::StoreEmptied);
         }
-        return manager.log_out(AuthState::LoggedOut, LogoutReason::StoreEmptied);
+        Some(Credential::Record(record)) => return reload_record(manager, &current, record).await,
+        Some(Credential::Jwt(token)) => token,
     };
     let unchanged = current
         .identity()
@@ -195,6 +200,79 @@ pub(super) async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
             ReloadOutcome::Updated
         }
         Err(error) => setup_failed(manager, &current, &token, error),
+    }
+}
+
+/// A reload that found Codex's record form: trusted as stored (no key set fetch, the key was
+/// checked when it was read); its `task_id` is the task, so a record that has one makes no
+/// request. The same rule as for a token: only a permanent verdict logs out.
+async fn reload_record(
+    manager: &AuthManager,
+    current: &AuthState,
+    record: AgentRecord,
+) -> ReloadOutcome {
+    if let AuthState::Ready(auth) = current
+        && record.same_as(auth.record(), auth.task_id())
+    {
+        return ReloadOutcome::Unchanged;
+    }
+    let identity = record.identity().clone();
+    match manager.record_auth(record).await {
+        Ok(auth) => {
+            manager.publish(AuthState::Ready(auth));
+            ReloadOutcome::Updated
+        }
+        Err(error) if error.revokes_identity() => {
+            tracing::warn!(error = %error, "the stored agent record was refused; logging out");
+            manager.log_out(AuthState::LoggedOut, LogoutReason::Revoked(error))
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "setting up the agent record failed; keeping the cached state");
+            if !matches!(current, AuthState::Ready(_)) {
+                manager.publish(AuthState::Unavailable {
+                    identity,
+                    error: error.clone(),
+                });
+            }
+            ReloadOutcome::KeptCached { error }
+        }
+    }
+}
+
+impl AuthManager {
+    /// The auth of a stored record: its own task, or (without one) a task registered now and
+    /// written back into the record, as Codex does, so that both tools reuse it.
+    pub(super) async fn record_auth(
+        &self,
+        record: AgentRecord,
+    ) -> Result<AgentIdentityAuth, AuthError> {
+        if let Some(task_id) = record.task_id() {
+            return Ok(AgentIdentityAuth::from_parts(
+                record.identity().clone(),
+                task_id.clone(),
+            ));
+        }
+        let auth = self.register(record.identity().clone()).await?;
+        self.write_back_task(&auth).await;
+        Ok(auth)
+    }
+
+    /// Writes a newly registered task into the stored record. A failure is logged, not fatal:
+    /// the task works, and the next start registers another.
+    pub(super) async fn write_back_task(&self, auth: &AgentIdentityAuth) {
+        let runtime_id = auth.record().runtime_id().clone();
+        let task_id = auth.task_id().clone();
+        match store_call(&self.inner.store, move |store| {
+            store.save_record_task(&runtime_id, &task_id)
+        })
+        .await
+        {
+            Ok(true) => tracing::debug!("wrote the task into the stored agent record"),
+            Ok(false) => tracing::debug!("the store no longer holds this agent record"),
+            Err(error) => {
+                tracing::warn!(error = %error, "writing the task into the stored agent record failed");
+            }
+        }
     }
 }
 
@@ -259,17 +337,24 @@ pub(super) async fn recover_flight(weak: Weak<Inner>) -> Result<AgentIdentityAut
         let _ops = manager.inner.ops.lock().await;
         let current = manager.auth()?;
         let record = current.record().clone();
-        match manager
-            .obtain_task(
-                record,
-                Need::Replacement {
-                    refused: current.task_id(),
-                },
-            )
-            .await
-        {
-            Ok(obtained) => {
-                let auth = manager.commit(obtained).await;
+        let need = Need::Replacement {
+            refused: current.task_id(),
+        };
+        // A stored record keeps its task in the record, not in the runtime cache.
+        let obtained = if record.is_stored() {
+            let result = manager.register_for(record, need).await;
+            if let Ok(auth) = &result {
+                manager.write_back_task(auth).await;
+            }
+            result
+        } else {
+            match manager.obtain_task(record, need).await {
+                Ok(obtained) => Ok(manager.commit(obtained).await),
+                Err(error) => Err(error),
+            }
+        };
+        match obtained {
+            Ok(auth) => {
                 manager.publish(AuthState::Ready(auth.clone()));
                 *lock(&manager.inner.degraded) = None;
                 Ok(auth)

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use agent_identity_jwt::IdentityJwt;
-
+use crate::credential::Credential;
 use crate::store::{CredentialStore, StoreError};
 
 /// Runs blocking file I/O (the runtime cache) off the async threads; `None` if the runtime shut
@@ -15,15 +14,15 @@ pub(super) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(call).await.ok()
 }
 
-/// Reads the store: in place when its reads never wait ([`CredentialStore::load_may_block`]),
+/// Reads the store's credential, in either form: in place when its reads never wait ([`CredentialStore::load_may_block`]),
 /// else as [`store_call`].
 pub(super) async fn load_stored(
     store: &Arc<dyn CredentialStore>,
-) -> Result<Option<IdentityJwt>, StoreError> {
+) -> Result<Option<Credential>, StoreError> {
     if store.load_may_block() {
-        store_call(store, |store| store.load()).await
+        store_call(store, |store| store.load_credential()).await
     } else {
-        store.load()
+        store.load_credential()
     }
 }
 

@@ -6,8 +6,9 @@ use agent_identity_task::{AUTHAPI_BASE_URL_ENV_VARS, PRODUCTION_AUTHAPI_BASE_URL
 
 use super::{AuthManagerBuilder, KeySet};
 use crate::env::{
-    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_FILE_ENV_VAR,
-    JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR, TOKEN_FILE_ENV_VAR,
+    ALGORITHMS_ENV_VAR, AUDIENCE_ENV_VAR, HOME_ENV_VAR, ISSUER_ENV_VAR, JWKS_BASE_URL_ENV_VAR,
+    JWKS_FILE_ENV_VAR, JWKS_URL_ENV_VAR, JWT_ENV_VAR, JWT_ENV_VAR_COMPAT, STORE_ENV_VAR,
+    TOKEN_FILE_ENV_VAR,
 };
 
 /// Where a setting's value came from.
@@ -119,8 +120,8 @@ impl AuthManagerBuilder {
             KeySet::Production => (Some(PRODUCTION_JWKS_URL.to_owned()), SettingSource::Default),
             KeySet::Url { text, setting, .. } => (
                 Some(text.trim().to_owned()),
-                if *setting == JWKS_URL_ENV_VAR {
-                    SettingSource::Variable(JWKS_URL_ENV_VAR)
+                if *setting == JWKS_URL_ENV_VAR || *setting == JWKS_BASE_URL_ENV_VAR {
+                    SettingSource::Variable(setting)
                 } else {
                     SettingSource::Builder
                 },

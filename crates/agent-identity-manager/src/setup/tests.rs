@@ -35,7 +35,8 @@ fn url(text: &str, setting: &'static str) -> KeySet {
 fn key_set_precedence_follows_the_cli_table() {
     const FILE: &str = "AGENT_IDENTITY_JWKS_FILE";
     const VAR: &str = "AGENT_IDENTITY_JWKS_URL";
-    let cases: [KeySetCase; 5] = [
+    const BASE: &str = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL";
+    let cases: [KeySetCase; 9] = [
         ("neither", &[], KeySet::Production),
         (
             "url variable",
@@ -56,6 +57,32 @@ fn key_set_precedence_follows_the_cli_table() {
             "empty file is unset",
             &[(FILE, "  "), (VAR, "https://keys.example/jwks")],
             url("https://keys.example/jwks", VAR),
+        ),
+        (
+            "codex base under backend-api",
+            &[(BASE, "https://chatgpt.com/backend-api/")],
+            url(
+                "https://chatgpt.com/backend-api/wham/agent-identities/jwks",
+                BASE,
+            ),
+        ),
+        (
+            "codex base elsewhere",
+            &[(BASE, "http://127.0.0.1:9000")],
+            url("http://127.0.0.1:9000/agent-identities/jwks", BASE),
+        ),
+        (
+            "url beats codex base",
+            &[
+                (VAR, "https://keys.example/jwks"),
+                (BASE, "https://chatgpt.com"),
+            ],
+            url("https://keys.example/jwks", VAR),
+        ),
+        (
+            "file beats codex base",
+            &[(FILE, "/etc/jwks.json"), (BASE, "https://chatgpt.com")],
+            KeySet::File(PathBuf::from("/etc/jwks.json")),
         ),
     ];
     for (name, vars, expected) in cases {

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agent_identity_jwt::IdentityJwt;
+use agent_identity_jwt::{AgentRuntimeId, IdentityJwt};
+use agent_identity_task::TaskId;
 
 use super::{ClearOutcome, CredentialStore, RuntimeCache, StoreError};
+use crate::credential::{AgentRecord, Credential};
 use crate::env::{JWT_ENV_VAR, JWT_ENV_VAR_COMPAT};
 
 /// A JWT from the environment (`AGENT_IDENTITY_JWT`, else `CODEX_ACCESS_TOKEN`) that takes
@@ -49,6 +51,31 @@ impl CredentialStore for EnvOverride {
         match &self.env {
             Some((_, token)) => Ok(Some(token.clone())),
             None => self.fallback.load(),
+        }
+    }
+
+    fn load_credential(&self) -> Result<Option<Credential>, StoreError> {
+        match &self.env {
+            Some((_, token)) => Ok(Some(Credential::Jwt(token.clone()))),
+            None => self.fallback.load_credential(),
+        }
+    }
+
+    fn save_record_task(
+        &self,
+        runtime_id: &AgentRuntimeId,
+        task_id: &TaskId,
+    ) -> Result<bool, StoreError> {
+        match &self.env {
+            Some((name, _)) => Err(StoreError::ReadOnly(name)),
+            None => self.fallback.save_record_task(runtime_id, task_id),
+        }
+    }
+
+    fn save_record(&self, record: &AgentRecord) -> Result<(), StoreError> {
+        match &self.env {
+            Some((name, _)) => Err(StoreError::ReadOnly(name)),
+            None => self.fallback.save_record(record),
         }
     }
 

@@ -25,6 +25,16 @@ pub enum StoreError {
         /// What is wrong, never the file's content.
         reason: &'static str,
     },
+    /// The document holds an `agent_identity` in a form this crate does not use (the reverted
+    /// April 2026 object, or another shape). Permanent, never "logged out", and the document is
+    /// never changed by a read: the reason says what was found and what to do.
+    #[error("credentials in {location} cannot be used: {reason}")]
+    Unsupported {
+        /// The file, or the keyring entry.
+        location: String,
+        /// What was found and what to do, never the document's content.
+        reason: &'static str,
+    },
     /// Reading, writing or locking failed.
     #[error("credentials file {path}: {operation} failed")]
     Io {
@@ -142,6 +152,7 @@ impl StoreError {
             #[cfg(feature = "keyring")]
             Self::KeyringCorrupt { .. } => false,
             Self::Corrupt { .. }
+            | Self::Unsupported { .. }
             | Self::Insecure { .. }
             | Self::TokenFileMissing { .. }
             | Self::ReadOnly(_) => false,
@@ -169,6 +180,7 @@ impl StoreError {
             Self::Insecure { .. } => "store_insecure",
             Self::ReadOnly(_) => "store_read_only",
             Self::Interrupted => "store_interrupted",
+            Self::Unsupported { .. } => "store_unsupported_form",
             #[cfg(feature = "keyring")]
             Self::KeyringCorrupt { .. } => "store_corrupt",
             #[cfg(feature = "keyring")]

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_identity_jwt::IdentityJwt;
+use agent_identity_jwt::{AgentRuntimeId, IdentityJwt};
+use agent_identity_task::TaskId;
 
-use super::document::{AuthDocument, Cleared};
+use super::document::{AuthDocument, Cleared, Problem};
 use super::private_file::PrivateJsonFile;
 use super::{AUTH_FILE_NAME, ClearOutcome, CredentialStore, RuntimeCache, StoreError, safety};
+use crate::credential::{AgentRecord, Credential};
 use crate::env::{HOME_ENV_VAR, SYSTEM_HOME_ENV_VAR, WINDOWS_HOME_ENV_VAR};
 
 /// `auth.json` in a home directory, in Codex's format (wire-format §6).
@@ -128,8 +130,43 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// The error for a document `problem`.
+    fn problem(&self, problem: Problem) -> StoreError {
+        match problem {
+            Problem::Corrupt(reason) => self.file.corrupt(reason),
+            Problem::Unsupported(reason) => StoreError::Unsupported {
+                location: self.file.path().display().to_string(),
+                reason,
+            },
+        }
+    }
+
+    /// Read-modify-write of `auth.json` under the lock; `change` says whether to write.
+    fn update(&self, change: impl FnOnce(&mut AuthDocument) -> bool) -> Result<bool, StoreError> {
+        let _lock = self.file.lock()?;
+        self.file.remove_orphaned_temp_files();
+        let mut document = self.read(false)?.unwrap_or_default();
+        if !change(&mut document) {
+            return Ok(false);
+        }
+        self.file.write_document(document.fields())?;
+        Ok(true)
+    }
+}
+
 impl CredentialStore for FileStore {
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
+        match self.load_credential()? {
+            None => Ok(None),
+            Some(Credential::Jwt(token)) => Ok(Some(token)),
+            Some(Credential::Record(_)) => Err(self.problem(Problem::Unsupported(
+                "agent_identity is a record, which this caller cannot use as a token",
+            ))),
+        }
+    }
+
+    fn load_credential(&self) -> Result<Option<Credential>, StoreError> {
         // No lock: see the type's documentation. A read must answer at once (`status` is
         // offline) even while another process holds the lock.
         if !self.file.home_for_reading()? {
@@ -140,9 +177,23 @@ impl CredentialStore for FileStore {
         let Some(document) = document? else {
             return Ok(None);
         };
-        document
-            .identity()
-            .map_err(|reason| self.file.corrupt(reason))
+        document.identity().map_err(|problem| self.problem(problem))
+    }
+
+    fn save_record_task(
+        &self,
+        runtime_id: &AgentRuntimeId,
+        task_id: &TaskId,
+    ) -> Result<bool, StoreError> {
+        self.update(|document| document.save_record_task(runtime_id, task_id))
+    }
+
+    fn save_record(&self, record: &AgentRecord) -> Result<(), StoreError> {
+        self.update(|document| {
+            document.save_record(record);
+            true
+        })
+        .map(|_| ())
     }
 
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {

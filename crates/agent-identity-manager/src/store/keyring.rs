@@ -45,13 +45,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_identity_flight::lock;
-use agent_identity_jwt::IdentityJwt;
+use agent_identity_jwt::{AgentRuntimeId, IdentityJwt};
+use agent_identity_task::TaskId;
 use keyring::Error as KeyringError;
 use keyring::credential::{Credential, CredentialBuilder};
 use serde_json::Value;
 
-use super::document::{AuthDocument, Cleared};
+use super::document::{AuthDocument, Cleared, Problem};
 use super::{ClearOutcome, CredentialStore, RuntimeCache, StoreError};
+use crate::credential::{AgentRecord, Credential as StoredCredential};
 
 /// The keyring service Codex stores its credentials under.
 pub const KEYRING_SERVICE: &str = "Codex Auth";
@@ -254,14 +256,64 @@ impl KeyringStore {
     }
 }
 
+impl KeyringStore {
+    /// Read-modify-write of the entry's document; `change` says whether to write.
+    fn update(
+        &self,
+        change: impl FnOnce(&mut AuthDocument) -> bool + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        self.call(move |entry| {
+            let mut document = Self::read_document(entry)?.unwrap_or_default();
+            if !change(&mut document) {
+                return Ok(false);
+            }
+            entry.set(&document.to_text())?;
+            Ok(true)
+        })
+    }
+}
+
 impl CredentialStore for KeyringStore {
     fn load(&self) -> Result<Option<IdentityJwt>, StoreError> {
-        self.call(|entry| {
+        match self.load_credential()? {
+            None => Ok(None),
+            Some(StoredCredential::Jwt(token)) => Ok(Some(token)),
+            Some(StoredCredential::Record(_)) => Err(StoreError::Unsupported {
+                location: self.describe(),
+                reason: "agent_identity is a record, which this caller cannot use as a token",
+            }),
+        }
+    }
+
+    fn load_credential(&self) -> Result<Option<StoredCredential>, StoreError> {
+        let location = self.describe();
+        self.call(move |entry| {
             let Some(document) = Self::read_document(entry)? else {
                 return Ok(None);
             };
-            document.identity().map_err(|reason| entry.corrupt(reason))
+            document.identity().map_err(|problem| match problem {
+                Problem::Corrupt(reason) => entry.corrupt(reason),
+                Problem::Unsupported(reason) => StoreError::Unsupported { location, reason },
+            })
         })
+    }
+
+    fn save_record_task(
+        &self,
+        runtime_id: &AgentRuntimeId,
+        task_id: &TaskId,
+    ) -> Result<bool, StoreError> {
+        let (runtime_id, task_id) = (runtime_id.clone(), task_id.clone());
+        self.update(move |document| document.save_record_task(&runtime_id, &task_id))
+    }
+
+    fn save_record(&self, record: &AgentRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.update(move |document| {
+            document.save_record(&record);
+            true
+        })
+        .map(|_| ())
     }
 
     fn save(&self, token: &IdentityJwt) -> Result<(), StoreError> {

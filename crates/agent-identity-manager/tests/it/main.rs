@@ -6,6 +6,7 @@ mod flight;
 mod keyring;
 mod lifecycle;
 mod metrics;
+mod records;
 mod rotation;
 mod states;
 mod support;

@@ -11,7 +11,7 @@ use agent_identity_jwt::{
     IdentityJwt, JwtError, Verifier, insecure_decode_header, insecure_decode_unverified,
 };
 use agent_identity_manager::{
-    AUDIENCE_ENV_VAR, CredentialStore, HOME_ENV_VAR, ISSUER_ENV_VAR, SettingSource,
+    AUDIENCE_ENV_VAR, Credential, CredentialStore, HOME_ENV_VAR, ISSUER_ENV_VAR, SettingSource,
 };
 use agent_identity_task::AuthApiProbe;
 
@@ -139,8 +139,35 @@ fn store_check(config: &Config<'_>, checks: &mut Vec<Check>) -> Option<(Identity
         (Origin::Store, None)
     };
     let shown = redact(&store.describe());
-    let token = match store.load() {
-        Ok(Some(token)) => token,
+    let token = match store.load_credential() {
+        Ok(Some(Credential::Jwt(token))) => token,
+        // A record is trusted local state: there is no token to verify and no key set to fetch.
+        Ok(Some(Credential::Record(record))) => {
+            let task = record
+                .task_id()
+                .map_or_else(|| "no task yet".to_owned(), |task| format!("task {task}"));
+            checks.push(Check::ok(
+                "store",
+                format!(
+                    "{shown}: holds a Codex {} record (runtime {}, {task})",
+                    record.kind().name(),
+                    record.identity().runtime_id()
+                ),
+            ));
+            checks.push(Check::skipped(
+                "token",
+                "a record has no token to verify: it is trusted as stored",
+            ));
+            return None;
+        }
+        Ok(Some(_)) => {
+            checks.push(Check::ok("store", format!("{shown}: holds an identity")));
+            checks.push(Check::skipped(
+                "token",
+                "doctor does not know this identity's form",
+            ));
+            return None;
+        }
         Ok(None) => {
             checks.push(Check::ok("store", format!("{shown}: no identity stored")));
             checks.push(Check::not_ok(

@@ -1,5 +1,8 @@
 //! Unit tests of `KeyringStore` against keyring's mock credentials (kept per service and
 //! account, as a real keyring keeps items) and a keyring that never answers.
+//!
+//! One piece: every case runs on the same mock keyring set-up; the record form's cases are in
+//! `records.rs` beside it.
 
 use super::*;
 
@@ -265,7 +268,7 @@ fn a_corrupt_value_is_a_typed_error_never_logged_out() {
         (format!("[\"{TOKEN}\"]"), "the value is not a JSON object"),
         (
             json!({"auth_mode": "agentIdentity", "agent_identity": 7}).to_string(),
-            "agent_identity is not a string",
+            "agent_identity is neither a token string nor a record object",
         ),
     ] {
         keyring.set_codex_value(home.path(), &value);
@@ -501,3 +504,5 @@ fn an_abandoned_call_that_panics_does_not_leave_the_store_stuck() {
         }
     }
 }
+
+mod records;
