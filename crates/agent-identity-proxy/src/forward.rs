@@ -226,15 +226,7 @@ impl Inner {
             Ok(auth) => auth,
             Err(response) => return response.into(),
         };
-        let Ok(uri) = format!(
-            "{}{}",
-            self.upstream.prefix,
-            request
-                .uri()
-                .path_and_query()
-                .map_or("/", |path| path.as_str())
-        )
-        .parse::<Uri>() else {
+        let Some(uri) = self.upstream.uri_for(request.uri()) else {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "bad_target",

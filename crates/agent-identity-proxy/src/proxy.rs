@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use agent_identity_jwt::{UrlRefusal, UrlRule};
 use agent_identity_manager::AuthManager;
 use hyper::http::HeaderValue;
+use hyper::http::uri::{self, Authority, PathAndQuery, Scheme, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -202,6 +203,11 @@ pub(crate) struct Upstream {
     /// `host:port` with the port always present, to compare absolute-form targets with.
     pub(crate) authority: String,
     pub(crate) url: Url,
+    /// The prefix's scheme, authority and base path, parsed once: every request's upstream URI
+    /// is put together from them and the client's path, not formatted and parsed again.
+    scheme: Scheme,
+    uri_authority: Authority,
+    base_path: String,
 }
 
 impl Upstream {
@@ -231,13 +237,43 @@ impl Upstream {
             url.scheme(),
             url.path().trim_end_matches('/')
         );
+        let parsed: Uri = prefix
+            .parse()
+            .map_err(|_| invalid("the url is not a valid request target"))?;
+        let (Some(scheme), Some(uri_authority)) = (parsed.scheme(), parsed.authority()) else {
+            return Err(invalid("the url has no scheme or host"));
+        };
+        let (scheme, uri_authority) = (scheme.clone(), uri_authority.clone());
         Ok(Self {
+            base_path: url.path().trim_end_matches('/').to_owned(),
             prefix,
             host: HeaderValue::from_str(&host)
                 .map_err(|_| invalid("the host is not a header value"))?,
             authority: format!("{}:{port}", host_text.to_ascii_lowercase()),
             url,
+            scheme,
+            uri_authority,
         })
+    }
+
+    /// The upstream URI for a client's origin-form target: the prefix, then the target's path
+    /// and query. `None` when they do not make a URI.
+    pub(crate) fn uri_for(&self, target: &Uri) -> Option<Uri> {
+        let path = target
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = if self.base_path.is_empty() {
+            // The common case: the client's path as it came, shared rather than copied.
+            path
+        } else {
+            PathAndQuery::try_from(format!("{}{}", self.base_path, path.as_str())).ok()?
+        };
+        let mut parts = uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.uri_authority.clone());
+        parts.path_and_query = Some(path);
+        Uri::from_parts(parts).ok()
     }
 }
 
