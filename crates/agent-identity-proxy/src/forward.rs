@@ -363,7 +363,7 @@ impl Inner {
                 } else {
                     "the upstream connection failed before a response"
                 };
-                tracing::warn!(%error, "upstream request failed");
+                tracing::warn!(error = %with_causes(&error), "upstream request failed");
                 Err(json_error(
                     StatusCode::BAD_GATEWAY,
                     "upstream_unavailable",

@@ -39,6 +39,7 @@ pub mod metrics;
 mod proxy;
 mod target;
 mod token;
+mod upstream;
 
 pub use error::ProxyError;
 pub use listener::Listener;
