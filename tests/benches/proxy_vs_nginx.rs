@@ -95,12 +95,12 @@ fn main() -> Result<(), BoxError> {
     let mut throughput = Vec::new();
     let mut p99 = Vec::new();
     for round in 0..rounds {
-        let mut run_ours = || -> Result<Round, BoxError> {
+        let run_ours = || -> Result<Round, BoxError> {
             let before = ours_cpu.nanos()?;
             let run = wrk(&script, &ours_url, CONNECTIONS, seconds)?;
             Ok(Round::new(run, ours_cpu.nanos()? - before))
         };
-        let mut run_nginx = || -> Result<Round, BoxError> {
+        let run_nginx = || -> Result<Round, BoxError> {
             let cpu = nginx.cpu()?;
             let before = cpu.nanos()?;
             let run = wrk(&script, &nginx_url, CONNECTIONS, seconds)?;

@@ -167,3 +167,6 @@ async fn reap(pool: Weak<UpstreamClient>) {
         pool.close_idle(Instant::now());
     }
 }
+
+#[cfg(test)]
+mod tests;
