@@ -14,7 +14,8 @@
 //! the proxy runtime's one worker thread for ours, the nginx processes for nginx.
 //!
 //! Then, at low load (one connection, one request at a time), the p50 and p99 latency through
-//! ours, through nginx and to the upstream directly, and the bench process's resident size.
+//! ours, through nginx and to the upstream directly, and the bench process's resident size at
+//! rest and at its peak under load.
 //!
 //! When nginx or wrk is missing the bench prints how to install them and reports nothing.
 
@@ -71,6 +72,7 @@ fn main() -> Result<(), BoxError> {
     let emulator = side_rt.block_on(Emulator::start())?;
     let (ours, token) = proxy_rt.block_on(start_ours(&emulator, upstream))?;
     let ours_cpu = CpuOf::worker(&proxy_rt)?;
+    let at_rest_kib = status_kib("VmRSS:")?;
 
     let dir = tempfile::tempdir()?;
     let nginx = Nginx::start(dir.path(), upstream)?;
@@ -156,8 +158,11 @@ fn main() -> Result<(), BoxError> {
             run.p99_ns / 1e3
         );
     }
-    let rss_kib = resident_kib()?;
-    eprintln!("{BENCH}: bench process resident size {rss_kib} KiB (proxy, upstream, emulator)");
+    // The peak resident size came under the 32-connection load.
+    let peak_kib = status_kib("VmHWM:")?;
+    eprintln!(
+        "{BENCH}: bench process (proxy, upstream, emulator) resident size {at_rest_kib} KiB at rest, peak {peak_kib} KiB under load"
+    );
 
     report_paired(
         BENCH,
@@ -398,15 +403,15 @@ fn free_port() -> Result<SocketAddr, BoxError> {
     Ok(StdListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?.local_addr()?)
 }
 
-/// The bench process's resident set, in KiB.
-fn resident_kib() -> Result<u64, BoxError> {
+/// A size from the bench process's `/proc/self/status` (`VmRSS:` now, `VmHWM:` its peak), in KiB.
+fn status_kib(field: &str) -> Result<u64, BoxError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
-        .ok_or_else(|| "no VmRSS in /proc/self/status".into())
+        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
 }
 
 /// Ours, signing with an identity from the emulator, on the runtime this runs in.
