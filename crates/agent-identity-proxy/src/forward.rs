@@ -226,15 +226,7 @@ impl Inner {
             Ok(auth) => auth,
             Err(response) => return response.into(),
         };
-        let Ok(uri) = format!(
-            "{}{}",
-            self.upstream.prefix,
-            request
-                .uri()
-                .path_and_query()
-                .map_or("/", |path| path.as_str())
-        )
-        .parse::<Uri>() else {
+        let Some(uri) = self.upstream.uri_for(request.uri()) else {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "bad_target",
@@ -371,7 +363,7 @@ impl Inner {
                 } else {
                     "the upstream connection failed before a response"
                 };
-                tracing::warn!(%error, "upstream request failed");
+                tracing::warn!(error = %with_causes(&error), "upstream request failed");
                 Err(json_error(
                     StatusCode::BAD_GATEWAY,
                     "upstream_unavailable",

@@ -43,6 +43,7 @@ mod proxy;
 mod standby;
 mod target;
 mod token;
+mod upstream;
 
 pub use error::ProxyError;
 pub use listener::Listener;
