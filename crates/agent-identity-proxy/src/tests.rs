@@ -2,7 +2,7 @@
 
 use hyper::http::header::{HeaderMap, HeaderValue};
 
-use crate::forward::{ACCOUNT_ID, FEDRAMP, upstream_headers};
+use crate::headers::{ACCOUNT_ID, FEDRAMP, upstream_headers};
 use crate::proxy::Upstream;
 use crate::token::ClientToken;
 
