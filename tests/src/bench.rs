@@ -257,8 +257,10 @@ impl Paired {
         self.ratios.median_ns
     }
 
-    /// Summarises the rounds: `(ours, baseline)` per-iteration times, one pair per round.
-    fn from_rounds(rounds: &[(f64, f64)], iterations_per_batch: u64) -> Self {
+    /// Summarises the rounds: `(ours, baseline)` per-iteration times, one pair per round. For a
+    /// bench that runs its own rounds (an external load generator, say) rather than
+    /// [`measure_paired`]'s batches.
+    pub fn from_rounds(rounds: &[(f64, f64)], iterations_per_batch: u64) -> Self {
         let mut ratios: Vec<f64> = rounds.iter().map(|(ours, base)| ours / base).collect();
         ratios.sort_by(f64::total_cmp);
         let quartiles = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));

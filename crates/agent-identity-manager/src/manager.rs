@@ -11,6 +11,7 @@ mod watch;
 pub use watch::CredentialWatch;
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -129,9 +130,12 @@ struct Inner {
     degraded: Mutex<Option<Degraded>>,
     /// When the key set last written to (or read from) the runtime cache was fetched.
     key_set_cached: Mutex<Option<std::time::SystemTime>>,
-    /// The runtime cache as the constructor read it, for the first task lookup of the first
-    /// load: one read of the cache at start, not one for the key set and one for the task.
+    /// The runtime cache as the first load read it, for its first task lookup: one read of the
+    /// cache at start, not one for the key set and one for the task.
     startup_cache: Mutex<Option<CacheSnapshot>>,
+    /// Set by the constructor until its first load finds a token: only a token needs the cache
+    /// (its key set, its task), so a start from Codex's record form never reads it.
+    startup_unread: AtomicBool,
     /// Why the last reload (or recovery) logged out; cleared when an identity is loaded again.
     logout_reason: Mutex<Option<LogoutReason>>,
 }
@@ -177,7 +181,10 @@ impl AuthManager {
         task_reuse: TaskReuse,
     ) -> Result<Self, AuthError> {
         let manager = Self::without_credentials(verifier, tasks, store, task_reuse);
-        manager.read_startup_cache();
+        manager
+            .inner
+            .startup_unread
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let span = tracing::info_span!("agent_identity.load", outcome = tracing::field::Empty);
         // Nobody else holds this manager yet, so its first load needs no flight to share (and no
         // task to spawn for one); a panic in it is still an interrupted load, not the caller's.
@@ -192,6 +199,10 @@ impl AuthManager {
         // The read was for this load alone: a later one (a reload hours on, a login) reads the
         // cache afresh, even if this load never looked a task up.
         lock(&manager.inner.startup_cache).take();
+        manager
+            .inner
+            .startup_unread
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         span.record("outcome", outcome_name(&outcome));
         match outcome {
             ReloadOutcome::KeptCached {
@@ -237,6 +248,7 @@ impl AuthManager {
                 task_reuse,
                 key_set_cached: Mutex::new(None),
                 startup_cache: Mutex::new(None),
+                startup_unread: AtomicBool::new(false),
                 degraded: Mutex::new(None),
                 logout_reason: Mutex::new(None),
             }),

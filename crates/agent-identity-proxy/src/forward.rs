@@ -8,13 +8,16 @@ use agent_identity_manager::{AgentIdentityAuth, AuthError};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
-use hyper::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::header::{self, HeaderMap, HeaderValue};
 use hyper::http::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::LOCAL_PREFIX;
 use crate::conn::{Conn, Slot};
+use crate::headers::{
+    drop_length_beside_transfer_encoding, sign, strip_hop_by_hop, upstream_headers, wants_upgrade,
+};
 use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, METRICS_PATH, READY_PATH, live};
 use crate::log::AccessRecord;
 use crate::proxy::Inner;
@@ -24,25 +27,6 @@ use crate::target::{host_is_local, request_head_bytes, unsafe_path};
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every body the proxy sends either way: a stream it passes on, or bytes it holds.
 pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// The hop-by-hop fields of RFC 9110 §7.6.1 (and the pre-standard `Keep-Alive` and
-/// `Proxy-Connection`), plus the proxy's own credentials: never forwarded either way. Names, not
-/// strings: removing by a string parses it on every call, on every request's path.
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-];
-
-/// The identity headers, as the task crate declares them (re-exported by the manager).
-pub(crate) const ACCOUNT_ID: HeaderName = agent_identity_manager::ACCOUNT_ID_HEADER_NAME;
-pub(crate) const FEDRAMP: HeaderName = agent_identity_manager::FEDRAMP_HEADER_NAME;
 
 /// What the handler learnt, for the access log.
 struct Outcome {
@@ -196,15 +180,9 @@ impl Inner {
     }
 
     fn token_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.client_token else {
-            return false;
-        };
-        headers.get_all(header::AUTHORIZATION).iter().any(|value| {
-            let bytes = value.as_bytes();
-            bytes.len() > 7
-                && bytes[..7].eq_ignore_ascii_case(b"bearer ")
-                && token.matches(bytes[7..].trim_ascii())
-        })
+        self.client_token
+            .as_ref()
+            .is_some_and(|token| token.matches_bearer(headers))
     }
 
     /// The auth to sign with, or the response saying why there is none. An `Unavailable`
@@ -226,15 +204,7 @@ impl Inner {
             Ok(auth) => auth,
             Err(response) => return response.into(),
         };
-        let Ok(uri) = format!(
-            "{}{}",
-            self.upstream.prefix,
-            request
-                .uri()
-                .path_and_query()
-                .map_or("/", |path| path.as_str())
-        )
-        .parse::<Uri>() else {
+        let Some(uri) = self.upstream.uri_for(request.uri()) else {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "bad_target",
@@ -371,7 +341,7 @@ impl Inner {
                 } else {
                     "the upstream connection failed before a response"
                 };
-                tracing::warn!(%error, "upstream request failed");
+                tracing::warn!(error = %with_causes(&error), "upstream request failed");
                 Err(json_error(
                     StatusCode::BAD_GATEWAY,
                     "upstream_unavailable",
@@ -434,73 +404,6 @@ pub(crate) fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()
-}
-
-/// Whether the client asks to switch protocols (a WebSocket, say).
-fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
-}
-
-/// RFC 9112 §6.3: when `Transfer-Encoding` is present it decides the framing, and a
-/// `Content-Length` beside it must be dropped. Left in place (the `Transfer-Encoding` itself is
-/// hop-by-hop and goes), it would cut the body off at the stated length.
-pub(crate) fn drop_length_beside_transfer_encoding(headers: &mut HeaderMap) {
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        headers.remove(header::CONTENT_LENGTH);
-    }
-}
-
-/// Removes the hop-by-hop fields, and those the `Connection` header names.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
-/// The client's headers as the upstream gets them (before signing): hop-by-hop fields, `Host`
-/// and the three identity headers removed, the upstream's `Host` set. An upgrade keeps
-/// `Connection: upgrade` and `Upgrade`.
-pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: bool) -> HeaderMap {
-    let mut headers = client;
-    let upgrade_value = headers.get(header::UPGRADE).cloned();
-    drop_length_beside_transfer_encoding(&mut headers);
-    strip_hop_by_hop(&mut headers);
-    headers.remove(header::AUTHORIZATION);
-    headers.remove(ACCOUNT_ID);
-    headers.remove(FEDRAMP);
-    headers.insert(header::HOST, host.clone());
-    if upgrade && let Some(value) = upgrade_value {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, value);
-    }
-    headers
-}
-
-/// Adds a fresh assertion and its companion headers, as the task crate maps them
-/// (`RequestHeaders::to_header_map`: lowercase names, the assertion marked sensitive), replacing
-/// any of the same name.
-fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
-    let signed = auth.headers()?.to_header_map()?;
-    for (name, value) in &signed {
-        headers.insert(name.clone(), value.clone());
-    }
-    Ok(())
 }
 
 /// 503 for a transient reason, else 401: `{"error","message","fix"}`, the message with its

@@ -35,6 +35,7 @@
 mod conn;
 mod error;
 mod forward;
+mod headers;
 mod listener;
 mod local;
 mod log;
@@ -43,6 +44,7 @@ mod proxy;
 mod standby;
 mod target;
 mod token;
+mod upstream;
 
 pub use error::ProxyError;
 pub use listener::Listener;
@@ -58,12 +60,9 @@ pub use token::ClientToken;
 /// The path prefix the proxy answers itself and never forwards.
 pub const LOCAL_PREFIX: &str = "/_agent-identity/";
 
-/// Locks a mutex, taking over a poisoned one: the data behind ours stays consistent.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+/// The data behind the proxy's mutexes stays consistent: the workspace's one rule for a poisoned
+/// one.
+pub(crate) use agent_identity_flight::lock;
 
 #[cfg(test)]
 mod tests;

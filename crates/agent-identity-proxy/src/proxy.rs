@@ -9,19 +9,17 @@ use std::time::{Duration, SystemTime};
 use agent_identity_jwt::{UrlRefusal, UrlRule};
 use agent_identity_manager::AuthManager;
 use hyper::http::HeaderValue;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
+use hyper::http::uri::{self, PathAndQuery, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{Semaphore, mpsc, watch};
 use url::{Host, Url};
 
 use crate::conn::{Accepted, Conn, Untrusted, accept, serve_connection};
 use crate::error::ProxyError;
-use crate::forward::ProxyBody;
 use crate::listener::Listener;
 use crate::log::AccessRecord;
 use crate::token::ClientToken;
+use crate::upstream::UpstreamClient;
 
 /// 10 s to send a request's headers: generous for any real client on the same machine, short
 /// enough that slow-header connections cannot pile up (nginx's `client_header_timeout` is 60 s,
@@ -45,12 +43,9 @@ pub const DEFAULT_RESPONSE_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_REPLAY_LIMIT: usize = 1024 * 1024;
 /// 30 s for in-flight requests to finish after SIGTERM: Kubernetes' default grace period.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Idle upstream connections are closed after 90 s (hyper-util's default, and Go's).
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
 type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
-pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// Builds a [`Proxy`]. Every limit has a documented default.
 #[must_use]
@@ -172,11 +167,7 @@ impl ProxyBuilder {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(https);
+        let client = UpstreamClient::new(https, upstream.origin.clone());
         Ok(Proxy {
             inner: Arc::new(Inner {
                 manager: self.manager,
@@ -202,6 +193,11 @@ pub(crate) struct Upstream {
     /// `host:port` with the port always present, to compare absolute-form targets with.
     pub(crate) authority: String,
     pub(crate) url: Url,
+    /// The prefix's scheme, authority and base path, parsed once: every request's upstream URI
+    /// is put together from them and the client's path, not formatted and parsed again.
+    /// `scheme://authority`, which the upstream client dials.
+    pub(crate) origin: Uri,
+    base_path: String,
 }
 
 impl Upstream {
@@ -231,13 +227,43 @@ impl Upstream {
             url.scheme(),
             url.path().trim_end_matches('/')
         );
+        let parsed: Uri = prefix
+            .parse()
+            .map_err(|_| invalid("the url is not a valid request target"))?;
+        let (Some(scheme), Some(uri_authority)) = (parsed.scheme(), parsed.authority()) else {
+            return Err(invalid("the url has no scheme or host"));
+        };
+        let mut origin = uri::Parts::default();
+        origin.scheme = Some(scheme.clone());
+        origin.authority = Some(uri_authority.clone());
+        origin.path_and_query = Some(PathAndQuery::from_static("/"));
+        let origin = Uri::from_parts(origin)
+            .map_err(|_| invalid("the url is not a valid request target"))?;
         Ok(Self {
+            base_path: url.path().trim_end_matches('/').to_owned(),
             prefix,
             host: HeaderValue::from_str(&host)
                 .map_err(|_| invalid("the host is not a header value"))?,
             authority: format!("{}:{port}", host_text.to_ascii_lowercase()),
             url,
+            origin,
         })
+    }
+
+    /// The origin-form target the upstream gets for a client's target: the base path, then the
+    /// target's path and query. `None` when they do not make a target.
+    pub(crate) fn uri_for(&self, target: &Uri) -> Option<Uri> {
+        let path = target
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = if self.base_path.is_empty() {
+            // The common case: the client's path as it came, shared rather than copied.
+            path
+        } else {
+            PathAndQuery::try_from(format!("{}{}", self.base_path, path.as_str())).ok()?
+        };
+        Some(Uri::from(path))
     }
 }
 
@@ -253,7 +279,7 @@ pub(crate) struct Health {
 pub(crate) struct Inner {
     pub(crate) manager: AuthManager,
     pub(crate) upstream: Upstream,
-    pub(crate) client: UpstreamClient,
+    pub(crate) client: Arc<UpstreamClient>,
     pub(crate) client_token: Option<ClientToken>,
     pub(crate) limits: Limits,
     pub(crate) access_log: Option<AccessLog>,

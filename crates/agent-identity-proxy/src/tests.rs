@@ -2,7 +2,7 @@
 
 use hyper::http::header::{HeaderMap, HeaderValue};
 
-use crate::forward::{ACCOUNT_ID, FEDRAMP, upstream_headers};
+use crate::headers::{ACCOUNT_ID, FEDRAMP, upstream_headers};
 use crate::proxy::Upstream;
 use crate::token::ClientToken;
 
@@ -111,6 +111,24 @@ fn upstreams_must_be_https_unless_loopback() {
     assert_eq!(upstream.prefix, "https://api.example/v1");
     assert_eq!(upstream.authority, "api.example:443");
     assert_eq!(upstream.host, "api.example");
+    assert_eq!(upstream.origin.to_string(), "https://api.example/");
+}
+
+#[test]
+fn the_upstream_target_is_the_base_path_then_the_client_path_and_query() {
+    let target: hyper::http::Uri = "/responses/1?stream=true&x=%2F".parse().expect("target");
+    let based = Upstream::parse("https://API.example/v1/").expect("parse");
+    assert_eq!(
+        based.uri_for(&target).expect("uri").to_string(),
+        "/v1/responses/1?stream=true&x=%2F"
+    );
+    let bare = Upstream::parse("http://127.0.0.1:8080").expect("parse");
+    assert_eq!(
+        bare.uri_for(&target).expect("uri").to_string(),
+        "/responses/1?stream=true&x=%2F"
+    );
+    let root: hyper::http::Uri = "/".parse().expect("root");
+    assert_eq!(based.uri_for(&root).expect("uri").to_string(), "/v1/");
 }
 
 #[test]

@@ -183,6 +183,14 @@ pub(super) async fn reload_locked(manager: &AuthManager) -> ReloadOutcome {
         Some(Credential::Record(record)) => return reload_record(manager, &current, record).await,
         Some(Credential::Jwt(token)) => token,
     };
+    // The constructor's first load, on a token: the runtime cache seeds the key set and holds the
+    // task (read once, in place).
+    if inner
+        .startup_unread
+        .swap(false, std::sync::atomic::Ordering::Relaxed)
+    {
+        manager.read_startup_cache();
+    }
     let unchanged = current
         .identity()
         .is_some_and(|identity| identity.token() == &token);
