@@ -16,18 +16,18 @@
 //! End-to-end benches, whose noise (the scheduler, other processes) drifts over seconds, use
 //! [`measure_paired`] (or [`measure_paired_async`]) instead: rounds of one batch of each side,
 //! back to back with the same iteration count, alternating which goes first, so that load that
-//! comes and goes hits both batches of a round alike. The ratio reported (by
-//! [`report_paired`], with its quartiles) is the median of the rounds'
-//! ratios, not the ratio of two medians.
+//! comes and goes hits both batches of a round alike. The ratio reported (by [`report_paired`],
+//! with its quartiles) is the median of the rounds' ratios, not the ratio of two medians.
+//! `benches/proxy_vs_nginx.rs` runs rounds of its own (under wrk) and summarises them the same
+//! way, with [`Paired::from_rounds`].
 //!
-//! The proxy benches (`benches/proxy.rs`: `proxy_request`, `proxy_throughput`) are the paired
-//! ones. Their baseline is a pass-through proxy built in the bench on the same HTTP stack and
-//! limits, so the ratio is the cost of being the agent: the client token, the identity headers,
-//! the assertion. Both sides are placed alike: the proxy being measured alone on a one-worker
-//! runtime, the load generator and the upstream on the main thread, the emulator idle on a
-//! thread of its own. The throughput line also carries each side's CPU time per request on the
-//! proxy's thread (from `/proc/self/task/TID/schedstat`) and their ratio, which the scheduler
-//! barely moves.
+//! The proxy benches of `benches/proxy.rs` (`proxy_request`, `proxy_throughput`) measure against
+//! a pass-through proxy built in the bench on the same HTTP stack and limits, so the ratio is the
+//! cost of being the agent: the client token, the identity headers, the assertion. Both sides are
+//! placed alike: the proxy being measured alone on a one-worker runtime, the load generator and
+//! the upstream on the main thread, the emulator idle on a thread of its own. The throughput line
+//! also carries each side's CPU time per request on the proxy's thread (from
+//! `/proc/self/task/TID/schedstat`) and their ratio, which the scheduler barely moves.
 //!
 //! # Examples
 //! ```no_run
