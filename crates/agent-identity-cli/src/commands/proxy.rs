@@ -82,7 +82,7 @@ pub(crate) async fn run(
         if out.is_json() {
             out.json_line(&json!({
                 "url": url,
-                "client_token_file": token_file.display().to_string(),
+                "client_token_file": redact(&token_file.display().to_string()),
                 "upstream": upstream.as_str(),
                 "state": state,
                 "metrics_url": metrics_url,
@@ -91,7 +91,10 @@ pub(crate) async fn run(
             out.line(format!("proxy listening on {url}"));
             let mut rows = vec![
                 ("upstream", upstream.to_string()),
-                ("client token file", token_file.display().to_string()),
+                (
+                    "client token file",
+                    redact(&token_file.display().to_string()),
+                ),
                 ("state", state.to_owned()),
             ];
             if let Some(metrics_url) = &metrics_url {
