@@ -18,16 +18,17 @@
 use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
-use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
 use agent_identity_proxy::{
     ClientToken, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_RESPONSE_HEADER_TIMEOUT, Listener, Proxy,
+    DEFAULT_RESPONSE_HEADER_TIMEOUT,
 };
 use agent_identity_tests::bench::{measure_paired, report_paired};
+
+#[path = "support/signing_proxy.rs"]
+mod signing_proxy;
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -213,22 +214,7 @@ async fn start_proxies(
     emulator: &Emulator,
     upstream: SocketAddr,
 ) -> Result<(SocketAddr, SocketAddr, ClientToken), Box<dyn Error>> {
-    let minted = emulator.mint().issue()?;
-    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token));
-    let manager = AuthManager::with_task_reuse(
-        emulator.verifier(),
-        emulator.task_client(),
-        store,
-        TaskReuse::PerProcess,
-    )
-    .await?;
-    let token = ClientToken::generate();
-    let proxy = Proxy::builder(manager, format!("http://{upstream}"))
-        .client_token(token.clone())
-        .build()?;
-    let listener = Listener::bind_tcp(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let ours = listener.local_addr().ok_or("no address")?;
-    tokio::spawn(async move { proxy.serve(listener, std::future::pending()).await });
+    let (ours, token) = signing_proxy::start(emulator, upstream).await?;
 
     // As ours: TCP_NODELAY on upstream connections, the same pool and timers.
     let mut connector = HttpConnector::new();

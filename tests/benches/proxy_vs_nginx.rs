@@ -24,12 +24,9 @@ use std::error::Error;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
-use agent_identity_manager::{AuthManager, CredentialStore, MemoryStore, TaskReuse};
-use agent_identity_proxy::{ClientToken, Listener, Proxy};
 use agent_identity_tests::bench::{Paired, quick_mode, report_paired};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -44,6 +41,9 @@ const TARGET: f64 = 1.5;
 const CONNECTIONS: usize = 32;
 
 type BoxError = Box<dyn Error>;
+
+#[path = "support/signing_proxy.rs"]
+mod signing_proxy;
 
 fn main() -> Result<(), BoxError> {
     for (tool, package) in [("nginx", "nginx"), ("wrk", "wrk")] {
@@ -70,7 +70,7 @@ fn main() -> Result<(), BoxError> {
         .build()?;
     let upstream = side_rt.block_on(serve_upstream())?;
     let emulator = side_rt.block_on(Emulator::start())?;
-    let (ours, token) = proxy_rt.block_on(start_ours(&emulator, upstream))?;
+    let (ours, token) = proxy_rt.block_on(signing_proxy::start(&emulator, upstream))?;
     let ours_cpu = CpuOf::worker(&proxy_rt)?;
     let at_rest_kib = status_kib("VmRSS:")?;
 
@@ -412,30 +412,6 @@ fn status_kib(field: &str) -> Result<u64, BoxError> {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
         .ok_or_else(|| format!("no {field} in /proc/self/status").into())
-}
-
-/// Ours, signing with an identity from the emulator, on the runtime this runs in.
-async fn start_ours(
-    emulator: &Emulator,
-    upstream: SocketAddr,
-) -> Result<(SocketAddr, ClientToken), BoxError> {
-    let minted = emulator.mint().issue()?;
-    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::with_token(minted.token));
-    let manager = AuthManager::with_task_reuse(
-        emulator.verifier(),
-        emulator.task_client(),
-        store,
-        TaskReuse::PerProcess,
-    )
-    .await?;
-    let token = ClientToken::generate();
-    let proxy = Proxy::builder(manager, format!("http://{upstream}"))
-        .client_token(token.clone())
-        .build()?;
-    let listener = Listener::bind_tcp(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let ours = listener.local_addr().ok_or("no address")?;
-    tokio::spawn(async move { proxy.serve(listener, std::future::pending()).await });
-    Ok((ours, token))
 }
 
 /// The upstream both proxies forward to: a small 200 on every path.
