@@ -137,9 +137,16 @@ impl AgentKey {
 
     /// Checks that the key can sign: for a v2 key, that its embedded public key matches the seed.
     ///
+    /// Every 32-byte seed is an Ed25519 private key, so a key without an embedded public key
+    /// (PKCS#8 v1, or a raw seed) can always sign: checking it derives nothing, and the scalar
+    /// multiplication that derives its public key waits for the first signature.
+    ///
     /// # Errors
     /// [`KeyError::InconsistentPublicKey`] when it does not.
     pub fn check(&self) -> Result<(), KeyError> {
+        if self.inner.embedded_public.is_none() {
+            return Ok(());
+        }
         self.pair().map(|_| ())
     }
 

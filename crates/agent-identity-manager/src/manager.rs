@@ -12,7 +12,7 @@ pub use watch::CredentialWatch;
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agent_identity_flight::{Aborted, Cooldown, SingleFlight, lock};
@@ -122,8 +122,9 @@ struct Inner {
     reload_failures: Cooldown<()>,
     /// When the last recovery finished, and how.
     last_recovery: Mutex<Option<(Instant, Result<(), AuthError>)>>,
-    /// The store's runtime cache, if it has one.
-    runtime_cache: Option<RuntimeCache>,
+    /// The store's runtime cache, if it has one: found on first use, since a start from a
+    /// record never needs it.
+    runtime_cache: OnceLock<Option<RuntimeCache>>,
     task_reuse: TaskReuse,
     /// Since when, and why, a `Ready` identity is served from cache while reloads or recoveries
     /// fail transiently.
@@ -227,7 +228,6 @@ impl AuthManager {
         task_reuse: TaskReuse,
     ) -> Self {
         let initial = Arc::new(AuthState::LoggedOut);
-        let runtime_cache = store.runtime_cache();
         Self {
             inner: Arc::new(Inner {
                 verifier,
@@ -244,7 +244,7 @@ impl AuthManager {
                     MAX_RELOAD_FAILURE_COOLDOWN,
                 ),
                 last_recovery: Mutex::new(None),
-                runtime_cache,
+                runtime_cache: OnceLock::new(),
                 task_reuse,
                 key_set_cached: Mutex::new(None),
                 startup_cache: Mutex::new(None),

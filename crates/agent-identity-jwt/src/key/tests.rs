@@ -103,3 +103,15 @@ fn x25519_secret_is_clamped_sha512_of_the_seed() {
     assert_eq!(secret[0] & 7, 0);
     assert_eq!(secret[31] & 0xc0, 0x40);
 }
+
+#[test]
+fn checking_a_v1_key_derives_nothing_and_its_first_signature_does() {
+    let key = AgentKey::from_pkcs8_base64(V1_BASE64).expect("v1");
+    key.check().expect("a v1 key can always sign");
+    assert!(
+        key.inner.pair.get().is_none(),
+        "the check derived the key pair"
+    );
+    key.sign(b"m").expect("sign");
+    assert!(key.inner.pair.get().is_some());
+}

@@ -41,7 +41,7 @@ impl AuthManager {
         if self.inner.task_reuse == TaskReuse::PerProcess {
             return None;
         }
-        let cache = self.inner.runtime_cache.clone()?;
+        let cache = self.runtime_cache()?.clone();
         let binding = TaskBinding::new(
             record.runtime_id().as_str(),
             record.token().fingerprint(),
@@ -131,10 +131,18 @@ impl AuthManager {
         auth
     }
 
+    /// The store's runtime cache, if it has one (asked of the store once).
+    pub(super) fn runtime_cache(&self) -> Option<&RuntimeCache> {
+        self.inner
+            .runtime_cache
+            .get_or_init(|| self.inner.store.runtime_cache())
+            .as_ref()
+    }
+
     /// Reads the runtime cache once: seeds the verifier's empty key cache with its key set, and
     /// keeps the rest for the first load's task lookup.
     pub(super) fn read_startup_cache(&self) {
-        let Some(cache) = &self.inner.runtime_cache else {
+        let Some(cache) = self.runtime_cache() else {
             return;
         };
         // In place, as in `cached_task`.
@@ -151,7 +159,7 @@ impl AuthManager {
     /// Writes the verifier's key set to the runtime cache, if it was fetched since the one there.
     pub(super) async fn save_key_set(&self) {
         let (Some(cache), Some(url), Some(snapshot)) = (
-            self.inner.runtime_cache.clone(),
+            self.runtime_cache().cloned(),
             self.inner.verifier.key_set_url(),
             self.inner.verifier.key_set_snapshot(),
         ) else {

@@ -54,6 +54,10 @@ impl AuthManager {
     /// nobody asks for auth. `auth()` checks the clock as well, so a late timer never serves an
     /// expired identity.
     pub(super) fn watch_expiry(&self, auth: &AgentIdentityAuth) {
+        // A stored record has no expiry: there is nothing to watch for.
+        if auth.record().expiry().is_none() {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
