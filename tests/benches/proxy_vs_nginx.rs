@@ -11,7 +11,7 @@
 //! latency quantiles itself (`--latency`). Each round runs both sides back to back, alternating
 //! which goes first; the ratio is the median of the rounds' CPU-per-request ratios, with the
 //! throughput and p99 ratios of the same rounds beside it. CPU time is read from `schedstat`:
-//! the proxy runtime's one worker thread for ours, the nginx processes for nginx.
+//! the thread our proxy runs on (a current-thread runtime, as `--workers 1` gives) for ours, the nginx processes for nginx.
 //!
 //! Then, at low load (one connection, one request at a time), the p50 and p99 latency through
 //! ours, through nginx and to the upstream directly, and the bench process's resident size at
@@ -24,9 +24,11 @@ use std::error::Error;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_identity_emulator::Emulator;
+use agent_identity_proxy::ClientToken;
 use agent_identity_tests::bench::{Paired, quick_mode, report_paired};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -56,22 +58,19 @@ fn main() -> Result<(), BoxError> {
     }
     let (seconds, rounds) = if quick_mode() { (1, 3) } else { (3, 7) };
 
-    // The proxy under test alone on one worker thread, as nginx has one worker; the upstream
-    // and the emulator on threads of their own.
-    let proxy_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("proxy-under-test")
-        .enable_all()
-        .build()?;
+    // The proxy under test alone on a thread of its own, as `agent-identity proxy` runs with its
+    // default `--workers 1` (and as nginx has one worker); the upstream and the emulator on
+    // threads of their own.
     let side_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("upstream")
         .enable_all()
         .build()?;
     let upstream = side_rt.block_on(serve_upstream())?;
-    let emulator = side_rt.block_on(Emulator::start())?;
-    let (ours, token) = proxy_rt.block_on(signing_proxy::start(&emulator, upstream))?;
-    let ours_cpu = CpuOf::worker(&proxy_rt)?;
+    let emulator = Arc::new(side_rt.block_on(Emulator::start())?);
+    let proxy = ProxyThread::start(Arc::clone(&emulator), upstream)?;
+    let (ours, token) = (proxy.addr, proxy.token.clone());
+    let ours_cpu = &proxy.cpu;
     let at_rest_kib = status_kib("VmRSS:")?;
 
     let dir = tempfile::tempdir()?;
@@ -181,7 +180,7 @@ fn main() -> Result<(), BoxError> {
         ],
     );
     drop(nginx);
-    drop(proxy_rt);
+    drop(proxy);
     drop(emulator);
     Ok(())
 }
@@ -288,12 +287,11 @@ struct CpuOf {
 }
 
 impl CpuOf {
-    /// The worker thread of a one-worker runtime: a task spawned there finds its own thread.
-    fn worker(runtime: &tokio::runtime::Runtime) -> Result<Self, BoxError> {
-        let task = runtime
-            .block_on(runtime.spawn(async { std::fs::read_link("/proc/thread-self") }))??;
+    /// The calling thread.
+    fn this_thread() -> Result<Self, BoxError> {
+        let thread = std::fs::read_link("/proc/thread-self")?;
         Ok(Self {
-            paths: vec![Path::new("/proc").join(task).join("schedstat")],
+            paths: vec![Path::new("/proc").join(thread).join("schedstat")],
         })
     }
 
@@ -308,6 +306,63 @@ impl CpuOf {
                 .ok_or("unexpected schedstat")?;
         }
         Ok(total)
+    }
+}
+
+/// Our proxy on a thread of its own, with a current-thread runtime, until dropped.
+struct ProxyThread {
+    addr: SocketAddr,
+    token: ClientToken,
+    cpu: CpuOf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProxyThread {
+    fn start(emulator: Arc<Emulator>, upstream: SocketAddr) -> Result<Self, BoxError> {
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("proxy-under-test".to_owned())
+            .spawn(move || {
+                let started = (|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let (addr, token) =
+                        runtime.block_on(signing_proxy::start(&emulator, upstream))?;
+                    Ok::<_, BoxError>((runtime, addr, token, CpuOf::this_thread()?))
+                })();
+                match started {
+                    Ok((runtime, addr, token, cpu)) => {
+                        let _ = started_tx.send(Ok((addr, token, cpu)));
+                        // The proxy's tasks run while the runtime is driven, here.
+                        let _ = runtime.block_on(stopped);
+                    }
+                    Err(error) => {
+                        let _ = started_tx.send(Err(error.to_string()));
+                    }
+                }
+            })?;
+        let (addr, token, cpu) = started_rx.recv()??;
+        Ok(Self {
+            addr,
+            token,
+            cpu,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for ProxyThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -175,6 +175,16 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// The threads the command's runtime serves with: `--workers` for the proxy's commands,
+    /// `None` (one per core) for the others.
+    pub(crate) fn workers(&self) -> Option<u16> {
+        match self {
+            Self::Proxy(args) => Some(args.limits.workers),
+            Self::Exec(args) => Some(args.limits.workers),
+            _ => None,
+        }
+    }
+
     /// The configuration groups this command takes.
     fn uses(&self) -> Uses<'_> {
         match self {
@@ -437,6 +447,17 @@ pub(crate) struct LimitArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM or Ctrl-C
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub(crate) drain_timeout: u64,
+
+    /// Threads that serve requests. One (the default) serves tens of thousands of requests a
+    /// second at the least CPU per request, as one nginx worker does; more share the load on a
+    /// multi-threaded runtime
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub(crate) workers: u16,
 }
 
 /// Arguments of `header`.

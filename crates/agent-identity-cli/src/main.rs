@@ -23,10 +23,7 @@ fn main() -> ExitCode {
     };
     let out = Output::new(cli.json);
     init_logging(cli.verbose, cli.json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(cli.command.workers()) {
         Ok(runtime) => runtime,
         Err(error) => {
             let failure = Failure::new(
@@ -47,6 +44,24 @@ fn main() -> ExitCode {
             out.failure(&failure);
             failure.exit().into()
         }
+    }
+}
+
+/// The runtime a command runs on. One worker is a current-thread runtime: the proxy's every
+/// task on one thread, with no cross-thread wake-ups (the cheapest per request, as one nginx
+/// worker is); more are a multi-threaded runtime of that many; `None` is one thread per core.
+fn runtime_for(workers: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(workers) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(workers))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     }
 }
 

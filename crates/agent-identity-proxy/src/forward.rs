@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agent_identity_manager::{AgentIdentityAuth, AuthError};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::http::header::{self, HeaderMap, HeaderValue};
 use hyper::http::{Method, Request, Response, StatusCode, Uri};
@@ -23,10 +22,7 @@ use crate::log::AccessRecord;
 use crate::proxy::Inner;
 use crate::target::{host_is_local, request_head_bytes, unsafe_path};
 
-/// Errors of a streamed body, boxed.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// Every body the proxy sends either way: a stream it passes on, or bytes it holds.
-pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) use crate::body::{BoxError, ProxyBody};
 
 /// What the handler learnt, for the access log.
 struct Outcome {
@@ -227,7 +223,7 @@ impl Inner {
         );
         let (first_body, replay) = match kept {
             KeptBody::Bytes(bytes) => (full(bytes.clone()), Some(bytes)),
-            KeptBody::Stream(body) => (body.map_err(BoxError::from).boxed_unsync(), None),
+            KeptBody::Stream(body) => (ProxyBody::Stream(body), None),
         };
         let build = |auth: &AgentIdentityAuth, body: ProxyBody, mut headers: HeaderMap| {
             sign(&mut headers, auth)?;
@@ -391,7 +387,7 @@ impl Inner {
                 headers.insert(header::UPGRADE, value);
             }
         }
-        response.map(|body| body.map_err(BoxError::from).boxed_unsync())
+        response.map(ProxyBody::Stream)
     }
 }
 
@@ -401,9 +397,7 @@ enum KeptBody {
 }
 
 pub(crate) fn full(bytes: Bytes) -> ProxyBody {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    ProxyBody::full(bytes)
 }
 
 /// 503 for a transient reason, else 401: `{"error","message","fix"}`, the message with its

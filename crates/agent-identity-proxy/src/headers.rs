@@ -45,6 +45,11 @@ pub(crate) fn drop_length_beside_transfer_encoding(headers: &mut HeaderMap) {
 
 /// Removes the hop-by-hop fields, and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them: one pass over the names present costs less than a
+    // lookup for each name that might be.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -80,12 +85,9 @@ pub(crate) fn upstream_headers(client: HeaderMap, host: &HeaderValue, upgrade: b
 }
 
 /// Adds a fresh assertion and its companion headers, as the task crate maps them
-/// (`RequestHeaders::to_header_map`: lowercase names, the assertion marked sensitive), replacing
-/// any of the same name.
+/// (`RequestHeaders::insert_into`: lowercase names, the assertion marked sensitive), replacing
+/// any of the same name. The values are the memoised ones, shared rather than copied.
 pub(crate) fn sign(headers: &mut HeaderMap, auth: &AgentIdentityAuth) -> Result<(), AuthError> {
-    let signed = auth.headers()?.to_header_map()?;
-    for (name, value) in &signed {
-        headers.insert(name.clone(), value.clone());
-    }
+    auth.headers()?.insert_into(headers)?;
     Ok(())
 }

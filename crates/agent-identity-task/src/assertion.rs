@@ -6,6 +6,7 @@
 //! for the envelope JSON, and the header string itself).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use agent_identity_jwt::{AccountId, AgentIdentityRecord, AgentKey, AgentRuntimeId, KeyError};
@@ -154,42 +155,69 @@ impl fmt::Debug for RegistrationRequest {
 /// The headers every request made as an agent carries (wire-format §5): `Authorization`,
 /// `ChatGPT-Account-ID`, and `X-OpenAI-Fedramp: true` for FedRAMP accounts.
 ///
+/// A clone is a reference count: the values are built once, as text and as [`http`] header
+/// values, and shared by every request that carries them.
+///
 /// `Debug` redacts the assertion, which is a bearer credential for its skew window.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RequestHeaders {
+    inner: Arc<HeadersInner>,
+}
+
+#[derive(PartialEq, Eq)]
+struct HeadersInner {
     authorization: String,
     account_id: AccountId,
     fedramp: bool,
+    /// `authorization` (marked sensitive) and `account_id` as header values; `None` when the
+    /// account id holds a character a header value cannot.
+    values: Option<(http::HeaderValue, http::HeaderValue)>,
 }
 
 impl RequestHeaders {
+    pub(crate) fn new(authorization: String, account_id: AccountId, fedramp: bool) -> Self {
+        let values = http::HeaderValue::from_str(&authorization)
+            .ok()
+            .zip(http::HeaderValue::from_str(account_id.as_str()).ok())
+            .map(|(mut authorization, account_id)| {
+                authorization.set_sensitive(true);
+                (authorization, account_id)
+            });
+        Self {
+            inner: Arc::new(HeadersInner {
+                authorization,
+                account_id,
+                fedramp,
+                values,
+            }),
+        }
+    }
+
     /// The `Authorization` value, `AgentAssertion {A}`.
     pub fn authorization(&self) -> &str {
-        &self.authorization
+        &self.inner.authorization
     }
 
     /// The `ChatGPT-Account-ID` value.
     pub fn chatgpt_account_id(&self) -> &str {
-        self.account_id.as_str()
+        self.inner.account_id.as_str()
     }
 
     /// Whether `X-OpenAI-Fedramp: true` is sent.
     pub fn fedramp(&self) -> bool {
-        self.fedramp
+        self.inner.fedramp
     }
 
     /// The headers as (name, value) pairs, in the order above; the FedRAMP header only when set.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
         [
-            (AUTHORIZATION_HEADER, self.authorization.as_str()),
-            (ACCOUNT_ID_HEADER, self.account_id.as_str()),
+            (AUTHORIZATION_HEADER, self.authorization()),
+            (ACCOUNT_ID_HEADER, self.chatgpt_account_id()),
         ]
         .into_iter()
-        .chain(self.fedramp.then_some((FEDRAMP_HEADER, "true")))
+        .chain(self.inner.fedramp.then_some((FEDRAMP_HEADER, "true")))
     }
-}
 
-impl RequestHeaders {
     /// The headers as an [`http::HeaderMap`]: lowercase names (`authorization`,
     /// `chatgpt-account-id`, `x-openai-fedramp`), and the `authorization` value marked sensitive,
     /// so that `http`'s `Debug` and HPACK leave it out.
@@ -198,22 +226,31 @@ impl RequestHeaders {
     /// [`TaskErrorKind::InvalidHeaderValue`] when the account id holds a character a header value
     /// cannot (a control character): the token's claim is not a usable header.
     pub fn to_header_map(&self) -> Result<http::HeaderMap, TaskError> {
-        let invalid =
-            || TaskError::new(Operation::BuildAssertion, TaskErrorKind::InvalidHeaderValue);
         let mut map = http::HeaderMap::with_capacity(3);
-        // Base64 and ASCII only, so always a valid value.
-        let mut authorization =
-            http::HeaderValue::from_str(&self.authorization).map_err(|_| invalid())?;
-        authorization.set_sensitive(true);
-        map.insert(http::header::AUTHORIZATION, authorization);
-        map.insert(
-            ACCOUNT_ID_HEADER_NAME,
-            http::HeaderValue::from_str(self.account_id.as_str()).map_err(|_| invalid())?,
-        );
-        if self.fedramp {
-            map.insert(FEDRAMP_HEADER_NAME, http::HeaderValue::from_static("true"));
-        }
+        self.insert_into(&mut map)?;
         Ok(map)
+    }
+
+    /// Sets the headers in `map`, as [`RequestHeaders::to_header_map`] has them, replacing any
+    /// of the same name. The values are shared, not copied: this is every signed request's path.
+    ///
+    /// # Errors
+    /// As [`RequestHeaders::to_header_map`]; `map` is then unchanged.
+    pub fn insert_into(&self, map: &mut http::HeaderMap) -> Result<(), TaskError> {
+        let Some((authorization, account_id)) = &self.inner.values else {
+            return Err(TaskError::new(
+                Operation::BuildAssertion,
+                TaskErrorKind::InvalidHeaderValue,
+            ));
+        };
+        map.insert(http::header::AUTHORIZATION, authorization.clone());
+        map.insert(ACCOUNT_ID_HEADER_NAME, account_id.clone());
+        if self.inner.fedramp {
+            map.insert(FEDRAMP_HEADER_NAME, http::HeaderValue::from_static("true"));
+        } else {
+            map.remove(FEDRAMP_HEADER_NAME);
+        }
+        Ok(())
     }
 }
 
@@ -235,8 +272,8 @@ impl fmt::Debug for RequestHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHeaders")
             .field("authorization", &"AgentAssertion <redacted>")
-            .field("chatgpt_account_id", &self.account_id)
-            .field("fedramp", &self.fedramp)
+            .field("chatgpt_account_id", &self.inner.account_id)
+            .field("fedramp", &self.inner.fedramp)
             .finish()
     }
 }
@@ -284,11 +321,11 @@ pub fn request_headers(
     task_id: &TaskId,
     at: SystemTime,
 ) -> Result<RequestHeaders, TaskError> {
-    Ok(RequestHeaders {
-        authorization: authorization_header(record, task_id, at)?,
-        account_id: record.account_id().clone(),
-        fedramp: record.is_fedramp(),
-    })
+    Ok(RequestHeaders::new(
+        authorization_header(record, task_id, at)?,
+        record.account_id().clone(),
+        record.is_fedramp(),
+    ))
 }
 
 fn check_runtime(own: &AgentRuntimeId, requested: &AgentRuntimeId) -> Result<(), TaskError> {

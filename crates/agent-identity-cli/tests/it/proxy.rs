@@ -720,3 +720,47 @@ async fn metrics_are_served_behind_the_token_in_the_prometheus_text_format() {
     );
     let _ = proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_signs_concurrent_requests_on_one_worker_and_on_several() {
+    let (fixture, _) = logged_in().await;
+    for workers in ["1", "3"] {
+        let proxy = RunningProxy::start(&fixture, &["--workers", workers]).await;
+        let accepted = fixture.emulator.assertions_accepted();
+        let client = proxy.client();
+        let requests = (0..16).map(|i| {
+            let request = client.get(format!("{}/echo?i={i}", proxy.url)).send();
+            async move { request.await.expect("request").status().as_u16() }
+        });
+        let statuses = futures_util::future::join_all(requests).await;
+        assert!(
+            statuses.iter().all(|status| *status == 200),
+            "--workers {workers}: {statuses:?}"
+        );
+        assert_eq!(
+            fixture.emulator.assertions_accepted() - accepted,
+            16,
+            "--workers {workers}: every request was signed"
+        );
+        assert_eq!(proxy.stop().await.0, Some(0), "--workers {workers}");
+    }
+}
+
+#[tokio::test]
+async fn zero_workers_is_a_usage_error_naming_the_flag() {
+    let fixture = Fixture::new().await;
+    for command in [
+        &[
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--workers",
+            "0",
+        ][..],
+        &["exec", "--workers", "0", "--", "true"][..],
+    ] {
+        let run = fixture.cli().args(command).run().await;
+        run.assert_failure(2);
+        assert!(run.stderr.contains("--workers"), "{command:?}: {run:#?}");
+    }
+}

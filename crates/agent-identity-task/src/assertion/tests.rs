@@ -93,11 +93,11 @@ fn registration_body_has_exactly_two_keys() {
 
 #[test]
 fn request_headers_iterate_in_order_with_fedramp_only_when_set() {
-    let headers = RequestHeaders {
-        authorization: "AgentAssertion abc".to_owned(),
-        account_id: AccountId::new("acct"),
-        fedramp: false,
-    };
+    let headers = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct"),
+        false,
+    );
     let pairs: Vec<_> = headers.iter().collect();
     assert_eq!(
         pairs,
@@ -106,21 +106,22 @@ fn request_headers_iterate_in_order_with_fedramp_only_when_set() {
             ("ChatGPT-Account-ID", "acct")
         ]
     );
-    let fedramp = RequestHeaders {
-        fedramp: true,
-        ..headers
-    };
+    let fedramp = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct"),
+        true,
+    );
     assert_eq!(fedramp.iter().last(), Some(("X-OpenAI-Fedramp", "true")));
     assert!(!format!("{fedramp:?}").contains("abc"));
 }
 
 #[test]
 fn header_map_has_lowercase_names_and_a_sensitive_assertion() {
-    let headers = RequestHeaders {
-        authorization: "AgentAssertion abc".to_owned(),
-        account_id: AccountId::new("acct"),
-        fedramp: true,
-    };
+    let headers = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct"),
+        true,
+    );
     let map = http::HeaderMap::try_from(&headers).expect("valid headers");
     let names: Vec<&str> = map.keys().map(http::HeaderName::as_str).collect();
     assert_eq!(
@@ -135,10 +136,11 @@ fn header_map_has_lowercase_names_and_a_sensitive_assertion() {
         !format!("{map:?}").contains("abc"),
         "http's Debug hides a sensitive value"
     );
-    let plain = RequestHeaders {
-        fedramp: false,
-        ..headers
-    };
+    let plain = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct"),
+        false,
+    );
     assert!(
         !plain
             .to_header_map()
@@ -149,13 +151,24 @@ fn header_map_has_lowercase_names_and_a_sensitive_assertion() {
 
 #[test]
 fn an_account_id_with_a_control_character_is_not_a_header_value() {
-    let headers = RequestHeaders {
-        authorization: "AgentAssertion abc".to_owned(),
-        account_id: AccountId::new("acct\nInjected: 1"),
-        fedramp: false,
-    };
+    let headers = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct\nInjected: 1"),
+        false,
+    );
     let error = headers.to_header_map().expect_err("refused");
     assert_eq!(error.reason(), TaskErrorKind::InvalidHeaderValue);
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        http::header::AUTHORIZATION,
+        "client".parse().expect("value"),
+    );
+    headers.insert_into(&mut map).expect_err("refused");
+    assert_eq!(
+        map[http::header::AUTHORIZATION],
+        "client",
+        "a refusal changes nothing"
+    );
 }
 
 #[test]
@@ -195,4 +208,30 @@ proptest! {
         prop_assert_eq!(value["agent_runtime_id"].as_str(), Some(runtime.as_str()));
         prop_assert_eq!(value["task_id"].as_str(), Some(task.as_str()));
     }
+}
+
+#[test]
+fn insert_into_replaces_the_identity_headers_and_keeps_the_rest() {
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        http::header::AUTHORIZATION,
+        "Bearer client".parse().expect("value"),
+    );
+    map.insert(FEDRAMP_HEADER_NAME, "true".parse().expect("value"));
+    map.insert(http::header::ACCEPT, "*/*".parse().expect("value"));
+    let headers = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("acct"),
+        false,
+    );
+    headers.insert_into(&mut map).expect("valid");
+    assert_eq!(map[http::header::AUTHORIZATION], "AgentAssertion abc");
+    assert!(map[http::header::AUTHORIZATION].is_sensitive());
+    assert_eq!(map[ACCOUNT_ID_HEADER_NAME], "acct");
+    assert!(
+        !map.contains_key(FEDRAMP_HEADER_NAME),
+        "a client's FedRAMP claim is not kept"
+    );
+    assert_eq!(map[http::header::ACCEPT], "*/*");
+    assert_eq!(map.len(), 3);
 }
