@@ -362,6 +362,9 @@ impl Proxy {
             return Err(ProxyError::ClientTokenRequired);
         }
         let watcher = tokio::spawn(watch_state(Arc::clone(&self.inner)));
+        let _anchor = AbortOnDrop(
+            tokio::spawn(timer_anchor(self.inner.limits.header_read_timeout)).abort_handle(),
+        );
         let (stop_tx, stop_rx) = watch::channel(false);
         // Every connection task holds a sender; `recv` returns `None` once all are gone.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -472,6 +475,31 @@ impl Proxy {
         }
         watcher.abort();
         Ok(())
+    }
+}
+
+/// Aborts a task when dropped, so that a `serve` future dropped mid-way leaves nothing running.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps a timer due within half the header-read timeout, always.
+///
+/// tokio wakes its event loop from outside (a write to its eventfd, then another `epoll_wait`)
+/// whenever a timer is armed that falls due before every other one. hyper arms one for the
+/// header-read timeout at every request; with nothing due sooner (the connections busy, their
+/// head timers cleared) each first request after the loop had parked paid that wake-up. With this
+/// timer always due sooner, arming one never does. It costs one wake-up per half timeout.
+async fn timer_anchor(header_read_timeout: Duration) {
+    let period = (header_read_timeout / 2).max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
     }
 }
 
