@@ -447,7 +447,21 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, nginx's fast shutdown: the master stops its worker and exits. A SIGKILL would
+    /// leave the worker behind, orphaned, still holding its port.
     fn drop(&mut self) {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        if terminated {
+            for _ in 0..200 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
