@@ -39,6 +39,10 @@ use hyper_util::rt::TokioIo;
 const BENCH: &str = "proxy_vs_nginx";
 /// 1.5: the target for our CPU per request against nginx's.
 const TARGET: f64 = 1.5;
+/// 0.8: the target for our throughput against nginx's, under the same load.
+const THROUGHPUT_TARGET: f64 = 0.8;
+/// 1.5: the target for our p99 latency against nginx's, under the same load.
+const P99_TARGET: f64 = 1.5;
 /// Concurrent connections of the load: the number the target was set for.
 const CONNECTIONS: usize = 32;
 
@@ -135,10 +139,14 @@ fn main() -> Result<(), BoxError> {
     let throughput = Paired::from_rounds(&throughput, 1);
     let p99 = Paired::from_rounds(&p99, 1);
     let throughput_ratio = 1.0 / throughput.ratio();
+    let verdict = |met: bool| if met { "ok" } else { "MISS" };
     eprintln!(
-        "{BENCH}: cpu per request ratio {:.3} (target ≤ {TARGET}), throughput ratio {throughput_ratio:.3} (target ≥ 0.8), p99 ratio {:.3} (target ≤ 1.5)",
+        "{BENCH}: cpu per request ratio {:.3} (target ≤ {TARGET}, {}), throughput ratio {throughput_ratio:.3} (target ≥ {THROUGHPUT_TARGET}, {}), p99 ratio {:.3} (target ≤ {P99_TARGET}, {})",
         cpu.ratio(),
+        verdict(cpu.ratio() <= TARGET),
+        verdict(throughput_ratio >= THROUGHPUT_TARGET),
         p99.ratio(),
+        verdict(p99.ratio() <= P99_TARGET),
     );
 
     // Low load: one connection, one request at a time.

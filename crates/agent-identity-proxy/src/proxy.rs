@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::{Semaphore, mpsc, watch};
 use url::{Host, Url};
 
+use crate::background::{AbortOnDrop, timer_anchor, watch_state};
 use crate::conn::{Accepted, Conn, Untrusted, accept, serve_connection};
 use crate::error::ProxyError;
 use crate::listener::Listener;
@@ -361,7 +362,8 @@ impl Proxy {
         if matches!(listener, Listener::Tcp(_)) && self.inner.client_token.is_none() {
             return Err(ProxyError::ClientTokenRequired);
         }
-        let watcher = tokio::spawn(watch_state(Arc::clone(&self.inner)));
+        let _watcher =
+            AbortOnDrop(tokio::spawn(watch_state(Arc::clone(&self.inner))).abort_handle());
         let _anchor = AbortOnDrop(
             tokio::spawn(timer_anchor(self.inner.limits.header_read_timeout)).abort_handle(),
         );
@@ -473,43 +475,6 @@ impl Proxy {
         if !drained {
             tracing::warn!("in-flight requests did not finish within the drain timeout");
         }
-        watcher.abort();
         Ok(())
-    }
-}
-
-/// Aborts a task when dropped, so that a `serve` future dropped mid-way leaves nothing running.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Keeps a timer due within half the header-read timeout, always.
-///
-/// tokio wakes its event loop from outside (a write to its eventfd, then another `epoll_wait`)
-/// whenever a timer is armed that falls due before every other one. hyper arms one for the
-/// header-read timeout at every request; with nothing due sooner (the connections busy, their
-/// head timers cleared) each first request after the loop had parked paid that wake-up. With this
-/// timer always due sooner, arming one never does. It costs one wake-up per half timeout.
-async fn timer_anchor(header_read_timeout: Duration) {
-    let period = (header_read_timeout / 2).max(Duration::from_millis(1));
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-    }
-}
-
-/// Records when the manager's state changes, for the health endpoint.
-async fn watch_state(inner: Arc<Inner>) {
-    let mut states = inner.manager.subscribe();
-    loop {
-        *crate::lock(&inner.health.since) = Some(SystemTime::now());
-        if states.changed().await.is_err() {
-            return;
-        }
     }
 }
