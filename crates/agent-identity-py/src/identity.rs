@@ -51,11 +51,17 @@ impl Overrides {
         if let Some(audience) = self.audience {
             builder = builder.audience(audience);
         }
+        let explicit_token = self.token.is_some();
         if let Some(token) = self.token {
             builder = builder.token(token);
         }
         if let Some(file) = self.token_file {
             builder = builder.token_file(file);
+            // An argument beats the environment: a token file given here is not overridden by
+            // an `AGENT_IDENTITY_JWT` the process happens to have (a `token=` given here still is).
+            if !explicit_token {
+                builder = builder.token("");
+            }
         }
         if let Some(leeway) = self.leeway {
             let leeway = Duration::try_from_secs_f64(leeway).map_err(|_| {

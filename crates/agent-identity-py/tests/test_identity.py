@@ -172,3 +172,15 @@ def test_a_blocking_call_releases_the_gil_while_it_waits(emu_env: Emulator) -> N
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_token_file_given_as_an_argument_beats_the_environments_token(
+    emu_env: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from_file = emu_env.mint()
+    monkeypatch.setenv("AGENT_IDENTITY_JWT", emu_env.mint().token)
+    token_file = tmp_path / "token"
+    token_file.write_text(from_file.token)
+    token_file.chmod(0o600)
+    identity = Identity.from_env(token_file=str(token_file))
+    assert identity.status().runtime_id == from_file.runtime_id
