@@ -282,7 +282,7 @@ impl PrivateJsonFile {
     }
 
     /// Temporary files of ours in the home: regular files (not symlinks) of the current user
-    /// whose names match [`FileStore::temp_path`]'s pattern.
+    /// whose names match [`PrivateJsonFile::temp_path`]'s pattern.
     pub(super) fn temp_files(&self) -> Vec<PathBuf> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return Vec::new();
