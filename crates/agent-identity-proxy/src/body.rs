@@ -12,12 +12,26 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A body the proxy holds whole ([`ProxyBody::full`]) or one it streams from the other side.
-#[derive(Debug)]
+///
+/// `Debug` shows the form and the length, never the bytes: a held body may be the headers
+/// endpoint's answer (a live assertion) or a client's request kept for a replay.
 pub(crate) enum ProxyBody {
     /// Held bytes, sent as one frame (taken when sent).
     Full(Option<Bytes>),
     /// The client's request body or the upstream's response body, frame by frame.
     Stream(Incoming),
+}
+
+impl std::fmt::Debug for ProxyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full(bytes) => f
+                .debug_struct("ProxyBody::Full")
+                .field("len", &bytes.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            Self::Stream(_) => f.write_str("ProxyBody::Stream"),
+        }
+    }
 }
 
 impl ProxyBody {
@@ -71,6 +85,14 @@ mod tests {
         assert!(!body.is_end_stream());
         let collected = body.collect().await.expect("infallible").to_bytes();
         assert_eq!(collected, Bytes::from_static(b"abc"));
+    }
+
+    #[test]
+    fn debug_shows_the_length_and_never_the_bytes() {
+        let body = ProxyBody::full(Bytes::from_static(b"AgentAssertion sentinel-secret"));
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("sentinel-secret"), "{shown}");
+        assert!(shown.contains("30"), "{shown}");
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use agent_identity_sdk::manager::{JWT_ENV_VAR, JWT_ENV_VAR_COMPAT};
 use agent_identity_sdk::{AuthError, AuthManager, AuthManagerBuilder};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -32,7 +33,15 @@ pub(crate) struct Overrides {
 impl Overrides {
     /// `AuthManager::from_env`'s builder with these settings on top.
     fn builder(self) -> PyResult<AuthManagerBuilder> {
-        let mut builder = AuthManagerBuilder::from_env_lookup(|name| std::env::var(name).ok());
+        // An argument beats the environment: with a token file given here and no token, the
+        // environment's token variables are not read, or they would override the file.
+        let hide_env_token = self.token_file.is_some() && self.token.is_none();
+        let mut builder = AuthManagerBuilder::from_env_lookup(move |name| {
+            if hide_env_token && (name == JWT_ENV_VAR || name == JWT_ENV_VAR_COMPAT) {
+                return None;
+            }
+            std::env::var(name).ok()
+        });
         if let Some(home) = self.home {
             builder = builder.home(home);
         }
@@ -51,17 +60,11 @@ impl Overrides {
         if let Some(audience) = self.audience {
             builder = builder.audience(audience);
         }
-        let explicit_token = self.token.is_some();
         if let Some(token) = self.token {
             builder = builder.token(token);
         }
         if let Some(file) = self.token_file {
             builder = builder.token_file(file);
-            // An argument beats the environment: a token file given here is not overridden by
-            // an `AGENT_IDENTITY_JWT` the process happens to have (a `token=` given here still is).
-            if !explicit_token {
-                builder = builder.token("");
-            }
         }
         if let Some(leeway) = self.leeway {
             let leeway = Duration::try_from_secs_f64(leeway).map_err(|_| {

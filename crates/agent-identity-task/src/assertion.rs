@@ -232,7 +232,8 @@ impl RequestHeaders {
     }
 
     /// Sets the headers in `map`, as [`RequestHeaders::to_header_map`] has them, replacing any
-    /// of the same name. The values are shared, not copied: this is every signed request's path.
+    /// of the same name; for an account that is not FedRAMP, an `X-OpenAI-Fedramp` already in
+    /// `map` is removed. The values are shared, not copied: this is every signed request's path.
     ///
     /// # Errors
     /// As [`RequestHeaders::to_header_map`]; `map` is then unchanged.

@@ -78,6 +78,8 @@ pub(crate) async fn run(
     let shutdown = shutdown_signal()?;
     tokio::pin!(shutdown);
     let hangup = signal(SignalKind::hangup()).map_err(signal_failure)?;
+    // The threads serving requests, as the runtime reports them (`--workers` chose its shape).
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let announce = |state: &str| {
         if out.is_json() {
             out.json_line(&json!({
@@ -86,6 +88,7 @@ pub(crate) async fn run(
                 "upstream": upstream.as_str(),
                 "state": state,
                 "metrics_url": metrics_url,
+                "workers": workers,
             }));
         } else {
             out.line(format!("proxy listening on {url}"));
@@ -96,6 +99,7 @@ pub(crate) async fn run(
                     redact(&token_file.display().to_string()),
                 ),
                 ("state", state.to_owned()),
+                ("workers", workers.to_string()),
             ];
             if let Some(metrics_url) = &metrics_url {
                 rows.push(("metrics", metrics_url.clone()));

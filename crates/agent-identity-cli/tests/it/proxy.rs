@@ -34,6 +34,8 @@ fn tool(name: &str) -> &str {
 struct RunningProxy {
     child: Child,
     url: String,
+    /// The first line, as JSON.
+    first: Value,
     token: String,
     token_file: PathBuf,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
@@ -101,6 +103,7 @@ impl RunningProxy {
         Self {
             child,
             url: first["url"].as_str().expect("url").to_owned(),
+            first,
             token,
             token_file,
             lines,
@@ -726,6 +729,15 @@ async fn the_proxy_signs_concurrent_requests_on_one_worker_and_on_several() {
     let (fixture, _) = logged_in().await;
     for workers in ["1", "3"] {
         let proxy = RunningProxy::start(&fixture, &["--workers", workers]).await;
+        assert_eq!(
+            proxy.first["workers"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .as_deref(),
+            Some(workers),
+            "the runtime serves with the threads asked for: {}",
+            proxy.first
+        );
         let accepted = fixture.emulator.assertions_accepted();
         let client = proxy.client();
         let requests = (0..16).map(|i| {
