@@ -15,7 +15,7 @@ Each command's --help lists the flags it takes, written after the command name
 Exit codes:
   0   success
   1   rejected, invalid or logged out (a permanent failure)
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  transient failure (the AuthAPI or the key set unreachable, the store locked): retry later";
 
 pub(super) const DEMO: &str = "\
@@ -53,7 +53,7 @@ Examples:
 Exit codes:
   0   the token verifies
   1   the token is rejected (malformed, bad signature, expired, wrong issuer or audience)
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the key set cannot be fetched: retry later";
 
 pub(super) const LOGIN: &str = "\
@@ -65,7 +65,7 @@ Examples:
 Exit codes:
   0   verified, a task registered, and the token stored
   1   the token is rejected or the store cannot be written (nothing is written)
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the key set or the AuthAPI is unreachable (nothing is written), the store is locked by
       another process, or the OS keyring is locked or does not answer (a keyring write that
       timed out may still land): retry later";
@@ -79,7 +79,7 @@ Examples:
 Exit codes:
   0   ready
   1   logged out, expired, or the stored credentials are unusable
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the store cannot be read for now (a passing I/O failure, or the OS keyring locked or not
       answering): retry later";
 
@@ -93,7 +93,7 @@ Examples:
 Exit codes:
   0   headers printed
   1   not logged in, or the identity is rejected
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the key set or the AuthAPI is unreachable: retry later";
 
 pub(super) const LOGOUT: &str = "\
@@ -104,7 +104,7 @@ Examples:
 Exit codes:
   0   nothing stored any more
   1   the store cannot be used (a refused file, a home that is a file)
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the store is locked by another process, or the OS keyring is locked or does not answer:
       retry later";
 
@@ -121,7 +121,7 @@ succeeded.
 Exit codes:
   0   registered, and the record written
   1   no usable ChatGPT login (absent or expired: run `codex login`), or the AuthAPI refused it
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the AuthAPI is unreachable: retry later";
 
 pub(super) const DOCTOR: &str = "\
@@ -133,7 +133,7 @@ Examples:
 Exit codes:
   0   all is well (warnings allowed)
   1   something blocks
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  only something transient is wrong (a server unreachable): retry later";
 
 pub(super) const PROXY: &str = "\
@@ -145,7 +145,7 @@ Examples:
 Exit codes:
   0   stopped by SIGTERM or Ctrl-C, requests drained
   1   the identity is rejected, or the address cannot be bound
-  2   usage error
+  2   usage error, or a setting that cannot be used (error config)
   75  the identity cannot be loaded yet (the key set or the AuthAPI unreachable): retry later";
 
 pub(super) const EXEC: &str = "\
@@ -165,7 +165,7 @@ with us, which sends it Ctrl-C itself; only SIGTERM is passed on.
 Exit codes:
   N    the command's own exit status (128 + the signal when a signal ended it)
   1    the identity is rejected, or not logged in (run agent-identity login)
-  2    usage error
+  2    usage error, or a setting that cannot be used (error config)
   75   the identity cannot be loaded yet (the key set or the AuthAPI unreachable): retry later
   126  the command cannot be run (not executable)
   127  the command was not found";
