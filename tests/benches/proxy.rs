@@ -27,6 +27,8 @@ use agent_identity_proxy::{
 };
 use agent_identity_tests::bench::{measure_paired, report_paired};
 
+#[path = "support/schedstat.rs"]
+mod schedstat;
 #[path = "support/signing_proxy.rs"]
 mod signing_proxy;
 use http_body_util::{BodyExt as _, Empty, Full};
@@ -138,8 +140,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The CPU time of one thread, from `/proc/self/task/TID/schedstat` (its first field is the
-/// nanoseconds the thread has run).
+/// The CPU time of one thread, from its `schedstat` file.
 struct ThreadCpu {
     path: std::path::PathBuf,
 }
@@ -147,21 +148,14 @@ struct ThreadCpu {
 impl ThreadCpu {
     /// The worker thread of a one-worker runtime: a task spawned there finds its own thread.
     fn of_worker(runtime: &tokio::runtime::Runtime) -> Result<Self, Box<dyn Error>> {
-        let task = runtime
-            .block_on(runtime.spawn(async { std::fs::read_link("/proc/thread-self") }))??;
-        let cpu = Self {
-            path: std::path::Path::new("/proc").join(task).join("schedstat"),
-        };
+        let path = runtime.block_on(runtime.spawn(async { schedstat::of_this_thread() }))??;
+        let cpu = Self { path };
         cpu.nanos()?;
         Ok(cpu)
     }
 
     fn nanos(&self) -> std::io::Result<u64> {
-        let text = std::fs::read_to_string(&self.path)?;
-        text.split_whitespace()
-            .next()
-            .and_then(|field| field.parse().ok())
-            .ok_or_else(|| std::io::Error::other("unexpected schedstat"))
+        schedstat::nanos(&self.path)
     }
 }
 

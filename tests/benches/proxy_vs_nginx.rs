@@ -48,6 +48,8 @@ const CONNECTIONS: usize = 32;
 
 type BoxError = Box<dyn Error>;
 
+#[path = "support/schedstat.rs"]
+mod schedstat;
 #[path = "support/signing_proxy.rs"]
 mod signing_proxy;
 
@@ -289,7 +291,7 @@ fn wrk_duration_ns(text: &str) -> Option<f64> {
     Some(number.parse::<f64>().ok()? * scale)
 }
 
-/// The CPU time of a set of threads, from `schedstat` (its first field is the nanoseconds run).
+/// The CPU time of a set of threads or processes, from their `schedstat` files.
 struct CpuOf {
     paths: Vec<PathBuf>,
 }
@@ -297,21 +299,15 @@ struct CpuOf {
 impl CpuOf {
     /// The calling thread.
     fn this_thread() -> Result<Self, BoxError> {
-        let thread = std::fs::read_link("/proc/thread-self")?;
         Ok(Self {
-            paths: vec![Path::new("/proc").join(thread).join("schedstat")],
+            paths: vec![schedstat::of_this_thread()?],
         })
     }
 
     fn nanos(&self) -> Result<u64, BoxError> {
         let mut total = 0;
         for path in &self.paths {
-            let text = std::fs::read_to_string(path)?;
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|field| field.parse::<u64>().ok())
-                .ok_or("unexpected schedstat")?;
+            total += schedstat::nanos(path)?;
         }
         Ok(total)
     }
