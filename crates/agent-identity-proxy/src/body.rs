@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 
+use crate::upstream::UpstreamBody;
+
 /// Errors of a streamed body, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -20,6 +22,8 @@ pub(crate) enum ProxyBody {
     Full(Option<Bytes>),
     /// The client's request body or the upstream's response body, frame by frame.
     Stream(Incoming),
+    /// An upstream response body read from a connection the request drove itself.
+    Upstream(UpstreamBody),
 }
 
 impl std::fmt::Debug for ProxyBody {
@@ -30,6 +34,7 @@ impl std::fmt::Debug for ProxyBody {
                 .field("len", &bytes.as_ref().map_or(0, Bytes::len))
                 .finish(),
             Self::Stream(_) => f.write_str("ProxyBody::Stream"),
+            Self::Upstream(body) => body.fmt(f),
         }
     }
 }
@@ -52,6 +57,7 @@ impl Body for ProxyBody {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
             Self::Stream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Self::Upstream(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -59,6 +65,7 @@ impl Body for ProxyBody {
         match self {
             Self::Full(bytes) => bytes.is_none(),
             Self::Stream(body) => body.is_end_stream(),
+            Self::Upstream(body) => body.is_end_stream(),
         }
     }
 
@@ -68,6 +75,7 @@ impl Body for ProxyBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
             }
             Self::Stream(body) => body.size_hint(),
+            Self::Upstream(body) => body.size_hint(),
         }
     }
 }

@@ -318,7 +318,7 @@ impl Inner {
     async fn send(
         &self,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, Response<ProxyBody>> {
+    ) -> Result<Response<ProxyBody>, Response<ProxyBody>> {
         match tokio::time::timeout(
             self.limits.response_header_timeout,
             self.client.request(request),
@@ -359,7 +359,7 @@ impl Inner {
     /// two upgraded connections; the joined streams keep the client connection's slot.
     fn pass_on(
         &self,
-        mut response: Response<Incoming>,
+        mut response: Response<ProxyBody>,
         client_upgrade: Option<(hyper::upgrade::OnUpgrade, Slot)>,
     ) -> Response<ProxyBody> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -387,7 +387,7 @@ impl Inner {
                 headers.insert(header::UPGRADE, value);
             }
         }
-        response.map(ProxyBody::Stream)
+        response
     }
 }
 

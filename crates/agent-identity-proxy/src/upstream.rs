@@ -1,29 +1,39 @@
 //! The upstream client: HTTP/1 connections to the one upstream, kept between requests.
 //!
-//! The proxy talks to one origin, so its pool is a list, not a map keyed by origin: a request
-//! takes the first connection that is ready for another request, or opens one. A connection goes
-//! back on the list as soon as its response's headers have come; it is ready again once its
-//! response body has been read through, and until then the list simply skips it. Nothing is
-//! spawned or boxed per request (the general-purpose pooled client spawns a task per response to
-//! wait for its connection to become ready again).
+//! The proxy talks to one origin, so each of its pools is a list, not a map keyed by origin.
+//! Two kinds of connection are kept:
+//! - **Held bodies** (nearly every request: its body is empty or kept for a replay) go over a
+//!   connection the request drives itself ([`wire`]): no task, channel or box per request. The
+//!   connection is back on its list the moment its response body has been read through; it is
+//!   taken off it while in use.
+//! - **Streamed bodies and upgrades** go over hyper's client connections, which read while they
+//!   write and hand over an upgraded connection. One goes back on its list as soon as its
+//!   response's headers have come; it is ready again once its response body has been read, and
+//!   until then the list simply skips it.
 //!
-//! A request that meets a kept connection closed before the request was written (the upstream
-//! closed it while it was idle) is sent again on a new connection, as the pooled client does.
-//! Connections idle for longer than [`IDLE_TIMEOUT`] are closed by a reaper task, which holds the
-//! pool weakly and ends with it.
+//! A request that meets a kept connection the upstream had closed while it was idle goes again
+//! on a new connection: always when nothing of it could be written, and for an idempotent
+//! method when the connection ended before any byte of a response. Connections idle for longer
+//! than [`IDLE_TIMEOUT`], or closed by the upstream, are dropped by a reaper task, which holds
+//! the pool weakly and ends with it.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper::http::{Request, Response, Uri};
+use hyper::http::{Request, Response, Uri, header};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 use tower_service::Service as _;
 
 use crate::forward::{BoxError, ProxyBody};
+
+mod wire;
+
+pub(crate) use wire::UpstreamBody;
+use wire::{Conn, Io};
 
 /// Idle upstream connections are closed after 90 s (hyper-util's default, and Go's).
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -37,6 +47,9 @@ pub(crate) enum SendError {
     /// The connection failed before the response's headers came.
     #[error("the upstream connection failed")]
     Failed(#[source] hyper::Error),
+    /// The connection failed, or the response head was unusable, before the response's body.
+    #[error("the upstream connection failed")]
+    Wire(#[source] wire::WireError),
 }
 
 impl SendError {
@@ -50,9 +63,12 @@ pub(crate) struct UpstreamClient {
     connector: HttpsConnector<HttpConnector>,
     /// The upstream's `scheme://authority`, which the connector dials.
     origin: Uri,
-    /// Every kept connection, ready or still reading its last response; the last one most
+    /// Every kept hyper connection, ready or still reading its last response; the last one most
     /// recently used.
     kept: Mutex<Vec<Kept>>,
+    /// The idle connections requests with held bodies drive themselves; the last one most
+    /// recently used.
+    idle: Mutex<Vec<Idle>>,
     /// Whether the reaper task runs (it is started on the first request, inside the runtime).
     reaper: std::sync::Once,
 }
@@ -63,12 +79,19 @@ struct Kept {
     used: Instant,
 }
 
+struct Idle {
+    conn: Box<Conn>,
+    /// When its last response was read through.
+    since: Instant,
+}
+
 impl UpstreamClient {
     pub(crate) fn new(connector: HttpsConnector<HttpConnector>, origin: Uri) -> Arc<Self> {
         Arc::new(Self {
             connector,
             origin,
             kept: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
             reaper: std::sync::Once::new(),
         })
     }
@@ -76,15 +99,88 @@ impl UpstreamClient {
     /// Sends `request` (an origin-form target) on a kept connection or a new one.
     ///
     /// # Errors
-    /// [`SendError::Connect`] when no connection could be opened, [`SendError::Failed`] when
-    /// the connection failed before the response's headers.
+    /// [`SendError::Connect`] when no connection could be opened, [`SendError::Failed`] or
+    /// [`SendError::Wire`] when the connection failed before the response's headers.
     pub(crate) async fn request(
         self: &Arc<Self>,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, SendError> {
+    ) -> Result<Response<ProxyBody>, SendError> {
         self.reaper.call_once(|| {
             tokio::spawn(reap(Arc::downgrade(self)));
         });
+        let held = match request.body() {
+            ProxyBody::Full(bytes) if !request.headers().contains_key(header::UPGRADE) => {
+                Some(bytes.clone().unwrap_or_default())
+            }
+            _ => None,
+        };
+        match held {
+            Some(body) => self.request_held(&request, &body).await,
+            None => self
+                .request_streamed(request)
+                .await
+                .map(|response| response.map(ProxyBody::Stream)),
+        }
+    }
+
+    /// A request whose body is held, over a connection this task drives.
+    async fn request_held(
+        self: &Arc<Self>,
+        request: &Request<ProxyBody>,
+        body: &[u8],
+    ) -> Result<Response<ProxyBody>, SendError> {
+        let head = wire::encode_head(request, body.len());
+        let method = request.method();
+        let mut conn = match self.check_out() {
+            Some(mut conn) => match wire::exchange(&mut conn, &head, body, method).await {
+                Ok(response) => return Ok(self.respond(conn, response)),
+                Err(failed) if failed.retry => {
+                    tracing::debug!(error = %failed.error, "a kept upstream connection had closed; sending again on a new one");
+                    Conn::new(self.dial().await?)
+                }
+                Err(failed) => return Err(SendError::Wire(failed.error)),
+            },
+            None => Conn::new(self.dial().await?),
+        };
+        match wire::exchange(&mut conn, &head, body, method).await {
+            Ok(response) => Ok(self.respond(conn, response)),
+            Err(failed) => Err(SendError::Wire(failed.error)),
+        }
+    }
+
+    fn respond(self: &Arc<Self>, conn: Box<Conn>, mut head: wire::Head) -> Response<ProxyBody> {
+        let body = UpstreamBody::new(conn, &mut head, Arc::clone(self));
+        let mut response = Response::new(ProxyBody::Upstream(body));
+        *response.status_mut() = head.status;
+        *response.version_mut() = head.version;
+        *response.headers_mut() = head.headers;
+        response
+    }
+
+    /// The most recently idle connection the upstream has not closed; closed ones are dropped.
+    fn check_out(&self) -> Option<Box<Conn>> {
+        let mut idle = crate::lock(&self.idle);
+        while let Some(mut entry) = idle.pop() {
+            if entry.conn.is_open_and_quiet() {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose response was read through, for the next request.
+    pub(crate) fn check_in(&self, conn: Box<Conn>) {
+        crate::lock(&self.idle).push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+    }
+
+    /// A request with a streamed body or an upgrade, over one of hyper's connections.
+    async fn request_streamed(
+        self: &Arc<Self>,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<hyper::body::Incoming>, SendError> {
         let mut request = request;
         if let Some(mut sender) = self.checkout() {
             match sender.try_send_request(request).await {
@@ -126,13 +222,19 @@ impl UpstreamClient {
         });
     }
 
-    async fn connect(&self) -> Result<SendRequest<ProxyBody>, SendError> {
+    /// A new connection to the upstream (TLS set up for `https`).
+    async fn dial(&self) -> Result<Io, SendError> {
         let io = self
             .connector
             .clone()
             .call(self.origin.clone())
             .await
             .map_err(SendError::Connect)?;
+        Ok(TokioIo::new(io))
+    }
+
+    async fn connect(&self) -> Result<SendRequest<ProxyBody>, SendError> {
+        let io = self.dial().await?.into_inner();
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(io)
             .await
@@ -151,6 +253,9 @@ impl UpstreamClient {
             let idle_too_long =
                 kept.sender.is_ready() && now.duration_since(kept.used) > IDLE_TIMEOUT;
             !kept.sender.is_closed() && !idle_too_long
+        });
+        crate::lock(&self.idle).retain_mut(|idle| {
+            now.duration_since(idle.since) <= IDLE_TIMEOUT && idle.conn.is_open_and_quiet()
         });
     }
 }

@@ -128,3 +128,172 @@ async fn a_refused_connection_is_a_connect_error() {
     let error = client.request(get(addr)).await.expect_err("refused");
     assert!(error.is_connect(), "{error:?}");
 }
+
+/// What a scripted upstream does with each request on a connection, in order; after the last
+/// step it keeps the connection open and answers nothing.
+#[derive(Clone, Copy)]
+enum Step {
+    Answer(&'static [u8]),
+    AnswerAndClose(&'static [u8]),
+    Close,
+}
+
+/// An upstream that follows `script` on every connection it accepts. Counts connections.
+async fn scripted(script: &'static [Step]) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0_u8; 1024];
+                let mut steps = script.iter();
+                loop {
+                    while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buffer.drain(..end + 4);
+                        match steps.next() {
+                            Some(Step::Answer(answer))
+                                if stream.write_all(answer).await.is_err() =>
+                            {
+                                return;
+                            }
+                            Some(Step::Answer(_)) | None => {}
+                            Some(Step::AnswerAndClose(answer)) => {
+                                let _ = stream.write_all(answer).await;
+                                return;
+                            }
+                            Some(Step::Close) => return,
+                        }
+                    }
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+fn request(addr: SocketAddr, method: &str) -> Request<crate::forward::ProxyBody> {
+    Request::builder()
+        .method(method)
+        .uri("/ping")
+        .header("host", addr.to_string())
+        .body(full(Bytes::new()))
+        .expect("request")
+}
+
+/// A chunked body in three writes' worth of pieces: an extension, an empty trailer-free end
+/// would do, but this one has a trailer.
+const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nx-digest: sum\r\n\r\n";
+
+#[tokio::test]
+async fn a_chunked_body_arrives_decoded_with_its_trailers_and_the_connection_is_kept() {
+    let (addr, accepted) = scripted(&[Step::Answer(CHUNKED), Step::Answer(OK)]).await;
+    let client = client_for(addr);
+    let response = client.request(get(addr)).await.expect("response");
+    let collected = response.into_body().collect().await.expect("body");
+    assert_eq!(
+        collected
+            .trailers()
+            .map(|trailers| trailers["x-digest"].clone()),
+        Some(hyper::http::HeaderValue::from_static("sum"))
+    );
+    assert_eq!(collected.to_bytes(), "abc0123456789abcdef");
+    assert_eq!(body_of(&client, addr).await, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_without_a_length_runs_to_the_close_and_its_connection_is_not_kept() {
+    const UNTIL_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\n\r\nall of it";
+    let (addr, accepted) = scripted(&[Step::AnswerAndClose(UNTIL_CLOSE)]).await;
+    let client = client_for(addr);
+    assert_eq!(body_of(&client, addr).await, "all of it");
+    assert_eq!(body_of(&client, addr).await, "all of it");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_interim_100_is_passed_over_for_the_final_response() {
+    const CONTINUE_THEN_OK: &[u8] =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let (addr, _) = scripted(&[Step::Answer(CONTINUE_THEN_OK)]).await;
+    let client = client_for(addr);
+    assert_eq!(body_of(&client, addr).await, "ok");
+}
+
+#[tokio::test]
+async fn a_body_cut_short_by_the_upstream_is_an_error_not_a_short_body() {
+    const SHORT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc";
+    let (addr, _) = scripted(&[Step::AnswerAndClose(SHORT)]).await;
+    let client = client_for(addr);
+    let response = client.request(get(addr)).await.expect("head");
+    let error = response.into_body().collect().await.expect_err("cut short");
+    assert!(
+        error.to_string().contains("middle of a response body"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_dropped_before_its_end_closes_its_connection() {
+    let (addr, accepted) = scripted(&[Step::Answer(OK), Step::Answer(OK)]).await;
+    let client = client_for(addr);
+    drop(client.request(get(addr)).await.expect("first"));
+    assert_eq!(body_of(&client, addr).await, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_get_that_meets_a_kept_connection_closing_goes_again_on_a_new_one() {
+    // Each connection answers one request and closes on reading the next, unanswered.
+    let (addr, accepted) = scripted(&[Step::Answer(OK), Step::Close]).await;
+    let client = client_for(addr);
+    assert_eq!(body_of(&client, addr).await, "ok");
+    assert_eq!(body_of(&client, addr).await, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_post_the_upstream_may_have_seen_is_not_sent_twice() {
+    let (addr, accepted) = scripted(&[Step::Answer(OK), Step::Close]).await;
+    let client = client_for(addr);
+    assert_eq!(body_of(&client, addr).await, "ok");
+    let error = client
+        .request(request(addr, "POST"))
+        .await
+        .expect_err("no response");
+    assert!(matches!(error, super::SendError::Wire(_)), "{error:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_response_head_over_the_limit_is_refused() {
+    static HUGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut answer = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+        answer.resize(answer.len() + super::wire::MAX_HEAD_BYTES + 1, b'a');
+        answer.extend_from_slice(b"\r\ncontent-length: 0\r\n\r\n");
+        answer
+    });
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut chunk = [0_u8; 1024];
+        let _ = stream.read(&mut chunk).await;
+        let _ = stream.write_all(&HUGE).await;
+    });
+    let client = client_for(addr);
+    // Matched, not unwrapped: a response here would print its 64 KiB head.
+    let Err(super::SendError::Wire(error)) = client.request(get(addr)).await else {
+        panic!("an oversized head was accepted");
+    };
+    assert!(matches!(error, super::wire::WireError::TooLarge), "{error}");
+}

@@ -1,0 +1,573 @@
+//! HTTP/1.1 on a kept upstream connection, for a request whose body the proxy holds: the head
+//! and the body written in one vectored write, the response head parsed in the buffer it was
+//! read into, and the response body decoded as the client reads it (RFC 9112 §6 and §7).
+//!
+//! Nearly every request takes this path (a body up to the replay limit is held), so it runs in
+//! the request's own task: there is no connection task, no channel to one and no wake-up of
+//! one, which is most of what a general-purpose client adds to a request. A streamed request
+//! body and an upgrade keep hyper's client connection, which reads while it writes.
+
+use std::future::Future as _;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf as _, BytesMut};
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::{Method, Request, StatusCode, Version};
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::UpstreamClient;
+use crate::body::BoxError;
+
+/// A dialled upstream connection, as tokio reads and writes it.
+pub(crate) type Io = TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>;
+
+/// The most fields an upstream response head, or its trailer section, may have (hyper's
+/// default too).
+const MAX_HEADERS: usize = 100;
+/// The largest upstream response head, and the largest trailer section.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The longest chunk-size line, extensions included.
+const MAX_CHUNK_LINE: usize = 4096;
+/// How much room a read from the upstream gets at least.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Why an upstream connection could not carry a request or its response.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WireError {
+    #[error("upstream connection")]
+    Io(#[from] std::io::Error),
+    #[error("the upstream closed the connection before a complete response head")]
+    ClosedBeforeHead,
+    #[error("the upstream closed the connection in the middle of a response body")]
+    ClosedInBody,
+    #[error("the upstream's response is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the upstream's response head or trailers exceed {MAX_HEAD_BYTES} bytes")]
+    TooLarge,
+}
+
+/// A failed exchange, and whether the request may go again on a new connection.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: WireError,
+    /// The connection had carried a request before, and the upstream shows no sign of having
+    /// seen this one: the write failed (it had closed the connection), or an idempotent request
+    /// met the connection's end before any byte of a response.
+    pub(crate) retry: bool,
+}
+
+/// A kept connection, and what was read on it that has not been handed on. Always boxed: a TLS
+/// stream holds its session inline, and the connection moves with every request and response.
+pub(crate) struct Conn {
+    io: Io,
+    buf: BytesMut,
+    /// Whether it carried a request before the one on it now.
+    reused: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(io: Io) -> Box<Self> {
+        Box::new(Self {
+            io,
+            buf: BytesMut::new(),
+            reused: false,
+        })
+    }
+
+    /// Whether an idle connection can take a request: the upstream has not closed it and sent
+    /// nothing unasked-for. Never waits (nothing to read is the good answer), and usually makes
+    /// no system call: the runtime knows the socket has had nothing to read since the last read.
+    pub(crate) fn is_open_and_quiet(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut byte = [0_u8; 1];
+        let mut probe = ReadBuf::new(&mut byte);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut probe)
+            .is_pending()
+    }
+
+    /// Reads more onto the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 2 {
+            self.buf.reserve(READ_SIZE);
+        }
+        // `read_buf`'s future holds only the two borrows, so one made for each poll is the same
+        // future (and it writes into the spare capacity without unsafe code here).
+        let read = std::pin::pin!(self.io.read_buf(&mut self.buf));
+        read.poll(cx)
+    }
+
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    }
+}
+
+/// The request's head as the upstream reads it. The framing is the proxy's own: any
+/// `Content-Length` or `Transfer-Encoding` among `headers` is left out, and the body's length is
+/// sent when the body is not empty, or when the client sent a length (a `POST` of nothing).
+pub(crate) fn encode_head<B>(request: &Request<B>, body_len: usize) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256 + 64 * request.headers().len());
+    head.extend_from_slice(request.method().as_str().as_bytes());
+    head.push(b' ');
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |path| path.as_str());
+    head.extend_from_slice(target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut length_sent = false;
+    for (name, value) in request.headers() {
+        if name == header::CONTENT_LENGTH {
+            length_sent = true;
+            continue;
+        }
+        if name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if body_len > 0 || length_sent {
+        head.extend_from_slice(b"content-length: ");
+        head.extend_from_slice(body_len.to_string().as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// A final response head: its parts, how its body is framed, and whether the connection may
+/// carry another request after it.
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Writes the request and reads the final response head (1xx heads are passed over).
+///
+/// # Errors
+/// [`Failed`], saying whether the request may go again on a new connection.
+pub(crate) async fn exchange(
+    conn: &mut Conn,
+    head: &[u8],
+    body: &[u8],
+    method: &Method,
+) -> Result<Head, Failed> {
+    let reused = std::mem::replace(&mut conn.reused, true);
+    let mut request = bytes::Buf::chain(head, body);
+    if let Err(error) = write(conn, &mut request).await {
+        return Err(Failed {
+            error: error.into(),
+            retry: reused,
+        });
+    }
+    let mut received = false;
+    loop {
+        match parse_head(&mut conn.buf, method) {
+            Ok(Parsed::Final(head)) => return Ok(head),
+            // A 1xx head was taken off the buffer: the final one may be there already.
+            Ok(Parsed::Informational) => continue,
+            Ok(Parsed::Partial) => {}
+            Err(error) => {
+                return Err(Failed {
+                    error,
+                    retry: false,
+                });
+            }
+        }
+        let retry = reused && !received && method.is_idempotent();
+        match conn.fill().await {
+            Ok(0) => {
+                return Err(Failed {
+                    error: WireError::ClosedBeforeHead,
+                    retry,
+                });
+            }
+            Ok(_) => received = true,
+            Err(error) => {
+                return Err(Failed {
+                    error: error.into(),
+                    retry,
+                });
+            }
+        }
+    }
+}
+
+async fn write(conn: &mut Conn, request: &mut impl bytes::Buf) -> std::io::Result<()> {
+    conn.io.write_all_buf(request).await?;
+    // A plain connection has nothing to flush; a TLS one has its last record.
+    conn.io.flush().await
+}
+
+/// What the front of the read buffer holds.
+enum Parsed {
+    /// Part of a head: more must be read.
+    Partial,
+    /// A 1xx head, now taken off the buffer: the final head follows it.
+    Informational,
+    Final(Head),
+}
+
+/// Parses a head off the front of `buf`.
+fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, WireError> {
+    if buf.is_empty() {
+        return Ok(Parsed::Partial);
+    }
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut slots,
+    );
+    let length = match parsed {
+        Ok(httparse::Status::Complete(length)) if length <= MAX_HEAD_BYTES => length,
+        Ok(httparse::Status::Complete(_)) => return Err(WireError::TooLarge),
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > MAX_HEAD_BYTES {
+                Err(WireError::TooLarge)
+            } else {
+                Ok(Parsed::Partial)
+            };
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(WireError::Malformed("more than 100 header fields"));
+        }
+        Err(_) => return Err(WireError::Malformed("not an HTTP/1 response head")),
+    };
+    let code = response.code.unwrap_or_default();
+    let status =
+        StatusCode::from_u16(code).map_err(|_| WireError::Malformed("not a status code"))?;
+    let version = if response.version == Some(1) {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    let base = buf.as_ptr() as usize;
+    let mut fields = Vec::with_capacity(response.headers.len());
+    for field in response.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| WireError::Malformed("a header name"))?;
+        let start = field.value.as_ptr() as usize - base;
+        fields.push((name, start..start + field.value.len()));
+    }
+    let head = buf.split_to(length).freeze();
+    if status.is_informational() {
+        return if status == StatusCode::SWITCHING_PROTOCOLS {
+            Err(WireError::Malformed(
+                "a switch of protocols no one asked for",
+            ))
+        } else {
+            Ok(Parsed::Informational)
+        };
+    }
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (name, range) in fields {
+        let value = HeaderValue::from_maybe_shared(head.slice(range))
+            .map_err(|_| WireError::Malformed("a header value"))?;
+        headers.append(name, value);
+    }
+    let (framing, framing_is_clear) = framing_of(method, status, &headers)?;
+    let keep_alive = version == Version::HTTP_11
+        && framing_is_clear
+        && !matches!(framing, Framing::UntilClose)
+        && !lists_token(&headers, &header::CONNECTION, "close");
+    Ok(Parsed::Final(Head {
+        status,
+        version,
+        headers,
+        framing,
+        keep_alive,
+    }))
+}
+
+/// How the body is framed (RFC 9112 §6.3), and whether the head was unambiguous about it (a
+/// `Content-Length` beside a `Transfer-Encoding` is not: the connection is not kept after it).
+fn framing_of(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<(Framing, bool), WireError> {
+    if method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok((Framing::Done, true));
+    }
+    let has_length = headers.contains_key(header::CONTENT_LENGTH);
+    if let Some(codings) = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+    {
+        let last = codings
+            .to_str()
+            .ok()
+            .and_then(|codings| codings.rsplit(',').next())
+            .map(str::trim);
+        let chunked = last.is_some_and(|coding| coding.eq_ignore_ascii_case("chunked"));
+        let framing = if chunked {
+            Framing::Chunked(Chunk::Size)
+        } else {
+            Framing::UntilClose
+        };
+        return Ok((framing, !has_length));
+    }
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        let text = value
+            .to_str()
+            .map_err(|_| WireError::Malformed("content-length"))?;
+        for part in text.split(',') {
+            let part = part.trim();
+            let parsed = (!part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+                .ok_or(WireError::Malformed("content-length"))?;
+            if length.is_some_and(|length| length != parsed) {
+                return Err(WireError::Malformed("conflicting content-length values"));
+            }
+            length = Some(parsed);
+        }
+    }
+    Ok(match length {
+        Some(0) => (Framing::Done, true),
+        Some(length) => (Framing::Length(length), true),
+        None => (Framing::UntilClose, true),
+    })
+}
+
+/// Whether a comma-separated field lists `token`, in any case.
+fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+/// Where the response body's decoding stands.
+#[derive(Debug)]
+enum Framing {
+    /// This many bytes are still to come.
+    Length(u64),
+    Chunked(Chunk),
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+    /// Read through.
+    Done,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    /// A chunk-size line is next.
+    Size,
+    /// This many bytes of the current chunk are still to come.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// The trailer section, after the last chunk.
+    Trailers,
+}
+
+/// The upstream's response body, read from its connection as the client reads it. The
+/// connection goes back to the pool the moment the body's last byte is read (not when the
+/// client has it), and is closed if the body is dropped before its end or fails.
+pub(crate) struct UpstreamBody {
+    conn: Option<Box<Conn>>,
+    framing: Framing,
+    keep_alive: bool,
+    pool: Arc<UpstreamClient>,
+}
+
+impl UpstreamBody {
+    /// The body that follows `head` on `conn`.
+    pub(crate) fn new(conn: Box<Conn>, head: &mut Head, pool: Arc<UpstreamClient>) -> Self {
+        let mut body = Self {
+            conn: Some(conn),
+            framing: std::mem::replace(&mut head.framing, Framing::Done),
+            keep_alive: head.keep_alive,
+            pool,
+        };
+        if matches!(body.framing, Framing::Done) {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body was read through: the connection goes back to the pool if it can carry
+    /// another request and nothing else came on it.
+    fn finish(&mut self) {
+        self.framing = Framing::Done;
+        if let Some(conn) = self.conn.take()
+            && self.keep_alive
+            && conn.buf.is_empty()
+        {
+            self.pool.check_in(conn);
+        }
+    }
+
+    fn fail(&mut self, error: WireError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.conn = None;
+        self.framing = Framing::Done;
+        Poll::Ready(Some(Err(error.into())))
+    }
+}
+
+impl std::fmt::Debug for UpstreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamBody")
+            .field("framing", &self.framing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            // What the buffer holds decides the step; a read happens only when it holds too
+            // little for one.
+            match &mut this.framing {
+                Framing::Done => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                Framing::Length(remaining) | Framing::Chunked(Chunk::Data(remaining)) => {
+                    if !conn.buf.is_empty() {
+                        let take = conn
+                            .buf
+                            .len()
+                            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                        let data = conn.buf.split_to(take).freeze();
+                        *remaining -= take as u64;
+                        if *remaining == 0 {
+                            match this.framing {
+                                Framing::Length(_) => this.finish(),
+                                _ => this.framing = Framing::Chunked(Chunk::DataEnd),
+                            }
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                Framing::UntilClose => {
+                    if conn.buf.is_empty() {
+                        match ready!(conn.poll_fill(cx)) {
+                            Ok(0) => {
+                                this.conn = None;
+                                this.framing = Framing::Done;
+                                return Poll::Ready(None);
+                            }
+                            Ok(_) => {}
+                            Err(error) => return this.fail(error.into()),
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(conn.buf.split().freeze()))));
+                }
+                Framing::Chunked(Chunk::Size) => match httparse::parse_chunk_size(&conn.buf) {
+                    Ok(httparse::Status::Complete((line, size))) => {
+                        conn.buf.advance(line);
+                        this.framing = Framing::Chunked(if size == 0 {
+                            Chunk::Trailers
+                        } else {
+                            Chunk::Data(size)
+                        });
+                        continue;
+                    }
+                    Ok(httparse::Status::Partial) if conn.buf.len() <= MAX_CHUNK_LINE => {}
+                    _ => return this.fail(WireError::Malformed("a chunk size")),
+                },
+                Framing::Chunked(Chunk::DataEnd) => {
+                    if conn.buf.len() < 2 {
+                        // The CRLF has not all come.
+                    } else if conn.buf.starts_with(b"\r\n") {
+                        conn.buf.advance(2);
+                        this.framing = Framing::Chunked(Chunk::Size);
+                        continue;
+                    } else {
+                        return this.fail(WireError::Malformed("a chunk's end"));
+                    }
+                }
+                Framing::Chunked(Chunk::Trailers) => match take_trailers(&mut conn.buf) {
+                    Ok(Some(trailers)) => {
+                        this.finish();
+                        if trailers.is_empty() {
+                            return Poll::Ready(None);
+                        }
+                        return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                    }
+                    Ok(None) => {}
+                    Err(error) => return this.fail(error),
+                },
+            }
+            // The buffer holds too little for the next step.
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) => return this.fail(WireError::ClosedInBody),
+                Ok(_) => {}
+                Err(error) => return this.fail(error.into()),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.framing, Framing::Done)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Length(remaining) => SizeHint::with_exact(remaining),
+            Framing::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// The trailer section off the front of `buf`, once it has all come (`Ok(None)` until then).
+fn take_trailers(buf: &mut BytesMut) -> Result<Option<HeaderMap>, WireError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let (length, parsed) = match httparse::parse_headers(buf, &mut fields) {
+        Ok(httparse::Status::Complete(done)) => done,
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD_BYTES => return Ok(None),
+        Ok(httparse::Status::Partial) => return Err(WireError::TooLarge),
+        Err(_) => return Err(WireError::Malformed("the trailer section")),
+    };
+    let mut trailers = HeaderMap::new();
+    for field in parsed {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| WireError::Malformed("a trailer name"))?;
+        let value = HeaderValue::from_bytes(field.value)
+            .map_err(|_| WireError::Malformed("a trailer value"))?;
+        trailers.append(name, value);
+    }
+    buf.advance(length);
+    Ok(Some(trailers))
+}
+
+#[cfg(test)]
+mod tests;
