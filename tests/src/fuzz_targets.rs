@@ -31,6 +31,7 @@ use base64::engine::general_purpose::STANDARD;
 mod cli_output;
 mod store;
 
+pub use agent_identity_proxy::fuzzing::upstream_response;
 pub use cli_output::cli_output;
 pub use store::{
     CACHE_AUTHAPI_BASE, CACHE_JWKS_URL, CACHE_NEW_TASK, CACHE_RUNTIME_ID, CACHE_TOKEN_SHA256,
@@ -51,6 +52,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("token_file", token_file),
     ("runtime_cache", runtime_cache),
     ("cli_output", cli_output),
+    ("upstream_response", upstream_response),
 ];
 
 /// The target called `name`, if there is one.

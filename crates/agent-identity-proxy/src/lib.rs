@@ -37,6 +37,8 @@ mod body;
 mod conn;
 mod error;
 mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod listener;
 mod local;

@@ -30,7 +30,7 @@ use tower_service::Service as _;
 
 use crate::forward::{BoxError, ProxyBody};
 
-mod wire;
+pub(crate) mod wire;
 
 pub(crate) use wire::UpstreamBody;
 use wire::{Conn, Io};

@@ -154,7 +154,7 @@ pub(crate) struct Head {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
-    framing: Framing,
+    pub(crate) framing: Framing,
     keep_alive: bool,
 }
 
@@ -216,7 +216,7 @@ async fn write(conn: &mut Conn, request: &mut impl bytes::Buf) -> std::io::Resul
 }
 
 /// What the front of the read buffer holds.
-enum Parsed {
+pub(crate) enum Parsed {
     /// Part of a head: more must be read.
     Partial,
     /// A 1xx head, now taken off the buffer: the final head follows it.
@@ -225,7 +225,7 @@ enum Parsed {
 }
 
 /// Parses a head off the front of `buf`.
-fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, WireError> {
+pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, WireError> {
     if buf.is_empty() {
         return Ok(Parsed::Partial);
     }
@@ -365,7 +365,7 @@ fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 
 /// Where the response body's decoding stands.
 #[derive(Debug)]
-enum Framing {
+pub(crate) enum Framing {
     /// This many bytes are still to come.
     Length(u64),
     Chunked(Chunk),
@@ -376,7 +376,7 @@ enum Framing {
 }
 
 #[derive(Debug)]
-enum Chunk {
+pub(crate) enum Chunk {
     /// A chunk-size line is next.
     Size,
     /// This many bytes of the current chunk are still to come.
@@ -452,85 +452,33 @@ impl Body for UpstreamBody {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            // What the buffer holds decides the step; a read happens only when it holds too
-            // little for one.
-            match &mut this.framing {
-                Framing::Done => {
+            match this.framing.step(&mut conn.buf) {
+                Ok(Step::Data(data)) => {
+                    if matches!(this.framing, Framing::Done) {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Step::Trailers(trailers)) => {
+                    this.finish();
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+                Ok(Step::End) => {
                     this.finish();
                     return Poll::Ready(None);
                 }
-                Framing::Length(remaining) | Framing::Chunked(Chunk::Data(remaining)) => {
-                    if !conn.buf.is_empty() {
-                        let take = conn
-                            .buf
-                            .len()
-                            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                        let data = conn.buf.split_to(take).freeze();
-                        *remaining -= take as u64;
-                        if *remaining == 0 {
-                            match this.framing {
-                                Framing::Length(_) => this.finish(),
-                                _ => this.framing = Framing::Chunked(Chunk::DataEnd),
-                            }
-                        }
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    }
-                }
-                Framing::UntilClose => {
-                    if conn.buf.is_empty() {
-                        match ready!(conn.poll_fill(cx)) {
-                            Ok(0) => {
-                                this.conn = None;
-                                this.framing = Framing::Done;
-                                return Poll::Ready(None);
-                            }
-                            Ok(_) => {}
-                            Err(error) => return this.fail(error.into()),
-                        }
-                    }
-                    return Poll::Ready(Some(Ok(Frame::data(conn.buf.split().freeze()))));
-                }
-                Framing::Chunked(Chunk::Size) => match httparse::parse_chunk_size(&conn.buf) {
-                    Ok(httparse::Status::Complete((line, size))) => {
-                        conn.buf.advance(line);
-                        this.framing = Framing::Chunked(if size == 0 {
-                            Chunk::Trailers
-                        } else {
-                            Chunk::Data(size)
-                        });
-                        continue;
-                    }
-                    Ok(httparse::Status::Partial) if conn.buf.len() <= MAX_CHUNK_LINE => {}
-                    _ => return this.fail(WireError::Malformed("a chunk size")),
-                },
-                Framing::Chunked(Chunk::DataEnd) => {
-                    if conn.buf.len() < 2 {
-                        // The CRLF has not all come.
-                    } else if conn.buf.starts_with(b"\r\n") {
-                        conn.buf.advance(2);
-                        this.framing = Framing::Chunked(Chunk::Size);
-                        continue;
-                    } else {
-                        return this.fail(WireError::Malformed("a chunk's end"));
-                    }
-                }
-                Framing::Chunked(Chunk::Trailers) => match take_trailers(&mut conn.buf) {
-                    Ok(Some(trailers)) => {
-                        this.finish();
-                        if trailers.is_empty() {
+                Ok(Step::More) => match ready!(conn.poll_fill(cx)) {
+                    Ok(0) => match this.framing.at_close() {
+                        Ok(()) => {
+                            this.finish();
                             return Poll::Ready(None);
                         }
-                        return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-                    }
-                    Ok(None) => {}
-                    Err(error) => return this.fail(error),
+                        Err(error) => return this.fail(error),
+                    },
+                    Ok(_) => {}
+                    Err(error) => return this.fail(error.into()),
                 },
-            }
-            // The buffer holds too little for the next step.
-            match ready!(conn.poll_fill(cx)) {
-                Ok(0) => return this.fail(WireError::ClosedInBody),
-                Ok(_) => {}
-                Err(error) => return this.fail(error.into()),
+                Err(error) => return this.fail(error),
             }
         }
     }
@@ -544,6 +492,99 @@ impl Body for UpstreamBody {
             Framing::Length(remaining) => SizeHint::with_exact(remaining),
             Framing::Done => SizeHint::with_exact(0),
             _ => SizeHint::default(),
+        }
+    }
+}
+
+/// One step of a response body's decoding.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Body bytes, never empty.
+    Data(Bytes),
+    /// The trailer section, which ends the body.
+    Trailers(HeaderMap),
+    /// The body has ended.
+    End,
+    /// The buffer holds too little for the next step: read more.
+    More,
+}
+
+impl Framing {
+    /// Takes the next step off the front of `buf`: a read is needed only for [`Step::More`].
+    pub(crate) fn step(&mut self, buf: &mut BytesMut) -> Result<Step, WireError> {
+        loop {
+            match self {
+                Self::Done => return Ok(Step::End),
+                Self::Length(remaining) | Self::Chunked(Chunk::Data(remaining)) => {
+                    if buf.is_empty() {
+                        return Ok(Step::More);
+                    }
+                    let take = buf
+                        .len()
+                        .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    let data = buf.split_to(take).freeze();
+                    *remaining -= take as u64;
+                    if *remaining == 0 {
+                        *self = match self {
+                            Self::Length(_) => Self::Done,
+                            _ => Self::Chunked(Chunk::DataEnd),
+                        };
+                    }
+                    return Ok(Step::Data(data));
+                }
+                Self::UntilClose => {
+                    if buf.is_empty() {
+                        return Ok(Step::More);
+                    }
+                    return Ok(Step::Data(buf.split().freeze()));
+                }
+                Self::Chunked(Chunk::Size) => match httparse::parse_chunk_size(buf) {
+                    Ok(httparse::Status::Complete((line, size))) => {
+                        buf.advance(line);
+                        *self = Self::Chunked(if size == 0 {
+                            Chunk::Trailers
+                        } else {
+                            Chunk::Data(size)
+                        });
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() <= MAX_CHUNK_LINE => {
+                        return Ok(Step::More);
+                    }
+                    _ => return Err(WireError::Malformed("a chunk size")),
+                },
+                Self::Chunked(Chunk::DataEnd) => {
+                    if buf.len() < 2 {
+                        return Ok(Step::More);
+                    }
+                    if !buf.starts_with(b"\r\n") {
+                        return Err(WireError::Malformed("a chunk's end"));
+                    }
+                    buf.advance(2);
+                    *self = Self::Chunked(Chunk::Size);
+                }
+                Self::Chunked(Chunk::Trailers) => {
+                    let Some(trailers) = take_trailers(buf)? else {
+                        return Ok(Step::More);
+                    };
+                    *self = Self::Done;
+                    return Ok(if trailers.is_empty() {
+                        Step::End
+                    } else {
+                        Step::Trailers(trailers)
+                    });
+                }
+            }
+        }
+    }
+
+    /// The upstream closed the connection when [`Step::More`] was needed: the end of a body that
+    /// runs until the close, an error for any other.
+    pub(crate) fn at_close(&mut self) -> Result<(), WireError> {
+        if matches!(self, Self::UntilClose) {
+            *self = Self::Done;
+            Ok(())
+        } else {
+            Err(WireError::ClosedInBody)
         }
     }
 }
