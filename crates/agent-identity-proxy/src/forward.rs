@@ -335,7 +335,7 @@ impl Inner {
                 let message = if error.is_connect() {
                     "cannot connect to the upstream"
                 } else {
-                    "the upstream connection failed before a response"
+                    "the upstream connection failed, or its response head was unusable"
                 };
                 tracing::warn!(error = %with_causes(&error), "upstream request failed");
                 Err(json_error(

@@ -13,9 +13,10 @@
 //!
 //! A request that meets a kept connection the upstream had closed while it was idle goes again
 //! on a new connection: always when nothing of it could be written, and for an idempotent
-//! method when the connection ended before any byte of a response. Connections idle for longer
-//! than [`IDLE_TIMEOUT`], or closed by the upstream, are dropped by a reaper task, which holds
-//! the pool weakly and ends with it.
+//! method when the connection ended before any byte of a response. A kept connection is checked
+//! before use, and one the upstream closed is dropped then. Connections idle for longer than
+//! [`IDLE_TIMEOUT`] (and hyper's, once closed) are dropped by a reaper task, which holds the pool
+//! weakly and ends with it.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -35,7 +36,8 @@ pub(crate) mod wire;
 pub(crate) use wire::UpstreamBody;
 use wire::{Conn, Io};
 
-/// Idle upstream connections are closed after 90 s (hyper-util's default, and Go's).
+/// Idle upstream connections are closed after 90 s (hyper-util's default, and Go's), by a sweep
+/// every half of it: so after 90 to 135 s.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Why a request got no response from the upstream.
@@ -131,7 +133,7 @@ impl UpstreamClient {
     ) -> Result<Response<ProxyBody>, SendError> {
         let head = wire::encode_head(request, body.len());
         let method = request.method();
-        let mut conn = match self.check_out() {
+        let mut conn = match self.check_out().await {
             Some(mut conn) => match wire::exchange(&mut conn, &head, body, method).await {
                 Ok(response) => return Ok(self.respond(conn, response)),
                 Err(failed) if failed.retry => {
@@ -158,14 +160,13 @@ impl UpstreamClient {
     }
 
     /// The most recently idle connection the upstream has not closed; closed ones are dropped.
-    fn check_out(&self) -> Option<Box<Conn>> {
-        let mut idle = crate::lock(&self.idle);
-        while let Some(mut entry) = idle.pop() {
-            if entry.conn.is_open_and_quiet() {
-                return Some(entry.conn);
+    async fn check_out(&self) -> Option<Box<Conn>> {
+        loop {
+            let mut conn = crate::lock(&self.idle).pop()?.conn;
+            if conn.is_open_and_quiet().await {
+                return Some(conn);
             }
         }
-        None
     }
 
     /// Keeps a connection whose response was read through, for the next request.
@@ -254,9 +255,7 @@ impl UpstreamClient {
                 kept.sender.is_ready() && now.duration_since(kept.used) > IDLE_TIMEOUT;
             !kept.sender.is_closed() && !idle_too_long
         });
-        crate::lock(&self.idle).retain_mut(|idle| {
-            now.duration_since(idle.since) <= IDLE_TIMEOUT && idle.conn.is_open_and_quiet()
-        });
+        crate::lock(&self.idle).retain(|idle| now.duration_since(idle.since) <= IDLE_TIMEOUT);
     }
 }
 

@@ -31,8 +31,9 @@ pub(crate) type Io = TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>;
 /// The most fields an upstream response head, or its trailer section, may have (hyper's
 /// default too).
 const MAX_HEADERS: usize = 100;
-/// The largest upstream response head, and the largest trailer section.
-pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The largest upstream response head, and the largest trailer section: hyper's client's
+/// default read-buffer limit, which a streamed request's response still meets.
+pub(crate) const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 /// The longest chunk-size line, extensions included.
 const MAX_CHUNK_LINE: usize = 4096;
 /// How much room a read from the upstream gets at least.
@@ -84,16 +85,24 @@ impl Conn {
     /// Whether an idle connection can take a request: the upstream has not closed it and sent
     /// nothing unasked-for. Never waits (nothing to read is the good answer), and usually makes
     /// no system call: the runtime knows the socket has had nothing to read since the last read.
-    pub(crate) fn is_open_and_quiet(&mut self) -> bool {
+    ///
+    /// It runs outside the task's cooperative budget: a spent budget makes every read look
+    /// pending, which would pass a closed connection as quiet.
+    pub(crate) async fn is_open_and_quiet(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
-        let mut byte = [0_u8; 1];
-        let mut probe = ReadBuf::new(&mut byte);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        Pin::new(&mut self.io)
-            .poll_read(&mut cx, &mut probe)
-            .is_pending()
+        tokio::task::unconstrained(std::future::poll_fn(|_| {
+            let mut byte = [0_u8; 1];
+            let mut probe = ReadBuf::new(&mut byte);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            Poll::Ready(
+                Pin::new(&mut self.io)
+                    .poll_read(&mut cx, &mut probe)
+                    .is_pending(),
+            )
+        }))
+        .await
     }
 
     /// Reads more onto the buffer; `Ok(0)` at the end of the stream.
@@ -170,16 +179,28 @@ pub(crate) async fn exchange(
 ) -> Result<Head, Failed> {
     let reused = std::mem::replace(&mut conn.reused, true);
     let mut request = bytes::Buf::chain(head, body);
-    if let Err(error) = write(conn, &mut request).await {
-        return Err(Failed {
-            error: error.into(),
-            retry: reused,
-        });
-    }
+    let whole = head.len() + body.len();
+    // A write the upstream cut short may have an early answer behind it (a 413 or a 401 sent
+    // before the body was read): it is read as any answer would be, and the connection is not
+    // kept after it. Without one, the write's error is the failure.
+    let mut write_failed = match write(conn, &mut request).await {
+        Ok(()) => None,
+        Err(error) if reused && bytes::Buf::remaining(&request) == whole => {
+            // Nothing of it went: the upstream had closed the kept connection.
+            return Err(Failed {
+                error: error.into(),
+                retry: true,
+            });
+        }
+        Err(error) => Some(error),
+    };
     let mut received = false;
     loop {
         match parse_head(&mut conn.buf, method) {
-            Ok(Parsed::Final(head)) => return Ok(head),
+            Ok(Parsed::Final(mut head)) => {
+                head.keep_alive &= write_failed.is_none();
+                return Ok(head);
+            }
             // A 1xx head was taken off the buffer: the final one may be there already.
             Ok(Parsed::Informational) => continue,
             Ok(Parsed::Partial) => {}
@@ -190,18 +211,20 @@ pub(crate) async fn exchange(
                 });
             }
         }
-        let retry = reused && !received && method.is_idempotent();
+        let retry = reused && !received && write_failed.is_none() && method.is_idempotent();
         match conn.fill().await {
             Ok(0) => {
                 return Err(Failed {
-                    error: WireError::ClosedBeforeHead,
+                    error: write_failed
+                        .take()
+                        .map_or(WireError::ClosedBeforeHead, WireError::Io),
                     retry,
                 });
             }
             Ok(_) => received = true,
             Err(error) => {
                 return Err(Failed {
-                    error: error.into(),
+                    error: write_failed.take().unwrap_or(error).into(),
                     retry,
                 });
             }

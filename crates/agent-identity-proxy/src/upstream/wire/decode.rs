@@ -188,7 +188,19 @@ impl Framing {
                     }
                     return Ok(Step::Data(buf.split().freeze()));
                 }
+                // RFC 9112 §7.1: a chunk size is one or more hex digits, and its line ends at
+                // the one CRLF (the parser alone would take an empty size as 0, the last chunk).
+                Self::Chunked(Chunk::Size)
+                    if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) =>
+                {
+                    return Err(WireError::Malformed("a chunk size"));
+                }
                 Self::Chunked(Chunk::Size) => match httparse::parse_chunk_size(buf) {
+                    Ok(httparse::Status::Complete((line, _)))
+                        if buf[..line - 1].contains(&b'\n') =>
+                    {
+                        return Err(WireError::Malformed("a chunk size"));
+                    }
                     Ok(httparse::Status::Complete((line, size))) => {
                         buf.advance(line);
                         *self = Self::Chunked(if size == 0 {

@@ -195,3 +195,53 @@ fn a_chunked_head_starts_at_a_chunk_size() {
     );
     assert!(matches!(head.framing, Framing::Chunked(Chunk::Size)));
 }
+
+fn chunked_steps(text: &str) -> Vec<Result<String, String>> {
+    let mut framing = Framing::Chunked(Chunk::Size);
+    let mut buf = BytesMut::from(text.as_bytes());
+    let mut steps = Vec::new();
+    loop {
+        match framing.step(&mut buf) {
+            Ok(super::Step::Data(data)) => {
+                steps.push(Ok(String::from_utf8_lossy(&data).into_owned()));
+            }
+            Ok(super::Step::Trailers(trailers)) => steps.push(Ok(format!("{trailers:?}"))),
+            Ok(super::Step::End) => return steps,
+            Ok(super::Step::More) => {
+                steps.push(Err("more".to_owned()));
+                return steps;
+            }
+            Err(error) => {
+                steps.push(Err(error.to_string()));
+                return steps;
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_are_decoded_and_a_size_without_digits_is_refused_not_taken_as_the_end() {
+    assert_eq!(
+        chunked_steps("5;name=value\r\nhello\r\n1\r\n!\r\n0\r\n\r\n"),
+        [Ok("hello".to_owned()), Ok("!".to_owned())]
+    );
+    assert_eq!(
+        chunked_steps("5\r\nhel"),
+        [Ok("hel".to_owned()), Err("more".to_owned())]
+    );
+    for bad in [
+        "\r\n\r\n",
+        ";x\r\nhello",
+        " 5\r\nhello",
+        "5;a\nb\r\nhello",
+        "5\r\nhelloXY",
+    ] {
+        let steps = chunked_steps(bad);
+        let last = steps.last().cloned().expect("a step");
+        assert!(
+            last.as_ref()
+                .is_err_and(|error| error.contains("malformed")),
+            "{bad:?}: {steps:?}"
+        );
+    }
+}
