@@ -297,3 +297,84 @@ async fn a_response_head_over_the_limit_is_refused() {
     };
     assert!(matches!(error, super::wire::WireError::TooLarge), "{error}");
 }
+
+#[tokio::test]
+async fn an_answer_sent_before_the_body_was_read_reaches_the_client_though_the_write_fails() {
+    const TOO_LARGE: &[u8] =
+        b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut chunk = [0_u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = stream.read(&mut chunk).await.expect("read");
+            assert_ne!(read, 0, "the request head never came");
+            head.extend_from_slice(&chunk[..read]);
+        }
+        // Answered without reading the body, then closed with a reset (the unread body and a
+        // zero linger make it one): the proxy's write fails behind the answer.
+        stream.write_all(TOO_LARGE).await.expect("answer");
+        stream.set_zero_linger().expect("linger");
+    });
+    let client = client_for(addr);
+    // Far more than loopback's socket buffers hold, so the write is still going at the reset.
+    let body = Bytes::from(vec![b'x'; 32 << 20]);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/upload")
+        .header("host", addr.to_string())
+        .body(full(body))
+        .expect("request");
+    let response = client.request(request).await.expect("the early answer");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_request_partly_written_when_the_connection_broke_is_not_sent_again() {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut chunk = [0_u8; 1024];
+                // The first request is answered; at the second head the connection is reset,
+                // with most of that request's body still unread.
+                for answered in [false, true] {
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            // A body where a head should be: not a request this upstream reads.
+                            _ if seen.len() > 64 * 1024 => return,
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => seen.extend_from_slice(&chunk[..read]),
+                        }
+                    }
+                    seen.clear();
+                    if answered {
+                        let _ = stream.set_zero_linger();
+                        return;
+                    }
+                    stream.write_all(OK).await.expect("answer");
+                }
+            });
+        }
+    });
+    let client = client_for(addr);
+    assert_eq!(body_of(&client, addr).await, "ok");
+    let request = Request::builder()
+        .method("PUT")
+        .uri("/upload")
+        .header("host", addr.to_string())
+        .body(full(Bytes::from(vec![b'x'; 32 << 20])))
+        .expect("request");
+    let Err(super::SendError::Wire(error)) = client.request(request).await else {
+        panic!("a request the upstream broke off got an answer");
+    };
+    assert!(matches!(error, super::wire::WireError::Io(_)), "{error}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the request went again");
+}
