@@ -444,8 +444,8 @@ impl AuthManagerBuilder {
     }
 
     /// The durable store, without a token or token file over it: `auth.json` in the home, or its
-    /// OS keyring entry when [`keyring`](Self::keyring) says so or, without that,
-    /// `AGENT_IDENTITY_STORE` is `keyring` (read from the environment only with
+    /// OS keyring entry when the builder's `keyring` choice (the `keyring` feature) says so or,
+    /// without that, `AGENT_IDENTITY_STORE` is `keyring` (read from the environment only with
     /// [`from_env_lookup`](Self::from_env_lookup)). What a login writes and a logout clears.
     ///
     /// # Errors
