@@ -21,6 +21,7 @@ use crate::local::{HEADERS_PATH, HEALTH_PATH, LIVE_PATH, METRICS_PATH, READY_PAT
 use crate::log::AccessRecord;
 use crate::proxy::Inner;
 use crate::target::{host_is_local, request_head_bytes, unsafe_path};
+use crate::upstream::SendError;
 
 pub(crate) use crate::body::{BoxError, ProxyBody};
 
@@ -221,6 +222,66 @@ impl Inner {
             &self.upstream.host,
             upgrade.is_some(),
         );
+        let mut upstream = Request::new(());
+        *upstream.method_mut() = parts.method;
+        *upstream.uri_mut() = uri;
+        *upstream.headers_mut() = headers;
+        match (kept, upgrade) {
+            // Nearly every request: the body is held and nothing is upgraded.
+            (KeptBody::Bytes(bytes), None) => {
+                self.forward_held(upstream.map(|()| bytes), auth).await
+            }
+            (kept, upgrade) => self.forward_streamed(upstream, kept, auth, upgrade).await,
+        }
+    }
+
+    /// A request whose body is held: written from here with freshly signed headers, and read
+    /// again (not copied) for a replay after a recovery.
+    async fn forward_held(&self, request: Request<Bytes>, auth: AgentIdentityAuth) -> Outcome {
+        let response = match self.send_held(&request, &auth).await {
+            Ok(response) => response,
+            Err(refusal) => return refusal.into(),
+        };
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return self.pass_on(response, None).into();
+        }
+        let Some(recovered) = self.recover(&auth).await else {
+            return self.pass_on(response, None).into();
+        };
+        drop(response);
+        crate::metrics::recovery("replayed");
+        match self.send_held(&request, &recovered).await {
+            Ok(response) => Outcome {
+                response: self.pass_on(response, None),
+                recovered: true,
+            },
+            Err(refusal) => refusal.into(),
+        }
+    }
+
+    async fn send_held(
+        &self,
+        request: &Request<Bytes>,
+        auth: &AgentIdentityAuth,
+    ) -> Result<Response<ProxyBody>, Response<ProxyBody>> {
+        let signed = auth.headers().map_err(|error| not_ready(&error))?;
+        let identity = signed
+            .header_values()
+            .map_err(|error| not_ready(&AuthError::from(error)))?;
+        self.send(self.client.request_held(request, identity)).await
+    }
+
+    /// A request with a streamed body, or an upgrade: hyper's client connection carries it. A
+    /// held body (an upgrade's) is still replayed after a recovery, from a copy of the headers.
+    async fn forward_streamed(
+        &self,
+        request: Request<()>,
+        kept: KeptBody,
+        auth: AgentIdentityAuth,
+        upgrade: Option<(hyper::upgrade::OnUpgrade, Slot)>,
+    ) -> Outcome {
+        let (parts, ()) = request.into_parts();
+        let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
         let (first_body, replay) = match kept {
             KeptBody::Bytes(bytes) => (full(bytes.clone()), Some(bytes)),
             KeptBody::Stream(body) => (ProxyBody::Stream(body), None),
@@ -228,7 +289,7 @@ impl Inner {
         let build = |auth: &AgentIdentityAuth, body: ProxyBody, mut headers: HeaderMap| {
             sign(&mut headers, auth)?;
             let mut upstream = Request::new(body);
-            *upstream.method_mut() = parts.method.clone();
+            *upstream.method_mut() = method.clone();
             *upstream.uri_mut() = uri.clone();
             *upstream.headers_mut() = headers;
             Ok::<_, AuthError>(upstream)
@@ -239,34 +300,16 @@ impl Inner {
             Ok(first) => first,
             Err(error) => return not_ready(&error).into(),
         };
-        let response = match self.send(first).await {
+        let response = match self.send(self.client.request(first)).await {
             Ok(response) => response,
             Err(refusal) => return refusal.into(),
         };
         if response.status() != StatusCode::UNAUTHORIZED {
             return self.pass_on(response, upgrade).into();
         }
-        // The upstream refused the assertion: its task may have been revoked. One recovery for
-        // every request that meets this at the same time (the manager shares and rate-limits it).
-        let recovered = match self.manager.recover_unauthorized().await {
-            Ok(recovered) => recovered,
-            Err(error) => {
-                crate::metrics::recovery("failed");
-                tracing::warn!(
-                    kind = error.kind(),
-                    "recovery after an upstream 401 failed; passing the 401 on"
-                );
-                *crate::lock(&self.health.last_error) = Some((error.kind(), error.to_string()));
-                return self.pass_on(response, upgrade).into();
-            }
-        };
-        if recovered.task_id() == auth.task_id() {
-            // The recovery was cooled down and no new task exists: a replay would carry the same
-            // task the upstream just refused.
-            crate::metrics::recovery("no_new_task");
-            tracing::debug!("no new task after the 401; passing it on without a replay");
+        let Some(recovered) = self.recover(&auth).await else {
             return self.pass_on(response, upgrade).into();
-        }
+        };
         let (Some(bytes), Some(headers)) = (replay, for_replay) else {
             crate::metrics::recovery("streamed");
             tracing::debug!("the request body was streamed; passing the 401 on after the recovery");
@@ -278,13 +321,38 @@ impl Inner {
             Err(error) => return not_ready(&error).into(),
         };
         crate::metrics::recovery("replayed");
-        match self.send(again).await {
+        match self.send(self.client.request(again)).await {
             Ok(response) => Outcome {
                 response: self.pass_on(response, upgrade),
                 recovered: true,
             },
             Err(refusal) => refusal.into(),
         }
+    }
+
+    /// After an upstream 401 (its task may have been revoked): one recovery for every request
+    /// that meets this at the same time (the manager shares and rate-limits it). The auth to
+    /// replay with, or `None` when the 401 is to be passed on: the recovery failed, or it was
+    /// cooled down and no new task exists (a replay would carry the task just refused).
+    async fn recover(&self, auth: &AgentIdentityAuth) -> Option<AgentIdentityAuth> {
+        let recovered = match self.manager.recover_unauthorized().await {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                crate::metrics::recovery("failed");
+                tracing::warn!(
+                    kind = error.kind(),
+                    "recovery after an upstream 401 failed; passing the 401 on"
+                );
+                *crate::lock(&self.health.last_error) = Some((error.kind(), error.to_string()));
+                return None;
+            }
+        };
+        if recovered.task_id() == auth.task_id() {
+            crate::metrics::recovery("no_new_task");
+            tracing::debug!("no new task after the 401; passing it on without a replay");
+            return None;
+        }
+        Some(recovered)
     }
 
     /// Keeps a body of known length up to the replay limit; streams anything else.
@@ -315,16 +383,13 @@ impl Inner {
         }
     }
 
+    /// An exchange with the upstream under the response-header timeout; a failure as the
+    /// client's answer (502, or 504 for the timeout).
     async fn send(
         &self,
-        request: Request<ProxyBody>,
+        exchange: impl Future<Output = Result<Response<ProxyBody>, SendError>>,
     ) -> Result<Response<ProxyBody>, Response<ProxyBody>> {
-        match tokio::time::timeout(
-            self.limits.response_header_timeout,
-            self.client.request(request),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.limits.response_header_timeout, exchange).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
                 crate::metrics::upstream_error(if error.is_connect() {

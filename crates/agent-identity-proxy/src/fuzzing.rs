@@ -27,6 +27,7 @@ pub fn upstream_response(data: &[u8]) {
     };
     let piece = usize::from(first >> 1) % 64 + 1;
     let mut buf = BytesMut::new();
+    let mut fields = Vec::new();
     let mut read = |buf: &mut BytesMut| -> bool {
         if rest.is_empty() {
             return false;
@@ -37,7 +38,7 @@ pub fn upstream_response(data: &[u8]) {
         true
     };
     let mut head = loop {
-        match parse_head(&mut buf, &method) {
+        match parse_head(&mut buf, &method, &mut fields) {
             Ok(Parsed::Final(head)) => break head,
             Ok(Parsed::Informational) => {}
             Ok(Parsed::Partial) => {

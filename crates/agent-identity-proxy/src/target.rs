@@ -10,7 +10,12 @@ use hyper::http::{Request, Version};
 /// percent-encoded (`%2e`, `%2E`), with path parameters (`..;x`), or behind an encoded or
 /// backslash separator (`%2f`, `%5c`, `\`).
 pub(crate) fn unsafe_path(path: &str) -> bool {
-    let decoded = percent_decode(path.as_bytes());
+    // Only a path with an escape is decoded (a copy): most have none.
+    let decoded = if path.contains('%') {
+        std::borrow::Cow::Owned(percent_decode(path.as_bytes()))
+    } else {
+        std::borrow::Cow::Borrowed(path.as_bytes())
+    };
     decoded
         .split(|&byte| byte == b'/' || byte == b'\\')
         .map(|segment| {

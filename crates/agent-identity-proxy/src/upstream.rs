@@ -21,8 +21,10 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::http::{Request, Response, Uri, header};
+use hyper::http::header::{HeaderName, HeaderValue};
+use hyper::http::{Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
@@ -98,40 +100,21 @@ impl UpstreamClient {
         })
     }
 
-    /// Sends `request` (an origin-form target) on a kept connection or a new one.
+    /// Sends a request whose body is held, over a connection this task drives: its own fields
+    /// and then `identity`'s (the signed headers). The request is only read, so that it can go
+    /// again after a recovery without a copy.
     ///
     /// # Errors
-    /// [`SendError::Connect`] when no connection could be opened, [`SendError::Failed`] or
-    /// [`SendError::Wire`] when the connection failed before the response's headers.
-    pub(crate) async fn request(
+    /// [`SendError::Connect`] when no connection could be opened, [`SendError::Wire`] when the
+    /// connection failed, or the response head was unusable, before the response's body.
+    pub(crate) async fn request_held<'a>(
         self: &Arc<Self>,
-        request: Request<ProxyBody>,
+        request: &Request<Bytes>,
+        identity: impl IntoIterator<Item = (HeaderName, &'a HeaderValue)>,
     ) -> Result<Response<ProxyBody>, SendError> {
-        self.reaper.call_once(|| {
-            tokio::spawn(reap(Arc::downgrade(self)));
-        });
-        let held = match request.body() {
-            ProxyBody::Full(bytes) if !request.headers().contains_key(header::UPGRADE) => {
-                Some(bytes.clone().unwrap_or_default())
-            }
-            _ => None,
-        };
-        match held {
-            Some(body) => self.request_held(&request, &body).await,
-            None => self
-                .request_streamed(request)
-                .await
-                .map(|response| response.map(ProxyBody::Stream)),
-        }
-    }
-
-    /// A request whose body is held, over a connection this task drives.
-    async fn request_held(
-        self: &Arc<Self>,
-        request: &Request<ProxyBody>,
-        body: &[u8],
-    ) -> Result<Response<ProxyBody>, SendError> {
-        let head = wire::encode_head(request, body.len());
+        self.start_reaper();
+        let body = request.body();
+        let head = wire::encode_head(request, body.len(), identity);
         let method = request.method();
         let mut conn = match self.check_out().await {
             Some(mut conn) => match wire::exchange(&mut conn, &head, body, method).await {
@@ -177,7 +160,22 @@ impl UpstreamClient {
         });
     }
 
-    /// A request with a streamed body or an upgrade, over one of hyper's connections.
+    /// Sends a request with a streamed body, or an upgrade, over one of hyper's connections
+    /// (kept or new), which reads while it writes and hands an upgraded connection over.
+    ///
+    /// # Errors
+    /// [`SendError::Connect`] when no connection could be opened, [`SendError::Failed`] when
+    /// the connection failed before the response's headers.
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, SendError> {
+        self.start_reaper();
+        self.request_streamed(request)
+            .await
+            .map(|response| response.map(ProxyBody::Stream))
+    }
+
     async fn request_streamed(
         self: &Arc<Self>,
         request: Request<ProxyBody>,
@@ -220,6 +218,13 @@ impl UpstreamClient {
         crate::lock(&self.kept).push(Kept {
             sender,
             used: Instant::now(),
+        });
+    }
+
+    /// Starts the reaper task on the first request (it needs the runtime the requests run on).
+    fn start_reaper(self: &Arc<Self>) {
+        self.reaper.call_once(|| {
+            tokio::spawn(reap(Arc::downgrade(self)));
         });
     }
 

@@ -238,20 +238,42 @@ impl RequestHeaders {
     /// # Errors
     /// As [`RequestHeaders::to_header_map`]; `map` is then unchanged.
     pub fn insert_into(&self, map: &mut http::HeaderMap) -> Result<(), TaskError> {
+        let values = self.header_values()?;
+        if !self.inner.fedramp {
+            map.remove(FEDRAMP_HEADER_NAME);
+        }
+        for (name, value) in values {
+            map.insert(name, value.clone());
+        }
+        Ok(())
+    }
+
+    /// The headers as [`http`] names and values, as [`RequestHeaders::to_header_map`] has them
+    /// and in the order of [`RequestHeaders::iter`]: shared, not copied. For writing them straight
+    /// into a request head, without a map to put them in first.
+    ///
+    /// # Errors
+    /// As [`RequestHeaders::to_header_map`].
+    pub fn header_values(
+        &self,
+    ) -> Result<impl Iterator<Item = (http::HeaderName, &http::HeaderValue)> + '_, TaskError> {
+        static FEDRAMP_TRUE: http::HeaderValue = http::HeaderValue::from_static("true");
         let Some((authorization, account_id)) = &self.inner.values else {
             return Err(TaskError::new(
                 Operation::BuildAssertion,
                 TaskErrorKind::InvalidHeaderValue,
             ));
         };
-        map.insert(http::header::AUTHORIZATION, authorization.clone());
-        map.insert(ACCOUNT_ID_HEADER_NAME, account_id.clone());
-        if self.inner.fedramp {
-            map.insert(FEDRAMP_HEADER_NAME, http::HeaderValue::from_static("true"));
-        } else {
-            map.remove(FEDRAMP_HEADER_NAME);
-        }
-        Ok(())
+        Ok([
+            (http::header::AUTHORIZATION, authorization),
+            (ACCOUNT_ID_HEADER_NAME, account_id),
+        ]
+        .into_iter()
+        .chain(
+            self.inner
+                .fedramp
+                .then_some((FEDRAMP_HEADER_NAME, &FEDRAMP_TRUE)),
+        ))
     }
 }
 

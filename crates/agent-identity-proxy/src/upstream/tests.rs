@@ -28,12 +28,20 @@ fn client_for(addr: SocketAddr) -> Arc<UpstreamClient> {
     UpstreamClient::new(https, origin)
 }
 
-fn get(addr: SocketAddr) -> Request<crate::forward::ProxyBody> {
+fn get(addr: SocketAddr) -> Request<Bytes> {
     Request::builder()
         .uri("/ping")
         .header("host", addr.to_string())
-        .body(full(Bytes::new()))
+        .body(Bytes::new())
         .expect("request")
+}
+
+/// Sends a held request with no identity headers.
+async fn send(
+    client: &Arc<UpstreamClient>,
+    request: &Request<Bytes>,
+) -> Result<hyper::http::Response<crate::forward::ProxyBody>, super::SendError> {
+    client.request_held(request, std::iter::empty()).await
 }
 
 /// The whole answer: `ok`.
@@ -79,7 +87,7 @@ async fn upstream(answer: &'static [u8], close: bool) -> (SocketAddr, Arc<Atomic
 }
 
 async fn body_of(client: &Arc<UpstreamClient>, addr: SocketAddr) -> Bytes {
-    let response = client.request(get(addr)).await.expect("response");
+    let response = send(client, &get(addr)).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     response
         .into_body()
@@ -115,8 +123,8 @@ async fn a_connection_still_reading_its_response_is_not_reused() {
     let client = client_for(addr);
     // The first response's body never ends: its connection stays busy, so the second request
     // opens another.
-    let first = client.request(get(addr)).await.expect("first");
-    let second = client.request(get(addr)).await.expect("second");
+    let first = send(&client, &get(addr)).await.expect("first");
+    let second = send(&client, &get(addr)).await.expect("second");
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     drop((first, second));
 }
@@ -125,7 +133,7 @@ async fn a_connection_still_reading_its_response_is_not_reused() {
 async fn a_refused_connection_is_a_connect_error() {
     let addr = agent_identity_test_support::refusing_port();
     let client = client_for(addr);
-    let error = client.request(get(addr)).await.expect_err("refused");
+    let error = send(&client, &get(addr)).await.expect_err("refused");
     assert!(error.is_connect(), "{error:?}");
 }
 
@@ -179,17 +187,16 @@ async fn scripted(script: &'static [Step]) -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, accepted)
 }
 
-fn request(addr: SocketAddr, method: &str) -> Request<crate::forward::ProxyBody> {
+fn request(addr: SocketAddr, method: &str) -> Request<Bytes> {
     Request::builder()
         .method(method)
         .uri("/ping")
         .header("host", addr.to_string())
-        .body(full(Bytes::new()))
+        .body(Bytes::new())
         .expect("request")
 }
 
-/// A chunked body in three writes' worth of pieces: an extension, an empty trailer-free end
-/// would do, but this one has a trailer.
+/// A chunked body: a chunk with an extension, a second of 16 bytes, and a trailer.
 const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
 3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nx-digest: sum\r\n\r\n";
 
@@ -197,7 +204,7 @@ const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
 async fn a_chunked_body_arrives_decoded_with_its_trailers_and_the_connection_is_kept() {
     let (addr, accepted) = scripted(&[Step::Answer(CHUNKED), Step::Answer(OK)]).await;
     let client = client_for(addr);
-    let response = client.request(get(addr)).await.expect("response");
+    let response = send(&client, &get(addr)).await.expect("response");
     let collected = response.into_body().collect().await.expect("body");
     assert_eq!(
         collected
@@ -234,7 +241,7 @@ async fn a_body_cut_short_by_the_upstream_is_an_error_not_a_short_body() {
     const SHORT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc";
     let (addr, _) = scripted(&[Step::AnswerAndClose(SHORT)]).await;
     let client = client_for(addr);
-    let response = client.request(get(addr)).await.expect("head");
+    let response = send(&client, &get(addr)).await.expect("head");
     let error = response.into_body().collect().await.expect_err("cut short");
     assert!(
         error.to_string().contains("middle of a response body"),
@@ -246,7 +253,7 @@ async fn a_body_cut_short_by_the_upstream_is_an_error_not_a_short_body() {
 async fn a_body_dropped_before_its_end_closes_its_connection() {
     let (addr, accepted) = scripted(&[Step::Answer(OK), Step::Answer(OK)]).await;
     let client = client_for(addr);
-    drop(client.request(get(addr)).await.expect("first"));
+    drop(send(&client, &get(addr)).await.expect("first"));
     assert_eq!(body_of(&client, addr).await, "ok");
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
@@ -266,8 +273,7 @@ async fn a_post_the_upstream_may_have_seen_is_not_sent_twice() {
     let (addr, accepted) = scripted(&[Step::Answer(OK), Step::Close]).await;
     let client = client_for(addr);
     assert_eq!(body_of(&client, addr).await, "ok");
-    let error = client
-        .request(request(addr, "POST"))
+    let error = send(&client, &request(addr, "POST"))
         .await
         .expect_err("no response");
     assert!(matches!(error, super::SendError::Wire(_)), "{error:?}");
@@ -292,7 +298,7 @@ async fn a_response_head_over_the_limit_is_refused() {
     });
     let client = client_for(addr);
     // Matched, not unwrapped: a response here would print its 64 KiB head.
-    let Err(super::SendError::Wire(error)) = client.request(get(addr)).await else {
+    let Err(super::SendError::Wire(error)) = send(&client, &get(addr)).await else {
         panic!("an oversized head was accepted");
     };
     assert!(matches!(error, super::wire::WireError::TooLarge), "{error}");
@@ -325,9 +331,9 @@ async fn an_answer_sent_before_the_body_was_read_reaches_the_client_though_the_w
         .method("POST")
         .uri("/upload")
         .header("host", addr.to_string())
-        .body(full(body))
+        .body(body)
         .expect("request");
-    let response = client.request(request).await.expect("the early answer");
+    let response = send(&client, &request).await.expect("the early answer");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -370,11 +376,32 @@ async fn a_request_partly_written_when_the_connection_broke_is_not_sent_again() 
         .method("PUT")
         .uri("/upload")
         .header("host", addr.to_string())
-        .body(full(Bytes::from(vec![b'x'; 32 << 20])))
+        .body(Bytes::from(vec![b'x'; 32 << 20]))
         .expect("request");
-    let Err(super::SendError::Wire(error)) = client.request(request).await else {
+    let Err(super::SendError::Wire(error)) = send(&client, &request).await else {
         panic!("a request the upstream broke off got an answer");
     };
     assert!(matches!(error, super::wire::WireError::Io(_)), "{error}");
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "the request went again");
+}
+
+#[tokio::test]
+async fn streamed_requests_go_over_hyper_connections_which_are_kept_too() {
+    let (addr, accepted) = upstream(OK, false).await;
+    let client = client_for(addr);
+    for _ in 0..2 {
+        let request = Request::builder()
+            .uri("/ping")
+            .header("host", addr.to_string())
+            .body(full(Bytes::new()))
+            .expect("request");
+        let response = client.request(request).await.expect("response");
+        assert!(matches!(
+            response.body(),
+            crate::forward::ProxyBody::Stream(_)
+        ));
+        let body = response.into_body().collect().await.expect("body");
+        assert_eq!(body.to_bytes(), "ok");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }

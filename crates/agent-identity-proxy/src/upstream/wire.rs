@@ -69,6 +69,8 @@ pub(crate) struct Failed {
 pub(crate) struct Conn {
     io: Io,
     buf: BytesMut,
+    /// Room for a response head's fields while it is parsed, kept between responses.
+    fields: Fields,
     /// Whether it carried a request before the one on it now.
     reused: bool,
 }
@@ -78,6 +80,7 @@ impl Conn {
         Box::new(Self {
             io,
             buf: BytesMut::new(),
+            fields: Vec::new(),
             reused: false,
         })
     }
@@ -121,11 +124,17 @@ impl Conn {
     }
 }
 
-/// The request's head as the upstream reads it. The framing is the proxy's own: any
-/// `Content-Length` or `Transfer-Encoding` among `headers` is left out, and the body's length is
-/// sent when the body is not empty, or when the client sent a length (a `POST` of nothing).
-pub(crate) fn encode_head<B>(request: &Request<B>, body_len: usize) -> Vec<u8> {
-    let mut head = Vec::with_capacity(256 + 64 * request.headers().len());
+/// The request's head as the upstream reads it: the request's fields, then `identity`'s (the
+/// signed headers, written straight from their shared values). The framing is the proxy's own:
+/// any `Content-Length` or `Transfer-Encoding` among the request's fields is left out, and the
+/// body's length is sent when the body is not empty, or when the client sent a length (a `POST`
+/// of nothing).
+pub(crate) fn encode_head<'a, B>(
+    request: &Request<B>,
+    body_len: usize,
+    identity: impl IntoIterator<Item = (HeaderName, &'a HeaderValue)>,
+) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512 + 64 * request.headers().len());
     head.extend_from_slice(request.method().as_str().as_bytes());
     head.push(b' ');
     let target = request
@@ -135,18 +144,21 @@ pub(crate) fn encode_head<B>(request: &Request<B>, body_len: usize) -> Vec<u8> {
     head.extend_from_slice(target.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
     let mut length_sent = false;
-    for (name, value) in request.headers() {
-        if name == header::CONTENT_LENGTH {
-            length_sent = true;
-            continue;
-        }
-        if name == header::TRANSFER_ENCODING {
-            continue;
-        }
+    let mut field = |name: &HeaderName, value: &HeaderValue| {
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in request.headers() {
+        if name == header::CONTENT_LENGTH {
+            length_sent = true;
+        } else if name != header::TRANSFER_ENCODING {
+            field(name, value);
+        }
+    }
+    for (name, value) in identity {
+        field(&name, value);
     }
     if body_len > 0 || length_sent {
         head.extend_from_slice(b"content-length: ");
@@ -196,7 +208,7 @@ pub(crate) async fn exchange(
     };
     let mut received = false;
     loop {
-        match parse_head(&mut conn.buf, method) {
+        match parse_head(&mut conn.buf, method, &mut conn.fields) {
             Ok(Parsed::Final(mut head)) => {
                 head.keep_alive &= write_failed.is_none();
                 return Ok(head);
@@ -247,8 +259,16 @@ pub(crate) enum Parsed {
     Final(Head),
 }
 
-/// Parses a head off the front of `buf`.
-pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, WireError> {
+/// A head's field names, and where their values lie in the head.
+pub(crate) type Fields = Vec<(HeaderName, std::ops::Range<usize>)>;
+
+/// Parses a head off the front of `buf`; `fields` is room to work in, cleared first.
+pub(crate) fn parse_head(
+    buf: &mut BytesMut,
+    method: &Method,
+    fields: &mut Fields,
+) -> Result<Parsed, WireError> {
+    fields.clear();
     if buf.is_empty() {
         return Ok(Parsed::Partial);
     }
@@ -283,7 +303,6 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         Version::HTTP_10
     };
     let base = buf.as_ptr() as usize;
-    let mut fields = Vec::with_capacity(response.headers.len());
     for field in response.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| WireError::Malformed("a header name"))?;
@@ -301,7 +320,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Parsed, 
         };
     }
     let mut headers = HeaderMap::with_capacity(fields.len());
-    for (name, range) in fields {
+    for (name, range) in fields.drain(..) {
         let value = HeaderValue::from_maybe_shared(head.slice(range))
             .map_err(|_| WireError::Malformed("a header value"))?;
         headers.append(name, value);

@@ -235,3 +235,35 @@ fn insert_into_replaces_the_identity_headers_and_keeps_the_rest() {
     assert_eq!(map[http::header::ACCEPT], "*/*");
     assert_eq!(map.len(), 3);
 }
+
+#[test]
+fn header_values_are_the_texts_of_iter_in_its_order_and_refuse_an_unusable_account_id() {
+    for fedramp in [false, true] {
+        let headers = RequestHeaders::new(
+            "AgentAssertion abc".to_owned(),
+            AccountId::new("acct"),
+            fedramp,
+        );
+        let values: Vec<(String, String)> = headers
+            .header_values()
+            .expect("valid")
+            .map(|(name, value)| {
+                let text = value.to_str().expect("ascii").to_owned();
+                (name.as_str().to_owned(), text)
+            })
+            .collect();
+        let texts: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect();
+        assert_eq!(values, texts);
+        assert_eq!(values.len(), if fedramp { 3 } else { 2 });
+    }
+    let control = RequestHeaders::new(
+        "AgentAssertion abc".to_owned(),
+        AccountId::new("ac\nct"),
+        false,
+    );
+    let error = control.header_values().err().expect("refused");
+    assert_eq!(error.reason(), TaskErrorKind::InvalidHeaderValue);
+}

@@ -6,7 +6,7 @@ use hyper::http::{Method, Request, StatusCode, Version};
 use super::{Chunk, Framing, MAX_HEAD_BYTES, Parsed, WireError, encode_head, parse_head};
 
 fn head_text(request: &Request<()>, body_len: usize) -> String {
-    String::from_utf8(encode_head(request, body_len)).expect("ascii")
+    String::from_utf8(encode_head(request, body_len, std::iter::empty())).expect("ascii")
 }
 
 #[test]
@@ -35,6 +35,28 @@ fn the_request_head_carries_the_target_and_fields_with_the_proxys_own_framing() 
 }
 
 #[test]
+fn the_identity_fields_follow_the_requests_own() {
+    let request = Request::get("/")
+        .header("accept", "*/*")
+        .body(())
+        .expect("request");
+    let assertion = hyper::http::HeaderValue::from_static("AgentAssertion e30");
+    let account = hyper::http::HeaderValue::from_static("acct");
+    let identity = [
+        (hyper::http::header::AUTHORIZATION, &assertion),
+        (
+            hyper::http::HeaderName::from_static("chatgpt-account-id"),
+            &account,
+        ),
+    ];
+    let head = String::from_utf8(encode_head(&request, 0, identity)).expect("ascii");
+    assert_eq!(
+        head,
+        "GET / HTTP/1.1\r\naccept: */*\r\nauthorization: AgentAssertion e30\r\nchatgpt-account-id: acct\r\n\r\n"
+    );
+}
+
+#[test]
 fn an_empty_body_has_a_length_only_when_the_client_gave_one() {
     let get = Request::get("/").body(()).expect("request");
     assert!(!head_text(&get, 0).contains("content-length"));
@@ -47,7 +69,7 @@ fn an_empty_body_has_a_length_only_when_the_client_gave_one() {
 
 fn parse(text: &str, method: &Method) -> (Result<Parsed, WireError>, BytesMut) {
     let mut buf = BytesMut::from(text.as_bytes());
-    let parsed = parse_head(&mut buf, method);
+    let parsed = parse_head(&mut buf, method, &mut Vec::new());
     (parsed, buf)
 }
 
