@@ -32,6 +32,7 @@
 //! [`AuthManager::auth`]: agent_identity_manager::AuthManager::auth
 //! [`AuthManager::recover_unauthorized`]: agent_identity_manager::AuthManager::recover_unauthorized
 
+mod answer;
 mod background;
 mod body;
 mod conn;

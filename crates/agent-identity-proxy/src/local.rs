@@ -9,7 +9,8 @@ use hyper::http::header::{self, HeaderValue};
 use hyper::http::{Response, StatusCode};
 use serde_json::json;
 
-use crate::forward::{ProxyBody, json_response, not_ready};
+use crate::answer::{json_response, not_ready};
+use crate::body::ProxyBody;
 use crate::proxy::Inner;
 
 pub(crate) const HEALTH_PATH: &str = "/_agent-identity/health";
@@ -32,13 +33,13 @@ impl Inner {
     /// What the renderer given to [`crate::ProxyBuilder::metrics`] renders, or 404 without one.
     pub(crate) fn metrics_endpoint(&self) -> Response<ProxyBody> {
         let Some(render) = &self.metrics else {
-            return crate::forward::json_error(
+            return crate::answer::json_error(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "this proxy was started without metrics",
             );
         };
-        let mut response = Response::new(crate::forward::full(render().into()));
+        let mut response = Response::new(crate::answer::full(render().into()));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),

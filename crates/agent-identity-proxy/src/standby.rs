@@ -17,9 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::answer::{full, json_error, json_response};
+use crate::body::ProxyBody;
 use crate::conn::{Accepted, accept};
 use crate::error::ProxyError;
-use crate::forward::{ProxyBody, full, json_error, json_response};
 use crate::listener::Listener;
 use crate::local::{HEALTH_PATH, LIVE_PATH, READY_PATH, live};
 use crate::proxy::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS};

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
 use super::UpstreamClient;
-use crate::forward::full;
+use crate::answer::full;
 
 fn client_for(addr: SocketAddr) -> Arc<UpstreamClient> {
     let mut http = HttpConnector::new();
