@@ -238,7 +238,7 @@ impl Inner {
     /// A request whose body is held: written from here with freshly signed headers, and read
     /// again (not copied) for a replay after a recovery.
     async fn forward_held(&self, request: Request<Bytes>, auth: AgentIdentityAuth) -> Outcome {
-        let response = match self.send_held(&request, &auth).await {
+        let response = match self.send_held(&request, &auth, false).await {
             Ok(response) => response,
             Err(refusal) => return refusal.into(),
         };
@@ -249,8 +249,7 @@ impl Inner {
             return self.pass_on(response, None).into();
         };
         drop(response);
-        crate::metrics::recovery("replayed");
-        match self.send_held(&request, &recovered).await {
+        match self.send_held(&request, &recovered, true).await {
             Ok(response) => Outcome {
                 response: self.pass_on(response, None),
                 recovered: true,
@@ -259,15 +258,21 @@ impl Inner {
         }
     }
 
+    /// Signs `request` as `auth` and sends it; a `replay` is counted once it is signed, as the
+    /// streamed path counts one.
     async fn send_held(
         &self,
         request: &Request<Bytes>,
         auth: &AgentIdentityAuth,
+        replay: bool,
     ) -> Result<Response<ProxyBody>, Response<ProxyBody>> {
         let signed = auth.headers().map_err(|error| not_ready(&error))?;
         let identity = signed
             .header_values()
             .map_err(|error| not_ready(&AuthError::from(error)))?;
+        if replay {
+            crate::metrics::recovery("replayed");
+        }
         self.send(self.client.request_held(request, identity)).await
     }
 

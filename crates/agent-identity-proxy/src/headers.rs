@@ -1,5 +1,6 @@
 //! The headers on their way through: hop-by-hop fields dropped both ways, the client's identity
-//! headers replaced by fresh ones, and the framing rule of RFC 9112 §6.3.
+//! headers dropped (fresh ones are set by [`sign`] on hyper's path, or written into a held
+//! request's head by the upstream client), and the framing rule of RFC 9112 §6.3.
 
 use agent_identity_manager::{AgentIdentityAuth, AuthError};
 use hyper::http::header::{self, HeaderMap, HeaderName, HeaderValue};

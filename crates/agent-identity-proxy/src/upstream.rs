@@ -101,8 +101,9 @@ impl UpstreamClient {
     }
 
     /// Sends a request whose body is held, over a connection this task drives: its own fields
-    /// and then `identity`'s (the signed headers). The request is only read, so that it can go
-    /// again after a recovery without a copy.
+    /// and then `identity`'s (the signed headers), so the request must hold none of `identity`'s
+    /// names (`upstream_headers` dropped the client's). The request is only read, so that it can
+    /// go again after a recovery without a copy.
     ///
     /// # Errors
     /// [`SendError::Connect`] when no connection could be opened, [`SendError::Wire`] when the

@@ -233,7 +233,7 @@ impl RequestHeaders {
 
     /// Sets the headers in `map`, as [`RequestHeaders::to_header_map`] has them, replacing any
     /// of the same name; for an account that is not FedRAMP, an `X-OpenAI-Fedramp` already in
-    /// `map` is removed. The values are shared, not copied: this is every signed request's path.
+    /// `map` is removed. The values are shared, not copied.
     ///
     /// # Errors
     /// As [`RequestHeaders::to_header_map`]; `map` is then unchanged.
