@@ -1,5 +1,7 @@
-//! The upstream pool against loopback upstreams: connections are kept and reused, one the
-//! upstream closed is replaced, and a refused connection is a connect error.
+//! The upstream pool against scripted loopback upstreams: connections are kept and reused, one
+//! the upstream closed is replaced, a refused connection is a connect error, and the held path
+//! decodes every framing, retries only what the upstream cannot have seen, and passes on an early
+//! answer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,43 +51,6 @@ const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 /// An answer whose body never ends: one of its two bytes.
 const UNFINISHED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no";
 
-/// A raw upstream: gives every request `answer`, keeping the connection open (`close: false`)
-/// or closing it after the answer (`close: true`). Counts connections.
-async fn upstream(answer: &'static [u8], close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0_u8; 1024];
-                loop {
-                    let Ok(read) = stream.read(&mut chunk).await else {
-                        return;
-                    };
-                    if read == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..read]);
-                    while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buffer.drain(..end + 4);
-                        if stream.write_all(answer).await.is_err() {
-                            return;
-                        }
-                        if close {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, accepted)
-}
-
 async fn body_of(client: &Arc<UpstreamClient>, addr: SocketAddr) -> Bytes {
     let response = send(client, &get(addr)).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
@@ -99,7 +64,7 @@ async fn body_of(client: &Arc<UpstreamClient>, addr: SocketAddr) -> Bytes {
 
 #[tokio::test]
 async fn sequential_requests_share_one_upstream_connection() {
-    let (addr, accepted) = upstream(OK, false).await;
+    let (addr, accepted) = scripted(&[Step::AnswerEach(OK)]).await;
     let client = client_for(addr);
     for _ in 0..3 {
         assert_eq!(body_of(&client, addr).await, "ok");
@@ -109,7 +74,7 @@ async fn sequential_requests_share_one_upstream_connection() {
 
 #[tokio::test]
 async fn a_connection_the_upstream_closed_is_replaced_by_a_new_one() {
-    let (addr, accepted) = upstream(OK, true).await;
+    let (addr, accepted) = scripted(&[Step::AnswerAndClose(OK)]).await;
     let client = client_for(addr);
     for _ in 0..3 {
         assert_eq!(body_of(&client, addr).await, "ok");
@@ -119,7 +84,7 @@ async fn a_connection_the_upstream_closed_is_replaced_by_a_new_one() {
 
 #[tokio::test]
 async fn a_connection_still_reading_its_response_is_not_reused() {
-    let (addr, accepted) = upstream(UNFINISHED, false).await;
+    let (addr, accepted) = scripted(&[Step::AnswerEach(UNFINISHED)]).await;
     let client = client_for(addr);
     // The first response's body never ends: its connection stays busy, so the second request
     // opens another.
@@ -142,6 +107,8 @@ async fn a_refused_connection_is_a_connect_error() {
 #[derive(Clone, Copy)]
 enum Step {
     Answer(&'static [u8]),
+    /// This answer, to this request and every later one on the connection.
+    AnswerEach(&'static [u8]),
     AnswerAndClose(&'static [u8]),
     Close,
 }
@@ -159,16 +126,21 @@ async fn scripted(script: &'static [Step]) -> (SocketAddr, Arc<AtomicUsize>) {
                 let mut buffer = Vec::new();
                 let mut chunk = [0_u8; 1024];
                 let mut steps = script.iter();
+                let mut each = None;
                 loop {
                     while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
                         buffer.drain(..end + 4);
-                        match steps.next() {
-                            Some(Step::Answer(answer))
+                        let step = each.or_else(|| steps.next());
+                        if let Some(Step::AnswerEach(_)) = step {
+                            each = step;
+                        }
+                        match step {
+                            Some(Step::Answer(answer) | Step::AnswerEach(answer))
                                 if stream.write_all(answer).await.is_err() =>
                             {
                                 return;
                             }
-                            Some(Step::Answer(_)) | None => {}
+                            Some(Step::Answer(_) | Step::AnswerEach(_)) | None => {}
                             Some(Step::AnswerAndClose(answer)) => {
                                 let _ = stream.write_all(answer).await;
                                 return;
@@ -387,7 +359,7 @@ async fn a_request_partly_written_when_the_connection_broke_is_not_sent_again() 
 
 #[tokio::test]
 async fn streamed_requests_go_over_hyper_connections_which_are_kept_too() {
-    let (addr, accepted) = upstream(OK, false).await;
+    let (addr, accepted) = scripted(&[Step::AnswerEach(OK)]).await;
     let client = client_for(addr);
     for _ in 0..2 {
         let request = Request::builder()
