@@ -26,13 +26,17 @@ pub(crate) const FEDRAMP: HeaderName = agent_identity_manager::FEDRAMP_HEADER_NA
 
 /// Whether the client asks to switch protocols (a WebSocket, say).
 pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+    headers.contains_key(header::UPGRADE) && lists_token(headers, &header::CONNECTION, "upgrade")
+}
+
+/// Whether a comma-separated field lists `token`, in any case.
+pub(crate) fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
 /// RFC 9112 §6.3: when `Transfer-Encoding` is present it decides the framing, and a

@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::headers::lists_token;
+
 mod decode;
 
 use decode::Chunk;
@@ -393,16 +395,6 @@ fn framing_of(
         Some(length) => (Framing::Length(length), true),
         None => (Framing::UntilClose, true),
     })
-}
-
-/// Whether a comma-separated field lists `token`, in any case.
-fn lists_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
